@@ -1,0 +1,26 @@
+"""The fg_bg dataset: build it offline with true geometry, store it packed, load it with seeded splits.
+
+    python -m evalib.data build --count 10000 --size 224     # data/fgbg (packed arrays)
+    python -m evalib.data export data/fgbg data/fgbg_layout  # the original dataset's file layout
+    python -m evalib.data pack data/fgbg_layout data/packed   # and back into packed arrays
+"""
+
+from .generate import build, default_dataset_path, info
+from .dataset import FgBgDataset, augmentations, make_loaders, split_indices
+from .store import (DEPTH_ENCODING, DatasetFormatError, OriginalLayout, PackedStore, decode_depth, encode_depth,
+                    export_original, open_store)
+from .pack import pack
+
+__all__ = ["build", "default_dataset_path", "info", "FgBgDataset", "augmentations", "make_loaders", "split_indices",
+           "DEPTH_ENCODING", "DatasetFormatError", "OriginalLayout", "PackedStore", "decode_depth", "encode_depth",
+           "export_original", "open_store", "pack", "ensure_dataset"]
+
+
+def ensure_dataset(path=None, count: int = 10_000, size: int = 224, **kwargs):
+    """The packed dataset at `path` (default data/fgbg), built first if it is missing."""
+    path = default_dataset_path() if path is None else path
+    from pathlib import Path
+
+    if not (Path(path) / "manifest.json").is_file():
+        build(path, count=count, size=size, **kwargs)
+    return Path(path)

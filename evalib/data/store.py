@@ -1,0 +1,338 @@
+"""On-disk forms of an fg_bg dataset: packed arrays (ours) and the original dataset's file layout.
+
+Packed (a folder, written by `build` or `pack`)::
+
+    manifest.json   size, count, depth encoding, channel mean/std, provenance; written last
+    images.npy      (N, H, W, 3) uint8  fg_bg RGB
+    targets.npy     (N, H, W, 2) uint8  channel 0 mask (0 or 255), channel 1 depth code (DEPTH_ENCODING)
+    samples.npy     (N,) structured: global index, background, foreground, flip, placement, camera, ...
+    backgrounds.npz the 100 empty backgrounds (rgb, depth code, camera), for figures
+
+Both arrays are opened with `np.load(mmap_mode="r")`, so 400K samples never sit in memory at once.
+
+Original layout (a folder or a .zip): `images/fgbgNNNNNN.jpg`, `masks/maskNNNNNN.jpg`,
+`depth/fgbgNNNNNN.jpg`, six-digit indices from 000001. Masks and depth may also be `.png`
+(our export writes them losslessly).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# One global depth encoding, never per-image min-max: near is bright, as in the write-up's figures.
+# code / 255 = log(DEPTH_MAX_M / d) / log(DEPTH_MAX_M / DEPTH_MIN_M), clipped to [0, 1];
+# every code step is the same 2.1 % change of depth; the sky and anything past 100 m is 0.
+DEPTH_MIN_M, DEPTH_MAX_M = 0.5, 100.0
+DEPTH_ENCODING = {
+    "name": "log-inverse",
+    "min_m": DEPTH_MIN_M,
+    "max_m": DEPTH_MAX_M,
+    "encode": "v = clip(log(max_m / d) / log(max_m / min_m), 0, 1); code = round(255 v)",
+    "decode": "d = max_m * (min_m / max_m) ** v",
+    "axis": "distance along the camera's optical axis (camera z), metres",
+}
+FORMAT_VERSION = 1
+
+
+def encode_depth(metres: np.ndarray) -> np.ndarray:
+    """Depth in metres -> uint8 codes (near bright).
+
+    >>> encode_depth(np.array([0.5, 100.0, 1e6])).tolist()
+    [255, 0, 0]
+    """
+    v = np.log(DEPTH_MAX_M / np.maximum(metres, 1e-6)) / np.log(DEPTH_MAX_M / DEPTH_MIN_M)
+    return np.round(np.clip(v, 0, 1) * 255).astype(np.uint8)
+
+
+def decode_depth(v):
+    """Normalised depth v in [0, 1] (code / 255) -> metres; works on numpy arrays and torch tensors.
+
+    >>> round(float(decode_depth(np.float32(1.0))), 3), round(float(decode_depth(np.float32(0.0))), 1)
+    (0.5, 100.0)
+    """
+    return DEPTH_MAX_M * (DEPTH_MIN_M / DEPTH_MAX_M) ** v
+
+
+class DatasetFormatError(ValueError):
+    """The files on disk are not the dataset they claim to be; the message names the file."""
+
+
+# ----------------------------------------------------------------------------------------------
+# packed arrays
+
+
+class PackedStore:
+    """Read-only view of a packed dataset folder; arrays are memory-mapped lazily (safe to pickle)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        manifest = self.root / "manifest.json"
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"dataset folder {self.root} does not exist; build it with `python -m evalib.data build`")
+        if not manifest.is_file():
+            raise DatasetFormatError(f"{self.root} has no manifest.json: not a packed dataset, or a build that did not finish")
+        self.manifest = json.loads(manifest.read_text())
+        self.size = int(self.manifest["size"])
+        self.count = int(self.manifest["count"])
+        for name, shape in (("images.npy", (self.count, self.size, self.size, 3)),
+                            ("targets.npy", (self.count, self.size, self.size, 2))):
+            arr = self._open(name)
+            if arr.shape != shape or arr.dtype != np.uint8:
+                raise DatasetFormatError(f"{self.root / name} holds {arr.dtype} {arr.shape}; manifest.json expects uint8 {shape}")
+        self._images = self._targets = None
+        samples = self.root / "samples.npy"
+        self.samples = np.load(samples) if samples.is_file() else None
+
+    def _open(self, name: str) -> np.ndarray:
+        path = self.root / name
+        if not path.is_file():
+            raise DatasetFormatError(f"{path} is missing from the packed dataset")
+        try:
+            return np.load(path, mmap_mode="r")
+        except ValueError as err:
+            raise DatasetFormatError(f"{path} is not a readable .npy array (truncated?): {err}") from err
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_images"] = state["_targets"] = None  # each DataLoader worker maps the files itself
+        return state
+
+    def __len__(self) -> int:
+        return self.count
+
+    def get(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample i as RGB (H, W, 3) uint8, mask (H, W) uint8 in {0, 1}, depth code (H, W) uint8."""
+        if self._images is None:
+            self._images, self._targets = self._open("images.npy"), self._open("targets.npy")
+        t = self._targets[i]
+        return np.asarray(self._images[i]), (t[..., 0] >= 128).astype(np.uint8), np.asarray(t[..., 1])
+
+
+def create_packed(root: Path, count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Create the two writable arrays of a packed dataset under `root` (a temporary folder)."""
+    root.mkdir(parents=True, exist_ok=True)
+    images = np.lib.format.open_memmap(root / "images.npy", mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
+    targets = np.lib.format.open_memmap(root / "targets.npy", mode="w+", dtype=np.uint8, shape=(count, size, size, 2))
+    return images, targets
+
+
+def channel_stats(images: np.ndarray, indices: np.ndarray, limit: int = 2000) -> tuple[list, list]:
+    """Per-channel mean and std (0-1 scale) over up to `limit` of the given images."""
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(indices, size=min(limit, len(indices)), replace=False))
+    s = np.zeros(3)
+    s2 = np.zeros(3)
+    n = 0
+    for i in pick:
+        x = np.asarray(images[i], dtype=np.float64).reshape(-1, 3) / 255.0
+        s += x.sum(0)
+        s2 += (x**2).sum(0)
+        n += len(x)
+    mean = s / n
+    std = np.sqrt(np.maximum(s2 / n - mean**2, 1e-12))
+    return [round(float(m), 5) for m in mean], [round(float(v), 5) for v in std]
+
+
+def finish_atomically(tmp: Path, dest: Path, force: bool) -> None:
+    """Move a finished temporary folder (or file) to `dest`; an existing `dest` is replaced only with force."""
+    if dest.exists():
+        if not force:
+            raise FileExistsError(f"{dest} already exists; pass --force (force=True) to replace it")
+        old = dest.with_name(dest.name + f".old-{os.getpid()}")
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        os.replace(tmp, dest)
+
+
+def temp_folder_for(dest: Path) -> Path:
+    """A fresh sibling folder to build into; its name never looks like a finished dataset."""
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    elif tmp.exists():
+        tmp.unlink()
+    return tmp
+
+
+def write_manifest(root: Path, manifest: dict) -> None:
+    """Write manifest.json last: its presence marks the folder as complete."""
+    tmp = root / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, root / "manifest.json")
+
+
+# ----------------------------------------------------------------------------------------------
+# the original dataset's layout
+
+_IMAGE_RE = re.compile(r"^images/fgbg(\d{6})\.(jpg|jpeg|png)$")
+_MASK_RE = re.compile(r"^masks/mask(\d{6})\.(jpg|jpeg|png)$")
+_DEPTH_RE = re.compile(r"^depth/fgbg(\d{6})\.(jpg|jpeg|png)$")
+LAYOUT_MANIFEST = "fgbg_manifest.json"
+
+
+class OriginalLayout:
+    """Per-file reader for the original layout, in a folder or a zip; each file decoded with Pillow."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.exists():
+            raise FileNotFoundError(f"dataset {self.root} does not exist")
+        self.is_zip = self.root.is_file()
+        if self.is_zip and not zipfile.is_zipfile(self.root):
+            raise DatasetFormatError(f"{self.root} is a file but not a zip archive; expected a folder or a .zip")
+        names, prefix = self._list()
+        self._prefix = prefix
+        found = {}
+        for kind, rx in (("images", _IMAGE_RE), ("masks", _MASK_RE), ("depth", _DEPTH_RE)):
+            found[kind] = {int(m.group(1)): n for n in names if (m := rx.match(n))}
+            if not found[kind]:
+                raise DatasetFormatError(f"{self.root} has no {kind}/ folder with files like "
+                                         f"{ {'images': 'images/fgbg000001.jpg', 'masks': 'masks/mask000001.jpg', 'depth': 'depth/fgbg000001.jpg'}[kind] }")
+        counts = {k: len(v) for k, v in found.items()}
+        if len(set(counts.values())) != 1:
+            raise DatasetFormatError(f"{self.root}: images, masks and depth counts differ: {counts}")
+        keys = [sorted(v) for v in found.values()]
+        if not (keys[0] == keys[1] == keys[2]):
+            missing = sorted(set(keys[0]) ^ set(keys[1]) | set(keys[0]) ^ set(keys[2]))[:5]
+            raise DatasetFormatError(f"{self.root}: images, masks and depth do not have the same indices (e.g. {missing})")
+        self.indices = keys[0]
+        self.files = {k: [found[k][i] for i in self.indices] for k in found}
+        self.count = len(self.indices)
+        self.manifest = {}
+        self.samples = None
+        if LAYOUT_MANIFEST in names or (prefix + LAYOUT_MANIFEST) in names:
+            meta = json.loads(self._read(LAYOUT_MANIFEST))
+            self.manifest = meta.get("manifest", {})
+            if "samples" in meta:
+                self.samples = _samples_from_rows(meta["samples"])
+        with Image.open(io.BytesIO(self._read(self.files["images"][0]))) as im:
+            self.size = im.size[0]
+        self._zip = None
+
+    def _list(self) -> tuple[list[str], str]:
+        if self.is_zip:
+            with zipfile.ZipFile(self.root) as z:
+                raw = [n for n in z.namelist() if not n.endswith("/")]
+            # allow one top-level folder inside the zip
+            prefix = ""
+            if raw and not any(n.startswith("images/") for n in raw):
+                top = raw[0].split("/")[0] + "/"
+                if all(n.startswith(top) for n in raw):
+                    prefix = top
+            return [n[len(prefix):] for n in raw], prefix
+        return [p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()], ""
+
+    def _read(self, name: str) -> bytes:
+        if self.is_zip:
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self.root)
+            return self._zip.read(self._prefix + name)
+        return (self.root / name).read_bytes()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_zip"] = None
+        return state
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _decode(self, name: str, modes: tuple[str, ...], expect_size: int | None) -> np.ndarray:
+        where = f"{self.root}{'!' if self.is_zip else '/'}{name}"
+        try:
+            with Image.open(io.BytesIO(self._read(name))) as im:
+                im.load()
+                if im.mode not in modes:
+                    raise DatasetFormatError(f"{where} has mode {im.mode}; expected {' or '.join(modes)}")
+                if expect_size and im.size != (expect_size, expect_size):
+                    raise DatasetFormatError(f"{where} is {im.size[0]}x{im.size[1]}; expected {expect_size}x{expect_size} "
+                                             "like the rest of the dataset")
+                return np.asarray(im.convert("RGB" if modes[0] == "RGB" else "L"))
+        except DatasetFormatError:
+            raise
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DatasetFormatError(f"{where} could not be decoded (corrupt or truncated?): {err}") from err
+
+    def get(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample i (0-based) as RGB uint8, mask uint8 in {0, 1}, depth code uint8."""
+        rgb = self._decode(self.files["images"][i], ("RGB",), self.size)
+        mask = self._decode(self.files["masks"][i], ("L", "1", "RGB"), self.size)
+        depth = self._decode(self.files["depth"][i], ("L", "RGB", "I;16"), self.size)
+        return rgb, (mask >= 128).astype(np.uint8), depth
+
+
+_SAMPLE_FIELDS = ("index", "background", "foreground", "flip", "placement")
+
+
+def _samples_from_rows(rows: list) -> np.ndarray:
+    out = np.zeros(len(rows), dtype=[(f, np.int32) for f in _SAMPLE_FIELDS])
+    for f, col in zip(_SAMPLE_FIELDS, np.asarray(rows, dtype=np.int64).T if rows else [[]] * 5):
+        out[f] = col
+    return out
+
+
+def export_original(store, dest: str | Path, as_zip: bool = False, force: bool = False, progress: bool = True) -> Path:
+    """Write `store` in the original layout: JPEG images, lossless PNG masks and depth, plus a manifest."""
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    if dest.exists() and not force:
+        raise FileExistsError(f"{dest} already exists; pass --force to replace it")
+    tmp = temp_folder_for(dest)
+    rows = []
+    if store.samples is not None:
+        rows = [[int(s[f]) for f in _SAMPLE_FIELDS] for s in store.samples]
+    meta = json.dumps({"manifest": store.manifest, "samples": rows})
+
+    def entries():
+        yield LAYOUT_MANIFEST, meta.encode()
+        for i in tqdm(range(len(store)), desc=f"export {dest.name}", disable=not progress):
+            rgb, mask, depth = store.get(i)
+            n = i + 1
+            yield f"images/fgbg{n:06d}.jpg", _encode(rgb, "JPEG")
+            yield f"masks/mask{n:06d}.png", _encode(mask * 255, "PNG")
+            yield f"depth/fgbg{n:06d}.png", _encode(depth, "PNG")
+
+    if as_zip:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+            for name, data in entries():
+                z.writestr(name, data)
+    else:
+        for sub in ("images", "masks", "depth"):
+            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        for name, data in entries():
+            (tmp / name).write_bytes(data)
+    finish_atomically(tmp, dest, force)
+    return dest
+
+
+def _encode(array: np.ndarray, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def open_store(root: str | Path):
+    """A PackedStore for a packed folder, else an OriginalLayout for a layout folder or zip."""
+    root = Path(root)
+    if root.is_dir() and (root / "manifest.json").is_file():
+        return PackedStore(root)
+    if root.is_dir() and any((root / d).is_dir() for d in ("images", "masks", "depth")):
+        return OriginalLayout(root)
+    if root.is_file():
+        return OriginalLayout(root)
+    if not root.exists():
+        raise FileNotFoundError(f"dataset {root} does not exist; build one with `python -m evalib.data build --out {root}`")
+    raise DatasetFormatError(f"{root} is neither a packed dataset (manifest.json) nor the original layout "
+                             "(images/, masks/, depth/ folders)")

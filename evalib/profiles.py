@@ -1,0 +1,49 @@
+"""Run profiles: `smoke` (seconds, for tests), `cpu` (minutes on 2 cores, the default), `full` (a GPU)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big a notebook's run is: which dataset to build, and the size and length of training."""
+
+    name: str
+    dataset: str  # folder name under data/
+    dataset_count: int  # samples to generate when the dataset is missing
+    dataset_size: int  # stored side, pixels
+    image_size: int  # side the networks see
+    batch_size: int
+    epochs: int
+    fraction: float  # share of each split used per epoch
+    num_workers: int
+
+    def dataset_path(self) -> Path:
+        from .data import default_dataset_path
+
+        base = default_dataset_path()
+        return base if self.dataset == base.name else base.with_name(self.dataset)
+
+    def asdict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "smoke": Profile("smoke", "fgbg-smoke", 400, 96, 64, 16, 1, 0.25, 0),
+    "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 3, 0.3, 2),
+    "full": Profile("full", "fgbg-full", 100_000, 224, 80, 256, 20, 1.0, 4),
+}
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """The named profile (default: $DEPTHMASK_PROFILE or "cpu"), with any fields overridden."""
+    name = name or os.environ.get("DEPTHMASK_PROFILE", "cpu")
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; expected one of {sorted(PROFILES)}")
+    unknown = set(overrides) - set(Profile.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown profile fields {sorted(unknown)}; expected some of {sorted(Profile.__dataclass_fields__)}")
+    return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})

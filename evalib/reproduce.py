@@ -1,0 +1,134 @@
+"""The main job: build the dataset if needed, execute the notebooks headless, summarise the results.
+
+    python -m evalib reproduce                  # every notebook, cpu profile
+    python -m evalib reproduce --profile smoke --only 01
+
+Each executed notebook and the figures it drew land in runs/reproduce-<profile>-<time>/;
+`reports/summary.md` gets one row per notebook. A notebook reports its headline numbers with
+`record(...)`; a notebook that fails is listed with its error and the others still run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from pathlib import Path
+
+RESULTS_ENV = "DEPTHMASK_RESULTS_DIR"
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def record(notebook: str, **results) -> dict:
+    """Called by a notebook: store its headline results for the summary (a no-op outside the main job)."""
+    folder = os.environ.get(RESULTS_ENV)
+    clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()}
+    if folder:
+        path = Path(folder) / f"{notebook}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(clean, indent=1, default=str))
+        os.replace(tmp, path)
+    return clean
+
+
+def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
+    """Numbered notebooks in order; `only` is a comma list of number prefixes such as "01,03"."""
+    books = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = [w.strip() for w in only.split(",") if w.strip()]
+        known = {p.name[:2] for p in books}
+        missing = [w for w in wanted if w.zfill(2) not in known]
+        if missing:
+            raise ValueError(f"--only names notebooks {missing} that do not exist; available: {sorted(known)}")
+        books = [p for p in books if p.name[:2] in {w.zfill(2) for w in wanted}]
+    return books
+
+
+def extract_figures(executed: Path, dest: Path) -> list[Path]:
+    """Save every PNG output of an executed notebook as dest/NN.png."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if "image/png" in data:
+                path = dest / f"{len(out) + 1:02d}.png"
+                path.write_bytes(base64.b64decode(data["image/png"]))
+                out.append(path)
+    return out
+
+
+def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None) -> None:
+    """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"."""
+    import papermill as pm
+
+    pm.execute_notebook(str(src), str(dest), parameters=parameters, cwd=str(cwd), kernel_name="python3",
+                        progress_bar=False, execution_timeout=timeout)
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Markdown: one row per notebook, the union of recorded result keys as columns."""
+    keys = ["notebook", "status", "wall_s"]
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r.get(k, "")).replace("|", "/").replace("\n", " ") for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
+              notebooks: str | Path | None = None, reports: str | Path | None = None,
+              parameters: dict | None = None) -> int:
+    """Run the notebooks; returns 0 if all passed, 1 otherwise."""
+    from .data import ensure_dataset
+    from .profiles import get_profile
+
+    prof = get_profile(profile)
+    root = repo_root()
+    nb_dir = Path(notebooks) if notebooks else root / "notebooks"
+    books = find_notebooks(nb_dir, only)
+    if not books:
+        raise ValueError(f"no numbered notebooks found in {nb_dir}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = run_dir / "results"
+    results_dir.mkdir(exist_ok=True)
+    data = ensure_dataset(prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
+    print(f"dataset: {data}")
+    os.environ[RESULTS_ENV] = str(results_dir)
+    rows = []
+    for src in books:
+        name = src.stem
+        print(f"[{name}] running ({prof.name} profile) ...", flush=True)
+        t0 = time.perf_counter()
+        row = {"notebook": name}
+        try:
+            run_notebook(src, run_dir / src.name, {"profile": prof.name, **(parameters or {})}, cwd=nb_dir)
+            row["status"] = "ok"
+        except Exception as err:  # report and go on with the next notebook
+            last = str(err).strip().splitlines()
+            row["status"] = "FAILED: " + (last[-1] if last else type(err).__name__)[:300]
+        row["wall_s"] = round(time.perf_counter() - t0, 1)
+        if (run_dir / src.name).is_file():
+            row["figures"] = len(extract_figures(run_dir / src.name, run_dir / "figures" / name))
+        res = results_dir / f"{name}.json"
+        if res.is_file():
+            row.update(json.loads(res.read_text()))
+        print(f"[{name}] {row['status']} in {row['wall_s']} s", flush=True)
+        rows.append(row)
+    table = f"# Reproduction summary ({prof.name} profile, {stamp})\n\nRun folder: `{run_dir}`\n\n" + summary_table(rows)
+    (run_dir / "summary.md").write_text(table)
+    reports_dir = Path(reports) if reports else root / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "summary.md").write_text(table)
+    print(table)
+    return 0 if all(r["status"] == "ok" for r in rows) else 1

@@ -1,0 +1,147 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The fg_bg dataset
+#
+# **Question.** What do the network's inputs and targets look like, and is the task honest: can
+# anything be learned without looking at the image?
+#
+# **The write-up's data.** 400,000 images: 100 backgrounds x 100 foregrounds (plus their
+# horizontal flips) x 20 placements, each with a foreground mask and a depth map that a pretrained
+# DenseDepth model guessed. We cannot download that here, so `evalib` builds an equivalent dataset
+# offline: rooms and outdoor views ray-cast through a random pinhole camera, real photographs and
+# textures from scikit-image, and 100 Fluent 3D emoji cutouts standing on the ground at a
+# plausible real-world height. Because we render the scene, depth is **exact**, not a model's guess.
+# The index layout is the original's (background-major), so "100 x 100 x 2 x 20" holds here too.
+
+# %%
+# In Colab, the project must be installed first (elsewhere: `pip install -e .` once, see the README).
+import importlib.util
+
+if importlib.util.find_spec("evalib") is None:
+    raise ModuleNotFoundError("evalib is not installed: run `pip install -e .` in the repository (in Colab: "
+                              "clone the repository, then `%pip install -e <folder>`), and restart the kernel")
+
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a packed folder, or the original layout (folder or .zip); None: the profile's dataset
+image_size = None  # side the networks will see; None: the profile's
+
+# %%
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from evalib.data import FgBgDataset, decode_depth, ensure_dataset, open_store, split_indices
+from evalib.data.baselines import shortcut_baselines
+from evalib.data.compose import load_foregrounds
+from evalib.data.generate import default_foregrounds
+from evalib.plots import histogram, image_grid, sample_rows
+from evalib.profiles import get_profile
+from evalib.reproduce import record
+
+prof = get_profile(profile, image_size=image_size)
+path = ensure_dataset(data_path or prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
+store = open_store(path)
+print(f"{path}: {len(store)} samples stored at {store.size}x{store.size}; networks will see {prof.image_size}x{prof.image_size}")
+print("depth encoding:", store.manifest["depth_encoding"]["encode"])
+
+# %% [markdown]
+# ## Inputs and targets, as the write-up showed them
+# Three grids like the write-up's TensorBoard panels: the fg_bg images, their masks and their
+# depth maps. Depth is stored in one fixed encoding for the whole dataset (log inverse depth:
+# near is bright, the sky is black), never scaled per image, so a grey level means the same
+# distance in every picture.
+
+# %%
+train = FgBgDataset(path, "train", size=prof.image_size)
+test = FgBgDataset(path, "test", size=prof.image_size)
+show = [train.raw(i) for i in np.linspace(0, len(train) - 1, 24).astype(int)]
+image_grid([s.rgb for s in show], title="images");
+image_grid([s.mask for s in show], title="masks", cmap="gray");
+image_grid([s.depth for s in show], title="depth (near = bright)", cmap="gray");
+
+# %% [markdown]
+# ## The 100 backgrounds and the 100 foregrounds
+# Even-numbered backgrounds are rooms (floor, walls, ceiling, furniture boxes, framed photographs),
+# odd-numbered ones outdoor views (ground, hills, buildings, sky, distance fog). Each was rendered
+# once with 3x3 supersampling and mip-mapped textures, so far floors stay free of moire.
+
+# %%
+if (path / "backgrounds.npz").is_file():
+    with np.load(path / "backgrounds.npz") as bgs:
+        image_grid(bgs["rgb"][:16], title="backgrounds 0-15")
+        image_grid(bgs["depth"][:16], title="their exact depth", cmap="gray")
+fgs = load_foregrounds(default_foregrounds())
+image_grid([np.clip(f.rgba[..., :3] + (1 - f.rgba[..., 3:]), 0, 1) for f in fgs[:32]], title=f"{len(fgs)} foregrounds (first 32)");
+
+# %% [markdown]
+# ## How far things are
+# The depth histogram (in metres) over a few hundred images: rooms fill the range below ~15 m,
+# outdoor ground and hills the rest, and the sky sits at the encoding's far end (100 m).
+# Where the foreground stands is the main depth cue the network must read from its apparent size.
+
+# %%
+depth_m = decode_depth(np.stack([train.raw(i).depth for i in range(0, len(train), max(1, len(train) // 300))]) / 255.0)
+histogram(depth_m, bins=60, xlabel="depth (m)", title="all pixels", log=True);
+if store.samples is not None and "fg_depth_m" in store.samples.dtype.names:
+    histogram(store.samples["fg_depth_m"], bins=40, xlabel="foreground distance (m)", title="where foregrounds stand");
+
+# %% [markdown]
+# ## Augmentation keeps image, mask and depth aligned
+# Flips, rotations up to 10 degrees and small scaling move all three together; brightness,
+# contrast, blur and grayscale touch the image only. One training sample, six random draws:
+
+# %%
+aug = FgBgDataset(path, "train", size=prof.image_size, augment=True)
+draws = [aug[0] for _ in range(6)]
+sample_rows([aug.denormalize(x) for x, _ in draws], [y[0].numpy() for _, y in draws], [y[1].numpy() for _, y in draws]);
+
+# %% [markdown]
+# ## Splits
+# `random` is the write-up's split, now seeded, so a restarted Colab session gets the same test
+# set (the write-up's split was re-drawn on every restart). `heldout` keeps whole backgrounds and
+# whole foregrounds out of training: its test score measures generalisation, not memory.
+
+# %%
+rows = []
+for mode in ("random", "heldout"):
+    try:
+        n_train = len(split_indices(store.samples, "train", mode=mode, count=len(store)))
+        n_test = len(split_indices(store.samples, "test", mode=mode, count=len(store)))
+        rows.append({"mode": mode, "train": n_train, "test": n_test})
+    except ValueError as err:
+        rows.append({"mode": mode, "train": "-", "test": str(err)[:60]})
+display(pd.DataFrame(rows))
+
+# %% [markdown]
+# ## Can it be solved without looking? Shortcut baselines
+# A per-row mean depth (every image gets the training set's average depth of each row) and an
+# all-background mask. Any network of the later notebooks must beat these by a wide margin.
+
+# %%
+base = shortcut_baselines(train, test, limit=1000)
+display(pd.DataFrame(base).set_index("baseline"))
+
+# %%
+row_depth, no_mask = base
+display(Markdown(
+    f"**What we saw.** {len(store)} samples at {store.size}x{store.size}. Guessing depth from the row alone "
+    f"gets delta<1.25 on {row_depth['delta1']:.0%} of pixels with an RMSE of {row_depth['rmse_m']:.1f} m, and an "
+    f"empty mask is right on {no_mask['pixel_accuracy']:.0%} of pixels yet has foreground IoU {no_mask['mask_iou']:.2f}: "
+    "pixel accuracy flatters empty masks, which is why later notebooks report IoU."))
+record("01_data", samples=len(store), size=store.size, baseline_depth_rmse_m=row_depth["rmse_m"],
+       baseline_delta1=row_depth["delta1"], baseline_mask_iou=no_mask["mask_iou"],
+       verdict="dataset built; image-blind baselines recorded")
