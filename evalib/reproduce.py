@@ -70,7 +70,7 @@ def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: in
     import papermill as pm
 
     pm.execute_notebook(str(src), str(dest), parameters=parameters, cwd=str(cwd), kernel_name="python3",
-                        progress_bar=False, execution_timeout=timeout)
+                        language="python", progress_bar=False, execution_timeout=timeout)
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -86,8 +86,8 @@ def summary_table(rows: list[dict]) -> str:
 
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
-              parameters: dict | None = None) -> int:
-    """Run the notebooks; returns 0 if all passed, 1 otherwise."""
+              parameters: dict | None = None, data_path: str | Path | None = None) -> int:
+    """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset."""
     from .data import ensure_dataset
     from .profiles import get_profile
 
@@ -102,7 +102,11 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     run_dir.mkdir(parents=True, exist_ok=True)
     results_dir = run_dir / "results"
     results_dir.mkdir(exist_ok=True)
-    data = ensure_dataset(prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
+    if data_path is None:
+        data = ensure_dataset(prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
+    else:
+        data = Path(data_path)
+        parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
     os.environ[RESULTS_ENV] = str(results_dir)
     rows = []

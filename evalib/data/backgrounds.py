@@ -73,7 +73,7 @@ def indoor(rng: np.random.Generator) -> sc.Scene:
 
 def outdoor(rng: np.random.Generator) -> sc.Scene:
     """Open ground under a sky, with hills on the horizon, a few buildings or rocks, and distance fog."""
-    cam = sc.Camera(height=rng.uniform(1.2, 2.5), pitch=rng.uniform(-14, 2), roll=rng.uniform(-5, 5),
+    cam = sc.Camera(height=rng.uniform(1.2, 2.2), pitch=rng.uniform(-14, 0), roll=rng.uniform(-5, 5),
                     yaw=rng.uniform(-180, 180), hfov=rng.uniform(55, 85))
     ground_kind = rng.choice(["grass", "gravel", "moon"])
     tint = {"grass": [0.45, 0.65, 0.3], "gravel": [0.6, 0.55, 0.5], "moon": [0.7, 0.6, 0.45]}[ground_kind]

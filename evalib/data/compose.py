@@ -119,7 +119,7 @@ def composite(bg_rgb: np.ndarray, bg_depth: np.ndarray, bg_kind: np.ndarray, cam
     ground = np.flatnonzero(bg_kind.ravel() == GROUND)
     if ground.size == 0:
         raise ValueError("background has no visible ground to stand a foreground on")
-    best = None
+    closest = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         height = max(fg.height_m, MIN_HEIGHT_M) * rng.uniform(0.85, 1.15)
         # choose a contact depth at which the object spans a plausible share of the image ...
@@ -142,18 +142,32 @@ def composite(bg_rgb: np.ndarray, bg_depth: np.ndarray, bg_kind: np.ndarray, cam
         uv, _ = camera.project(np.array([foot, foot + [0.0, height, 0.0]]), size)
         up = uv[1] - uv[0]
         layer = _paste(sprite, size, uv[0], up)
-        visible = z <= bg_depth * (1 + OCCLUSION_TOLERANCE)  # z-test against the scene
-        alpha = layer[..., 3] * visible
-        mask = alpha >= 0.5
+        rgb, mask, depth = occlude(bg_rgb, bg_depth, layer, z)
         share = float(mask.mean())
-        place = Placement(row, col, z, height, float(np.hypot(*up)), float(np.degrees(np.arctan2(up[0], -up[1]))), share, attempt)
+        angle = float(np.degrees(np.arctan2(up[0], -up[1])))
+        result = (rgb, mask, depth, Placement(row, col, z, height, float(np.hypot(*up)), angle, share, attempt))
         if MIN_VISIBLE <= share <= MAX_VISIBLE:
-            best = (layer, visible, alpha, mask, place)
-            break
-    if best is None:
-        raise RuntimeError(f"no placement of foreground {fg.name!r} covered {MIN_VISIBLE:.0%}-{MAX_VISIBLE:.0%} "
-                           f"of the image in {MAX_ATTEMPTS} attempts")
-    layer, visible, alpha, mask, place = best
+            return result
+        # remember the attempt nearest the allowed range, in case none lands inside it
+        miss = max(MIN_VISIBLE / max(share, 1e-9), share / MAX_VISIBLE)
+        if share > 0 and (closest is None or miss < closest[0]):
+            closest = (miss, result)
+    if closest is None:
+        raise RuntimeError(f"foreground {fg.name!r} was hidden in all {MAX_ATTEMPTS} placements tried")
+    # rare (a small object seen from a high camera): keep the nearest miss; attempts > MAX_ATTEMPTS marks it
+    rgb, mask, depth, place = closest[1]
+    place.attempts = MAX_ATTEMPTS + 1
+    return rgb, mask, depth, place
+
+
+def occlude(bg_rgb: np.ndarray, bg_depth: np.ndarray, layer: np.ndarray, z: float):
+    """Blend a pasted premultiplied RGBA layer at depth z over the scene, hidden wherever the scene is nearer.
+
+    Returns RGB uint8, mask uint8 (visible alpha >= 0.5) and depth float32 metres.
+    """
+    visible = z <= bg_depth * (1 + OCCLUSION_TOLERANCE)  # z-test against the scene
+    alpha = layer[..., 3] * visible
+    mask = alpha >= 0.5
     rgb = layer[..., :3] * visible[..., None] + bg_rgb.astype(np.float32) / 255.0 * (1 - alpha[..., None])
-    depth = np.where(mask, np.float32(place.depth), bg_depth)
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), mask.astype(np.uint8), depth.astype(np.float32), place
+    depth = np.where(mask, np.float32(z), bg_depth)
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), mask.astype(np.uint8), depth.astype(np.float32)

@@ -36,7 +36,7 @@ def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "
     of each split (a seeded subset).
 
     >>> split_indices(None, "test", 0.25, count=8, seed=1).tolist()
-    [0, 6]
+    [1, 6]
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

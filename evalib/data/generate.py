@@ -15,7 +15,7 @@ from . import compose, store
 from .backgrounds import background_scene
 from .scene import render
 
-RENDER_VERSION = 1  # bump when backgrounds change, so cached renders are not reused
+RENDER_VERSION = 2  # bump when backgrounds change, so cached renders are not reused
 SAMPLE_DTYPE = np.dtype([
     ("index", np.int32), ("background", np.int16), ("foreground", np.int16), ("flip", np.int8), ("placement", np.int8),
     ("cam_height", np.float32), ("pitch", np.float32), ("roll", np.float32), ("yaw", np.float32), ("hfov", np.float32),
@@ -37,12 +37,15 @@ def default_dataset_path() -> Path:
 
 
 def choose_indices(count: int | None, total: int, seed: int) -> np.ndarray:
-    """The global indices of a `count`-sample subset, spread over every background and foreground."""
+    """The global indices of a `count`-sample subset, spread over every background and foreground.
+
+    Subsets nest: the first `count` of one seeded permutation, so a bigger build contains a smaller one.
+    """
     if count is None or count == total:
         return np.arange(total)
     if not 0 < count <= total:
         raise ValueError(f"--count must be between 1 and {total}, got {count}")
-    return np.sort(np.random.default_rng([seed, 3]).choice(total, size=count, replace=False))
+    return np.sort(np.random.default_rng([seed, 3]).permutation(total)[:count])
 
 
 def _render_one(args):

@@ -189,6 +189,7 @@ class OriginalLayout:
         if not self.root.exists():
             raise FileNotFoundError(f"dataset {self.root} does not exist")
         self.is_zip = self.root.is_file()
+        self._zip = None
         if self.is_zip and not zipfile.is_zipfile(self.root):
             raise DatasetFormatError(f"{self.root} is a file but not a zip archive; expected a folder or a .zip")
         names, prefix = self._list()
@@ -214,11 +215,11 @@ class OriginalLayout:
         if LAYOUT_MANIFEST in names or (prefix + LAYOUT_MANIFEST) in names:
             meta = json.loads(self._read(LAYOUT_MANIFEST))
             self.manifest = meta.get("manifest", {})
-            if "samples" in meta:
-                self.samples = _samples_from_rows(meta["samples"])
+            if meta.get("samples"):
+                dtype = np.dtype([tuple(f) for f in meta["samples"]["dtype"]])
+                self.samples = np.array([tuple(r) for r in meta["samples"]["rows"]], dtype=dtype)
         with Image.open(io.BytesIO(self._read(self.files["images"][0]))) as im:
             self.size = im.size[0]
-        self._zip = None
 
     def _list(self) -> tuple[list[str], str]:
         if self.is_zip:
@@ -272,16 +273,6 @@ class OriginalLayout:
         return rgb, (mask >= 128).astype(np.uint8), depth
 
 
-_SAMPLE_FIELDS = ("index", "background", "foreground", "flip", "placement")
-
-
-def _samples_from_rows(rows: list) -> np.ndarray:
-    out = np.zeros(len(rows), dtype=[(f, np.int32) for f in _SAMPLE_FIELDS])
-    for f, col in zip(_SAMPLE_FIELDS, np.asarray(rows, dtype=np.int64).T if rows else [[]] * 5):
-        out[f] = col
-    return out
-
-
 def export_original(store, dest: str | Path, as_zip: bool = False, force: bool = False, progress: bool = True) -> Path:
     """Write `store` in the original layout: JPEG images, lossless PNG masks and depth, plus a manifest."""
     from tqdm.auto import tqdm
@@ -290,10 +281,10 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
     if dest.exists() and not force:
         raise FileExistsError(f"{dest} already exists; pass --force to replace it")
     tmp = temp_folder_for(dest)
-    rows = []
-    if store.samples is not None:
-        rows = [[int(s[f]) for f in _SAMPLE_FIELDS] for s in store.samples]
-    meta = json.dumps({"manifest": store.manifest, "samples": rows})
+    samples = None
+    if store.samples is not None:  # the per-sample table travels along, so heldout splits still work
+        samples = {"dtype": store.samples.dtype.descr, "rows": store.samples.tolist()}
+    meta = json.dumps({"manifest": store.manifest, "samples": samples})
 
     def entries():
         yield LAYOUT_MANIFEST, meta.encode()

@@ -1,0 +1,21 @@
+"""Shared fixtures: one tiny built dataset per test session (built in a few seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalib.data import build
+
+TINY_COUNT, TINY_SIZE = 240, 64
+
+
+@pytest.fixture(scope="session")
+def bg_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("bg-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, bg_cache):
+    """A packed dataset of 240 samples at 64x64."""
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    return build(out, count=TINY_COUNT, size=TINY_SIZE, workers=2, cache_dir=bg_cache, progress=False)

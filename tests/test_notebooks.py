@@ -1,0 +1,74 @@
+"""Notebooks: paired with their py:percent twins, committed without outputs, and executable headless."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from evalib.reproduce import find_notebooks, reproduce, run_notebook, summary_table
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+def cells(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_notebook_and_script_agree_and_have_no_outputs(py):
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{py.name} has no paired {ipynb.name}: run `jupytext --sync {py}`"
+    on_disk = nbformat.read(ipynb, as_version=4)
+    assert cells(jupytext.read(py)) == cells(on_disk), f"{ipynb.name} and {py.name} disagree: run `jupytext --sync {py}`"
+    for c in on_disk.cells:
+        assert not c.get("outputs"), f"{ipynb.name} is committed with outputs"
+    assert any("parameters" in c.metadata.get("tags", []) for c in on_disk.cells), f"{ipynb.name} has no parameters cell"
+
+
+def test_every_ipynb_has_a_script():
+    for nb in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
+        assert nb.with_suffix(".py").is_file(), f"{nb.name} has no paired .py"
+
+
+def test_01_data_runs_headless(tiny, tmp_path):
+    out = tmp_path / "01_data.ipynb"
+    run_notebook(NOTEBOOKS / "01_data.ipynb", out, {"profile": "smoke", "data_path": str(tiny)}, cwd=NOTEBOOKS)
+    nb = nbformat.read(out, as_version=4)
+    pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert pngs >= 8  # grids, backgrounds, foregrounds, histograms, augmentation
+    text = json.dumps(nb)
+    assert "per-row mean depth" in text and "What we saw" in text
+
+
+def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path):
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    good = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'cpu'\ndata_path = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from evalib.reproduce import record\nrecord('01_good', mask_iou=0.5, verdict='holds')"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"),
+    ])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
+    nbformat.write(bad, books / "00_bad.ipynb")
+    nbformat.write(good, books / "01_good.ipynb")
+    code = reproduce(profile="smoke", notebooks=books, out=tmp_path / "run", reports=tmp_path / "reports", data_path=tiny)
+    assert code == 1
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    assert "| 00_bad | FAILED" in summary and "deliberate failure" in summary
+    assert "| 01_good | ok |" in summary and "holds" in summary
+    assert (tmp_path / "run" / "01_good.ipynb").is_file()
+    assert len(list((tmp_path / "run" / "figures" / "01_good").glob("*.png"))) == 1
+    assert find_notebooks(books, "1") == [books / "01_good.ipynb"]
+    with pytest.raises(ValueError, match="07"):
+        find_notebooks(books, "07")
+
+
+def test_summary_table_is_markdown():
+    table = summary_table([{"notebook": "01", "status": "ok", "wall_s": 1.0, "x": 2}, {"notebook": "02", "status": "ok"}])
+    lines = table.strip().splitlines()
+    assert lines[0] == "| notebook | status | wall_s | x |" and len(lines) == 4
