@@ -1,0 +1,28 @@
+"""Every network of the write-up, looked up by name; each maps (N, 3, H, W) images to (N, 2, H, W).
+
+Channel 0 is the mask, channel 1 the depth. Every builder takes ``width`` (base channels),
+``out_channels`` (an int, or a (mask, depth) pair such as (2, K) for classification losses),
+``activation`` ("minmax", "sigmoid", "clamp", or "none" for raw logits) and ``heads`` (2: separate
+mask and depth decoders over one encoder); ``options(name)`` lists them with their defaults.
+
+Receptive fields follow one convention, at the bottleneck (see ``receptive``): 119 for dnn1 and 79
+for dnn2, which the write-up rounds to 120 and 80.
+
+>>> import torch
+>>> from evalib.models import create, names, receptive_field
+>>> names()[:2]
+['dnn1', 'dnn2']
+>>> net = create("dnn2", width=4)
+>>> net(torch.rand(1, 3, 80, 80)).shape
+torch.Size([1, 2, 80, 80])
+>>> receptive_field(net, 80)
+79
+"""
+from . import dilated, resnet, unet, dsconv  # noqa: F401,I001  (each registers its networks, in this order)
+from .layers import DepthMaskNet, MinMax, make_activation
+from .receptive import receptive_field
+from .registry import create, names, options, register
+from .stats import Summary, count_macs, count_params, summary
+
+__all__ = ["DepthMaskNet", "MinMax", "Summary", "count_macs", "count_params", "create", "make_activation",
+           "names", "options", "receptive_field", "register", "summary"]
