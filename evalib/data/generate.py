@@ -146,7 +146,8 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; pass --force to replace it")
     fg_dir = Path(foregrounds) if foregrounds is not None else default_foregrounds()
-    n_fg = len(compose.load_foregrounds(fg_dir))
+    fgs = compose.load_foregrounds(fg_dir)
+    n_fg = len(fgs)
     total = compose.BACKGROUNDS * n_fg * compose.FLIPS * compose.PLACEMENTS
     indices = choose_indices(count, total, seed)
     workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -156,14 +157,13 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     bgs = render_backgrounds(size, seed, workers, cache_dir, progress)
     t_render = time.perf_counter() - t0
 
-    tmp = store.temp_folder_for(out)
-    images, targets = store.create_packed(tmp, len(indices), size)
-    del images, targets  # workers reopen the files themselves
     samples = np.zeros(len(indices), SAMPLE_DTYPE)
     chunk = 64
     jobs = [(s, indices[s : s + chunk]) for s in range(0, len(indices), chunk)]
     t1 = time.perf_counter()
-    try:
+    with store.atomic_output(out, force) as tmp:
+        images, targets = store.create_packed(tmp, len(indices), size)
+        del images, targets  # workers reopen the files themselves
         with _pool(workers, _init_worker, (str(tmp), bgs, str(fg_dir), seed)) as pool:
             results = pool.imap_unordered(_compose_chunk, jobs) if pool else map(_compose_chunk, jobs)
             with tqdm(total=len(indices), desc=f"compose {out.name}", unit="img", disable=not progress) as bar:
@@ -185,18 +185,12 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
             "index_layout": "g = ((background * foregrounds + foreground) * flips + flip) * placements + placement",
             "depth_encoding": store.DEPTH_ENCODING, "mean": mean, "std": std,
             "stats_over": "up to 2,000 images of the training part of the default split (random, test 0.2, seed 0)",
-            "foreground_names": [f.name for f in compose.load_foregrounds(fg_dir)],
+            "foreground_names": [f.name for f in fgs],
             "render_version": RENDER_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)},
             "composites_per_second": round(len(indices) / max(t_compose, 1e-9), 1),
         }
         store.write_manifest(tmp, manifest)
-        store.finish_atomically(tmp, out, force)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -14,10 +14,7 @@ def pack(src: str | Path, dest: str | Path, force: bool = False, progress: bool 
     """Read every sample of `src` (validating each file) and write a packed folder at `dest`."""
     src, dest = Path(src), Path(dest)
     layout = store.OriginalLayout(src)
-    if dest.exists() and not force:
-        raise FileExistsError(f"{dest} already exists; pass --force to replace it")
-    tmp = store.temp_folder_for(dest)
-    try:
+    with store.atomic_output(dest, force) as tmp:
         images, targets = store.create_packed(tmp, len(layout), layout.size)
         for i in tqdm(range(len(layout)), desc=f"pack {src.name}", unit="img", disable=not progress):
             rgb, mask, depth = layout.get(i)
@@ -39,10 +36,4 @@ def pack(src: str | Path, dest: str | Path, force: bool = False, progress: bool 
                          "depth_encoding": manifest.get("depth_encoding", {"name": "unknown (as stored: 0-255 grey levels)"})})
         del images, targets
         store.write_manifest(tmp, manifest)
-        store.finish_atomically(tmp, dest, force)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest

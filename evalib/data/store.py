@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -142,27 +143,37 @@ def channel_stats(images: np.ndarray, indices: np.ndarray, limit: int = 2000) ->
     return [round(float(m), 5) for m in mean], [round(float(v), 5) for v in std]
 
 
-def finish_atomically(tmp: Path, dest: Path, force: bool) -> None:
-    """Move a finished temporary folder (or file) to `dest`; an existing `dest` is replaced only with force."""
-    if dest.exists():
-        if not force:
-            raise FileExistsError(f"{dest} already exists; pass --force (force=True) to replace it")
-        old = dest.with_name(dest.name + f".old-{os.getpid()}")
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        os.replace(tmp, dest)
+@contextmanager
+def atomic_output(dest: Path, force: bool = False):
+    """Yield a hidden sibling path to write into; on success it replaces `dest`, on any failure it is removed.
 
-
-def temp_folder_for(dest: Path) -> Path:
-    """A fresh sibling folder to build into; its name never looks like a finished dataset."""
+    A killed process leaves only the hidden `.NAME.partial-PID` path, never something at `dest` that
+    looks complete. An existing `dest` is refused unless `force`.
+    """
+    dest = Path(dest)
+    if dest.exists() and not force:
+        raise FileExistsError(f"{dest} already exists; pass --force (force=True) to replace it")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    if tmp.is_dir():
-        shutil.rmtree(tmp)
-    elif tmp.exists():
-        tmp.unlink()
-    return tmp
+    _remove(tmp)
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            _remove(old)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
 
 
 def write_manifest(root: Path, manifest: dict) -> None:
@@ -278,9 +289,6 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    if dest.exists() and not force:
-        raise FileExistsError(f"{dest} already exists; pass --force to replace it")
-    tmp = temp_folder_for(dest)
     samples = None
     if store.samples is not None:  # the per-sample table travels along, so heldout splits still work
         samples = {"dtype": store.samples.dtype.descr, "rows": store.samples.tolist()}
@@ -295,16 +303,16 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
             yield f"masks/mask{n:06d}.png", _encode(mask * 255, "PNG")
             yield f"depth/fgbg{n:06d}.png", _encode(depth, "PNG")
 
-    if as_zip:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+    with atomic_output(dest, force) as tmp:
+        if as_zip:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+                for name, data in entries():
+                    z.writestr(name, data)
+        else:
+            for sub in ("images", "masks", "depth"):
+                (tmp / sub).mkdir(parents=True, exist_ok=True)
             for name, data in entries():
-                z.writestr(name, data)
-    else:
-        for sub in ("images", "masks", "depth"):
-            (tmp / sub).mkdir(parents=True, exist_ok=True)
-        for name, data in entries():
-            (tmp / name).write_bytes(data)
-    finish_atomically(tmp, dest, force)
+                (tmp / name).write_bytes(data)
     return dest
 
 
