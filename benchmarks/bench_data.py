@@ -2,6 +2,7 @@
 
     python benchmarks/bench_data.py generate --count 4000 --size 224
     python benchmarks/bench_data.py load --size 96 --workers 0 2
+    python benchmarks/bench_data.py memory data/fgbg
 """
 
 from __future__ import annotations
@@ -67,6 +68,27 @@ def bench_load(count: int, size: int, stored: int, workers: list[int], batch: in
                 print(f"  workers={w}  {name:28s} {n / dt:8.0f} samples/s")
 
 
+def rss_mb() -> dict:
+    """Resident memory of this process (Linux /proc), in MiB: total, anonymous, file-backed."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "RssAnon", "RssFile")):
+                key, value = line.split(":")
+                out[key] = int(value.split()[0]) // 1024
+    return out
+
+
+def bench_memory(paths: list[str], size: int, batch: int) -> None:
+    """Peak resident memory while iterating each dataset once (run each in a fresh process for a fair peak)."""
+    for path in paths:
+        ds = FgBgDataset(path, "train", size=size)
+        peak = {}
+        for k, _ in enumerate(DataLoader(ds, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))):
+            peak = max(peak, rss_mb(), key=lambda d: d.get("VmRSS", 0))
+        print(f"{path}: {len(ds)} samples iterated at {size}x{size}; peak RSS {peak}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -80,11 +102,17 @@ def main() -> None:
     ld.add_argument("--stored", type=int, default=224)
     ld.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ld.add_argument("--batch", type=int, default=64)
+    m = sub.add_parser("memory")
+    m.add_argument("paths", nargs="+", help="packed dataset folders")
+    m.add_argument("--size", type=int, default=64)
+    m.add_argument("--batch", type=int, default=64)
     a = p.parse_args()
     if a.cmd == "generate":
         bench_generate(a.count, a.size, a.workers)
-    else:
+    elif a.cmd == "load":
         bench_load(a.count, a.size, a.stored, a.workers, a.batch)
+    else:
+        bench_memory(a.paths, a.size, a.batch)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 import re
 import shutil
@@ -114,8 +115,25 @@ class PackedStore:
         """Sample i as RGB (H, W, 3) uint8, mask (H, W) uint8 in {0, 1}, depth code (H, W) uint8."""
         if self._images is None:
             self._images, self._targets = self._open("images.npy"), self._open("targets.npy")
-        t = self._targets[i]
-        return np.asarray(self._images[i]), (t[..., 0] >= 128).astype(np.uint8), np.asarray(t[..., 1])
+            self._reads = 0
+            _advise(self._images, "MADV_RANDOM")  # no read-ahead: items are read in shuffled order
+            _advise(self._targets, "MADV_RANDOM")
+        rgb, t = np.array(self._images[i]), np.array(self._targets[i])
+        self._reads += 1
+        if self._reads % RELEASE_EVERY == 0:  # drop mapped pages, so resident memory stays flat
+            _advise(self._images, "MADV_DONTNEED")
+            _advise(self._targets, "MADV_DONTNEED")
+        return rgb, (t[..., 0] >= 128).astype(np.uint8), t[..., 1]
+
+
+RELEASE_EVERY = 64  # items read between releases of a memory map's resident pages
+
+
+def _advise(array: np.ndarray, advice: str) -> None:
+    """madvise a memory-mapped array where the platform supports it (Linux); a no-op elsewhere."""
+    mm = getattr(array, "_mmap", None)
+    if mm is not None and hasattr(mmap, advice):
+        mm.madvise(getattr(mmap, advice))
 
 
 def create_packed(root: Path, count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
