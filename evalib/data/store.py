@@ -298,7 +298,7 @@ class OriginalLayout:
         """Sample i (0-based) as RGB uint8, mask uint8 in {0, 1}, depth code uint8."""
         rgb = self._decode(self.files["images"][i], ("RGB",), self.size)
         mask = self._decode(self.files["masks"][i], ("L", "1", "RGB"), self.size)
-        depth = self._decode(self.files["depth"][i], ("L", "RGB", "I;16"), self.size)
+        depth = self._decode(self.files["depth"][i], ("L", "RGB"), self.size)
         return rgb, (mask >= 128).astype(np.uint8), depth
 
 
