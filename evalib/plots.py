@@ -63,3 +63,129 @@ def histogram(values, bins: int = 50, xlabel: str = "", title: str | None = None
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def metres_label(d: float) -> str:
+    """A short distance label: 0.5 m, 7.1 m, 100 m."""
+    return f"{d:.1f} m" if d < 10 else f"{d:.0f} m"
+
+
+def show_depth(depth, ax=None, cmap: str = "magma", title: str | None = None, colorbar: bool = True):
+    """A depth map (normalised code in [0, 1], near = 1) in a colour map, with a colour bar in metres."""
+    from .data.store import decode_depth
+
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3.6, 3))
+    im = ax.imshow(np.asarray(depth), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ticks = np.linspace(0, 1, 5)
+        cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.03, ticks=ticks)
+        cb.ax.set_yticklabels([metres_label(decode_depth(t)) for t in ticks], fontsize=7)
+    return fig if fig is not None else ax.figure
+
+
+def prediction_grid(images, targets, preds, n: int = 8, threshold: float | None = None):
+    """Rows like the write-up's TensorBoard panels: input, true mask, predicted mask, true depth, predicted depth.
+
+    images (N, H, W, 3) in [0, 1]; targets and preds (N, 2, H, W) in [0, 1].
+    """
+    images, targets, preds = np.asarray(images)[:n], np.asarray(targets)[:n], np.asarray(preds)[:n]
+    k = len(images)
+    pm = preds[:, 0] >= threshold if threshold is not None else preds[:, 0]
+    rows = [("input", images, None), ("mask", targets[:, 0], "gray"), ("predicted mask", pm, "gray"),
+            ("depth", targets[:, 1], DEPTH_CMAP), ("predicted depth", preds[:, 1], DEPTH_CMAP)]
+    fig, axes = plt.subplots(len(rows), k, figsize=(1.35 * k + 0.8, 1.35 * len(rows)), squeeze=False)
+    for i, (label, data, cmap) in enumerate(rows):
+        for j in range(k):
+            ax = axes[i, j]
+            ax.imshow(data[j], cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04, left=0.08, right=0.99, bottom=0.01, top=0.99)
+    return fig
+
+
+def error_histogram(pred, true, bins: int = 60, metres: bool = True):
+    """Histogram of per-pixel depth errors (prediction minus truth), in metres or in normalised code."""
+    from .data.store import decode_depth
+
+    pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    err = decode_depth(pred) - decode_depth(true) if metres else pred - true
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(err.ravel(), bins=bins, color="tab:red", alpha=0.8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("depth error (m)" if metres else "depth error (code)")
+    ax.set_ylabel("pixels")
+    ax.set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def lr_find_plot(lrs, losses, suggestion: float | None = None):
+    """Smoothed loss against learning rate (log axis), with the suggested rate marked."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.plot(lrs, losses, color="tab:blue", label="smoothed loss")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", ls="--", label=f"suggested {suggestion:.2g}")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def read_scalars(run_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every scalar series in a run folder's TensorBoard event files: tag -> (steps, values)."""
+    from pathlib import Path
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    if not list(run_dir.glob("events.out.tfevents.*")):
+        below = sorted({p.parent.relative_to(run_dir).as_posix() for p in run_dir.rglob("events.out.tfevents.*")})
+        hint = f"; runs below it: {below[:5]}" if below else ""
+        raise FileNotFoundError(f"no TensorBoard event files in {run_dir}{hint}")
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["scalars"]:
+        events = acc.Scalars(tag)
+        out[tag] = (np.array([e.step for e in events]), np.array([e.value for e in events]))
+    return out
+
+
+def run_curves(runs, tags=("loss/train", "loss/test"), title: str | None = None, logy: bool = False):
+    """Overlay the given scalar tags of several runs: runs is {label: run_dir} or a list of run folders."""
+    from pathlib import Path
+
+    if not isinstance(runs, dict):
+        runs = {Path(r).name: r for r in runs}
+    tags = [tags] if isinstance(tags, str) else list(tags)
+    fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.3), squeeze=False)
+    for label, run in runs.items():
+        scalars = read_scalars(run)
+        for ax, tag in zip(axes[0], tags):
+            if tag not in scalars:
+                raise KeyError(f"run {run} has no scalar {tag!r}; it has {sorted(scalars)}")
+            steps, values = scalars[tag]
+            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, ms=3, label=label)
+    for ax, tag in zip(axes[0], tags):
+        ax.set_title(tag)
+        ax.set_xlabel("step")
+        if logy:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
