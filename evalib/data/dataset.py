@@ -9,6 +9,7 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from .store import OriginalLayout, PackedStore, channel_stats, open_store
@@ -67,23 +68,70 @@ def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "
     return np.sort(chosen[:keep])
 
 
-def augmentations(strength: str = "standard") -> A.Compose:
+@dataclass(frozen=True)
+class AugmentRanges:
+    """Kinds, ranges and probabilities of the standard augmentation; both loading paths read them from here."""
+
+    flip_p: float = 0.5  # horizontal flip
+    affine_p: float = 0.5  # rotation and scale about the centre, reflected borders (BORDER_REFLECT_101)
+    rotate_deg: tuple[float, float] = (-10.0, 10.0)
+    scale: tuple[float, float] = (0.9, 1.1)  # drawn for x and y independently (albumentations' keep_ratio=False)
+    brightness_contrast_p: float = 0.5  # x -> clip(x * (1 + c) + b), x in [0, 1]
+    brightness: float = 0.2  # b in (-0.2, 0.2), in units of the maximum value
+    contrast: float = 0.2  # c in (-0.2, 0.2)
+    blur_p: float = 0.2  # Gaussian blur
+    blur_kernel: tuple[int, int] = (3, 5)  # odd sizes; a drawn 4 becomes 5, as in albumentations
+    blur_sigma: tuple[float, float] = (0.5, 3.0)  # albumentations' GaussianBlur default sigma_limit
+    gray_p: float = 0.1  # grayscale, 0.299 R + 0.587 G + 0.114 B, three channels kept
+
+
+STANDARD = AugmentRanges()
+
+
+def augmentations(strength: str = "standard", ranges: AugmentRanges = STANDARD) -> A.Compose:
     """The write-up's augmentations; geometric ones move image, mask and depth together.
 
     Photometric transforms (brightness/contrast, blur, grayscale) only ever touch the image:
     albumentations applies them to `image` alone, and `depth` is declared a mask-like target.
+    The batched equivalent on a device is `evalib.data.fast.augment_batch`, with the same `ranges`.
     """
     if strength not in ("standard", "none"):
         raise ValueError(f"augment must be 'standard', 'none', True or False, got {strength!r}")
     if strength == "none":
         return A.Compose([], additional_targets={"depth": "mask"})
+    r = ranges
     return A.Compose([
-        A.HorizontalFlip(p=0.5),
-        A.Affine(rotate=(-10, 10), scale=(0.9, 1.1), border_mode=cv2.BORDER_REFLECT_101, p=0.5),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
-        A.GaussianBlur(blur_limit=(3, 5), p=0.2),
-        A.ToGray(p=0.1),
+        A.HorizontalFlip(p=r.flip_p),
+        A.Affine(rotate=r.rotate_deg, scale=r.scale, border_mode=cv2.BORDER_REFLECT_101, p=r.affine_p),
+        A.RandomBrightnessContrast(brightness_limit=r.brightness, contrast_limit=r.contrast, p=r.brightness_contrast_p),
+        A.GaussianBlur(blur_limit=r.blur_kernel, sigma_limit=r.blur_sigma, p=r.blur_p),
+        A.ToGray(p=r.gray_p),
     ], additional_targets={"depth": "mask"})
+
+
+def resize_batch(images: torch.Tensor, targets: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resize uint8 batches to size x size with antialiased bilinear filtering; both loading paths call this.
+
+    images (N, 3, H, W) and targets (N, 2, H, W) [mask 0/255, depth code], best as channels-last views of
+    (N, H, W, C) arrays; returns the same layout with the mask as {0, 1}. Deterministic: an item gives the
+    same pixels alone or in any batch, with any number of threads.
+    """
+    if images.shape[-1] != size or images.shape[-2] != size:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True)
+        targets = F.interpolate(targets, size=(size, size), mode="bilinear", antialias=True)
+    mask = (targets[:, :1] >= 128).to(torch.uint8)
+    return images, torch.cat([mask, targets[:, 1:]], dim=1)
+
+
+def to_unit(images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, 3, H, W) RGB and (N, 2, H, W) [mask {0, 1}, depth code] -> float in [0, 1]."""
+    target = targets.float()
+    return images.float() / 255.0, torch.cat([target[:, :1], target[:, 1:] / 255.0], dim=1)
+
+
+def normalise(image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] -> (x - mean) / std per channel; mean and std are (3,) tensors."""
+    return (image - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
 
 
 @dataclass
@@ -122,6 +170,7 @@ class FgBgDataset(Dataset):
             mean, std = _stats_of(self.store, train)
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
+        self._mean_t, self._std_t = torch.from_numpy(self.mean), torch.from_numpy(self.std)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -130,17 +179,20 @@ class FgBgDataset(Dataset):
         """Item i at the intended size, unaugmented (for plots)."""
         rgb, mask, depth = self.store.get(int(self.indices[i]))
         if rgb.shape[0] != self.size:
-            rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
-            depth = cv2.resize(depth, (self.size, self.size), interpolation=cv2.INTER_AREA)
-            mask = (cv2.resize(mask.astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_AREA) >= 0.5).astype(np.uint8)
+            images = torch.from_numpy(rgb)[None].permute(0, 3, 1, 2)  # (1, 3, H, W), channels-last view
+            targets = torch.from_numpy(np.stack([mask * 255, depth], axis=-1))[None].permute(0, 3, 1, 2)
+            images, targets = resize_batch(images, targets, self.size)
+            rgb = images[0].permute(1, 2, 0).numpy()
+            mask, depth = targets[0, 0].numpy(), targets[0, 1].numpy()
         return Sample(rgb, mask, depth)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.raw(i)
         out = self.transform(image=s.rgb, mask=s.mask, depth=s.depth)
-        image = (out["image"].astype(np.float32) / 255.0 - self.mean) / self.std
-        target = np.stack([out["mask"].astype(np.float32), out["depth"].astype(np.float32) / 255.0])
-        return torch.from_numpy(image.transpose(2, 0, 1).copy()), torch.from_numpy(target)
+        images = torch.from_numpy(np.ascontiguousarray(out["image"]))[None].permute(0, 3, 1, 2)
+        targets = torch.from_numpy(np.stack([out["mask"], out["depth"]]))[None]
+        image, target = to_unit(images, targets)
+        return normalise(image, self._mean_t, self._std_t)[0].contiguous(), target[0].contiguous()
 
     def denormalize(self, image: torch.Tensor) -> np.ndarray:
         """(3, H, W) or (N, 3, H, W) normalised tensor -> RGB float in [0, 1], channels last."""
@@ -167,11 +219,23 @@ def _seed_worker(worker_id: int) -> None:
 
 def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32, fraction: float = 1.0,
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0, augment: bool = True,
-                 num_workers: int = 0, pin_memory: bool | None = None) -> tuple[DataLoader, DataLoader]:
-    """Train and test DataLoaders over one dataset: the train split augmented and shuffled with `seed`."""
+                 num_workers: int = 0, pin_memory: bool | None = None, fast: bool = False,
+                 device: str | torch.device | None = None, channels_last: bool = False):
+    """Train and test loaders over one dataset: the train split augmented and shuffled with `seed`.
+
+    `fast=True` gives `evalib.data.fast.FastLoader`s instead of DataLoaders (packed datasets only): whole
+    batches read at once and augmented in batches on `device`, with the same batches as the simple path
+    when augmentation is off. `device` and `channels_last` apply to the fast path only.
+    """
     common = dict(root=root, size=size, fraction=fraction, test_fraction=test_fraction, split_mode=split_mode, seed=seed)
     train = FgBgDataset(split="train", augment=augment, **common)
     test = FgBgDataset(split="test", augment=False, **common)
+    if fast:
+        from .fast import FastLoader
+
+        extra = dict(batch_size=batch_size, num_workers=num_workers, device=device, pin_memory=pin_memory,
+                     channels_last=channels_last)
+        return FastLoader(train, shuffle=True, seed=seed, **extra), FastLoader(test, shuffle=False, seed=seed, **extra)
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     extra = dict(num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,
                  worker_init_fn=_seed_worker if num_workers > 0 else None)
@@ -180,4 +244,5 @@ def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32
             DataLoader(test, batch_size=batch_size, shuffle=False, **extra))
 
 
-__all__ = ["FgBgDataset", "make_loaders", "split_indices", "augmentations", "PackedStore", "OriginalLayout"]
+__all__ = ["FgBgDataset", "make_loaders", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
+           "to_unit", "normalise", "PackedStore", "OriginalLayout"]
