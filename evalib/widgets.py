@@ -89,10 +89,13 @@ def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | No
         batch = [dataset[i] for i in range(start, min(n, start + batch_size))]
         x = torch.stack([b[0] for b in batch])
         y = torch.stack([b[1] for b in batch])
-        p = model(x.to(device)).float().clamp(0, 1).cpu()
+        out = model(x.to(device)).float()
+        if out.shape[1] != 2:
+            raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth): classification "
+                             "logits? Pass its checkpoint path, or wrap it: evalib.train.Maps(model, loss)")
         images.append(dataset.denormalize(x))
         targets.append(y.numpy())
-        preds.append(p[:, :2].numpy())
+        preds.append(out.clamp(0, 1).cpu().numpy())
     model.train(was_training)
     return Predictions(np.concatenate(images), np.concatenate(targets), np.concatenate(preds), np.arange(n),
                        label or type(source).__name__)

@@ -85,3 +85,23 @@ def test_outside_a_notebook_the_widgets_say_so(preds):
         browse(p, ds)
     with pytest.raises(RuntimeError, match="needs a Jupyter notebook"):
         compare([p, p], ds)
+
+
+def test_browse_a_checkpoint_written_by_fit(tiny, tmp_path):
+    from evalib.train import TrainConfig, fit
+
+    cfg = TrainConfig(model="dnn2", model_options={"width": 4}, loss="mask:ce+depth:focal_ce(bins=8)", data=str(tiny),
+                      size=32, batch_size=16, fraction=0.2, epochs=1, workers=0, progress=False, log_graph=False,
+                      log_images=0, out=str(tmp_path / "run"))
+    result = fit(cfg)
+    ds = FgBgDataset(tiny, "test", size=32)
+    p = predict(result.run_dir / "last.pt", ds, n=6)
+    assert p.preds.shape == (6, 2, 32, 32) and p.label == "run"
+    assert p.preds.min() >= 0 and p.preds.max() <= 1  # logits decoded back to maps
+    with pytest.raises(ValueError, match="returns 10 channels"):  # fit's model outputs logits (2 + 8 bins)
+        predict(result.model, ds, n=6)
+    from evalib.losses import parse_loss
+    from evalib.train import Maps
+
+    wrapped = predict(Maps(result.model, parse_loss(cfg.loss)), ds, n=6)  # ... which Maps decodes, as load_model does
+    np.testing.assert_allclose(wrapped.preds, p.preds, atol=1e-5)

@@ -1,0 +1,110 @@
+"""`TrainConfig`: everything that defines a training run, as plain data (notebooks, the CLI and run grids share it)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from ..profiles import get_profile
+
+SCHEDULES = ("constant", "onecycle", "triangular2", "step", "plateau", "stages")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """One run: what to train, on which data, how, and where its logs and checkpoints go.
+
+    Data fields left None take the profile's values (`evalib.profiles`); `stages` such as
+    ((20, 2e-4), (10, 2e-5)) is the write-up's two-stage run: it sets the schedule, `epochs` and `lr`.
+    """
+
+    # what to train
+    model: str = "dnn2"  # a name from evalib.models.names()
+    model_options: dict = field(default_factory=dict)  # e.g. {"width": 8}
+    loss: str = "mask:mse+depth:ssim"  # a spec for evalib.losses.parse_loss
+    # data; None: the profile's
+    profile: str | None = None  # smoke, cpu or full; None: $DEPTHMASK_PROFILE or cpu
+    data: str | None = None  # a dataset folder; None: the profile's, built if missing
+    size: int | None = None
+    batch_size: int | None = None
+    fraction: float | None = None
+    split_mode: str = "random"
+    augment: bool = True
+    workers: int | None = None
+    fast: bool = False  # evalib.data's batch loader: packed data read, resized and augmented a batch at a time
+    # optimisation
+    epochs: int | None = None
+    lr: float = 2e-4  # the peak rate for onecycle and triangular2
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    schedule: str = "constant"  # one of SCHEDULES
+    stages: tuple = ()  # ((epochs, lr), ...) for schedule "stages"
+    milestones: tuple = ()  # "step": epochs after which lr *= gamma (default: every third of the run)
+    gamma: float = 0.1  # "step" and "plateau" factor
+    div_factor: float = 25.0  # "onecycle" starts at lr / div_factor; "triangular2" cycles down to it
+    cycle_epochs: float = 2.0  # "triangular2": epochs per full cycle
+    patience: int = 2  # "plateau": epochs without a better test loss before lr *= gamma
+    clip_grad: float | None = None  # max gradient norm
+    # runtime
+    seed: int = 0
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    amp: bool = True  # mixed precision (cuda only)
+    channels_last: bool = True  # cuda only
+    progress: bool = True  # tqdm bars
+    # logs and checkpoints
+    experiment: str = "default"
+    name: str | None = None  # None: model, loss and hyper-parameters
+    out: str | None = None  # the run folder itself; None: runs/<experiment>/<name>-<time>
+    resume: bool | str = False  # True: the run folder's last.pt if any; or a checkpoint file or run folder
+    stop_after: int | None = None  # end this call after that epoch, as an interrupted session would
+    best_metric: str = "test_loss"  # best.pt tracks it (max for iou, dice, delta*, ssim; else min)
+    log_images: int = 8  # test images in each epoch's TensorBoard grids (0: none)
+    log_graph: bool = True
+
+    def __post_init__(self):
+        if self.stages:
+            self.stages = tuple((int(e), float(lr)) for e, lr in self.stages)
+            total = sum(e for e, _ in self.stages)
+            if self.epochs is not None and self.epochs != total:
+                raise ValueError(f"epochs={self.epochs} but stages {self.stages} add up to {total}; "
+                                 "leave epochs out or make them agree")
+            if self.schedule not in ("constant", "stages"):
+                raise ValueError(f"stages set the schedule; got schedule={self.schedule!r} as well")
+            self.epochs, self.lr, self.schedule = total, self.stages[0][1], "stages"
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}")
+        if self.schedule == "stages" and not self.stages:
+            raise ValueError("schedule 'stages' needs stages=((epochs, lr), ...), e.g. ((20, 2e-4), (10, 2e-5))")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1; got {self.epochs}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive; got {self.lr}")
+        self.milestones = tuple(self.milestones)
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every None data field and `epochs` filled in from the profile."""
+        p = get_profile(self.profile)
+        data = self.data if self.data is not None else str(p.dataset_path())
+        pick = {"size": p.image_size, "batch_size": p.batch_size, "fraction": p.fraction, "workers": p.num_workers,
+                "epochs": p.epochs}
+        return replace(self, profile=p.name, data=data,
+                       **{k: v for k, v in pick.items() if getattr(self, k) is None})
+
+    def hparams(self) -> dict:
+        """Scalar hyper-parameters for TensorBoard's HParams tab and results tables."""
+        keep = ("model", "loss", "lr", "optimizer", "weight_decay", "schedule", "epochs", "batch_size", "size",
+                "fraction", "augment", "seed", "clip_grad")
+        out = {k: getattr(self, k) for k in keep}
+        out.update({f"model.{k}": v for k, v in self.model_options.items()})
+        if self.stages:
+            out["stages"] = ",".join(f"{e}@{lr:g}" for e, lr in self.stages)
+        return {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in out.items()}
+
+    def asdict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

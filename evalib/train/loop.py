@@ -1,0 +1,389 @@
+"""`fit`: the one training loop behind every notebook, the CLI and torchrun.
+
+    result = fit(TrainConfig(model="dnn2", loss="mask:mse+depth:ssim", epochs=3, schedule="onecycle"))
+    result.frame()        # the history: one row per epoch (train_loss, test_loss, every metric, lr, seconds)
+
+Each epoch trains, scores the test split, logs to TensorBoard and writes ``last.pt`` (and ``best.pt``
+when the chosen metric improved) atomically, so an interrupted run resumes from its last complete
+epoch with ``resume=True``; on the CPU the resumed run ends bit for bit where an uninterrupted one
+would (with ``workers=0``: persistent loader workers keep augmentation streams this process cannot save).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..losses import parse_loss
+from ..metrics import HIGHER_IS_BETTER, batch_metrics
+from . import checkpoint
+from .board import Board, latest_run_dir, new_run_dir
+from .config import TrainConfig
+from .runtime import Distributed, pick_device, seed_everything, shard_loaders
+from .schedules import Schedule, current_lr, make_optimizer, make_schedule
+
+
+_NOT_METRICS = ("epoch", "lr", "seconds", "train_samples", "test_samples")  # history columns that are not scores
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch, the step and every loss term."""
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns: the trained model, the per-epoch history and where the run's files are."""
+
+    model: nn.Module
+    history: list[dict]
+    run_dir: Path
+    best_metric: str
+    best_value: float
+    best_epoch: int
+    config: TrainConfig
+
+    def frame(self):
+        """The history as a pandas DataFrame, indexed by epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history).set_index("epoch") if self.history else pd.DataFrame()
+
+    @property
+    def final(self) -> dict:
+        """The last epoch's row of the history."""
+        return self.history[-1] if self.history else {}
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def build_model(cfg: TrainConfig, loss_fn: nn.Module) -> nn.Module:
+    """`cfg.model` from the registry, with the output channels and activation that the loss needs."""
+    from ..models import create
+
+    opts = dict(cfg.model_options)
+    for key, want in getattr(loss_fn, "model_options", dict)().items():
+        if key in opts and opts[key] != want and not (isinstance(want, tuple) and tuple(opts[key]) == want):
+            raise ValueError(f"model option {key}={opts[key]!r} does not suit loss {cfg.loss!r}, "
+                             f"which needs {key}={want!r}")
+        opts[key] = want
+    return create(cfg.model, **opts)
+
+
+def build_loaders(cfg: TrainConfig, ctx: Distributed | None = None, device: torch.device | None = None
+                  ) -> tuple[DataLoader, DataLoader]:
+    """Train and test loaders for a resolved config; the profile's dataset is built first if it is missing."""
+    from ..data import ensure_dataset, make_loaders
+    from ..profiles import get_profile
+
+    prof = get_profile(cfg.profile)
+    if Path(cfg.data) == prof.dataset_path() and (ctx is None or ctx.main):
+        ensure_dataset(cfg.data, count=prof.dataset_count, size=prof.dataset_size)
+    if ctx is not None:
+        ctx.barrier()
+    fast = dict(fast=True, device=device, channels_last=cfg.channels_last and getattr(device, "type", "") == "cuda")
+    return make_loaders(cfg.data, size=cfg.size, batch_size=cfg.batch_size, fraction=cfg.fraction,
+                        split_mode=cfg.split_mode, seed=cfg.seed, augment=cfg.augment, num_workers=cfg.workers,
+                        **(fast if cfg.fast else {}))
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """float16 autocast on CUDA when mixed precision is on; otherwise nothing."""
+    return torch.autocast(device.type, dtype=torch.float16) if enabled else contextlib.nullcontext()
+
+
+def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, step: int) -> None:
+    """Raise NonFiniteLossError naming the step and the loss terms if `value` is NaN or infinite."""
+    if math.isfinite(value):
+        return
+    terms = getattr(loss_fn, "terms", None) or {}
+    detail = ", ".join(f"{k}={v:.6g}" for k, v in terms.items()) or f"loss={value}"
+    raise NonFiniteLossError(f"loss is {value} at epoch {epoch + 1}, step {i + 1} of {n} (global step {step}); "
+                             f"loss terms: {detail}. Training stopped before this update; last.pt holds the last "
+                             "complete epoch")
+
+
+def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                    schedule: Schedule, scaler: torch.amp.GradScaler, device: torch.device, cfg: TrainConfig,
+                    epoch: int, board: Board, bar=None) -> tuple[float, int, float]:
+    """One pass over `loader`: (sum of batch loss x batch size, samples, last learning rate)."""
+    model.train()
+    amp = scaler.is_enabled()
+    total, count, lr, n = 0.0, 0, current_lr(optimizer), len(loader)
+    for i, (x, y) in enumerate(loader):
+        step = epoch * n + i + 1
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # (N, 3, H, W), (N, 2, H, W)
+        if cfg.channels_last and device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, amp):
+            out = model(x)
+        loss = loss_fn(out.float(), y)  # losses run in float32, outside autocast
+        value = loss.item()
+        _check_finite(value, loss_fn, epoch, i, n, step)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.clip_grad:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        scaler.step(optimizer)
+        scaler.update()
+        lr = current_lr(optimizer)
+        schedule.step_batch()
+        total, count = total + value * len(x), count + len(x)
+        board.scalar("batch/loss", value, step)
+        board.scalar("batch/lr", lr, step)
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.2e}", refresh=False)
+    return total, count, lr
+
+
+@torch.no_grad()
+def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device,
+           amp: bool) -> tuple[dict[str, float], int]:
+    """Sums over this process's test batches of batch size x (loss, each term, each metric), and the sample count."""
+    model.eval()
+    decode = getattr(loss_fn, "decode", lambda out: out)
+    sums: dict[str, float] = {}
+    count = 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            out = model(x)
+        out = out.float()
+        values = {"test_loss": loss_fn(out, y).item()}
+        values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
+        values.update(batch_metrics(decode(out), y))
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v * len(x)
+        count += len(x)
+    return sums, count
+
+
+def evaluate(model: nn.Module, loader: DataLoader, loss: nn.Module | str, device: str | torch.device | None = None
+             ) -> dict[str, float]:
+    """Test loss, each loss term and every metric of `model` over `loader` (sample-weighted means of batch values)."""
+    loss_fn = parse_loss(loss)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    sums, n = _score(model, loader, loss_fn, device, amp=False)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def _preview(dataset, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The first `n` test samples: normalised inputs, the same in [0, 1] for display, and targets."""
+    n = min(n, len(dataset))
+    if n == 0:
+        return None
+    xs, ys = zip(*(dataset[i] for i in range(n)))
+    x, y = torch.stack(xs), torch.stack(ys)  # (n, 3, H, W), (n, 2, H, W)
+    if hasattr(dataset, "denormalize"):
+        shown = torch.from_numpy(np.ascontiguousarray(np.moveaxis(dataset.denormalize(x), -1, 1))).float()
+    else:
+        lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+        shown = (x - lo) / (hi - lo + 1e-8)
+    return x, shown, y
+
+
+def _resolve_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
+    """(run folder, checkpoint to resume from or None), following `cfg.out` and `cfg.resume`."""
+    if cfg.resume not in (True, False, None):
+        p = Path(cfg.resume)
+        ckpt, run_dir = (p / "last.pt", p) if p.is_dir() else (p, p.parent)
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"resume={str(cfg.resume)!r}: no checkpoint at {ckpt}")
+        return run_dir, ckpt
+    if cfg.resume:
+        run_dir = Path(cfg.out) if cfg.out else (latest_run_dir(cfg) or new_run_dir(cfg))
+        return run_dir, (run_dir / "last.pt" if (run_dir / "last.pt").is_file() else None)
+    run_dir = Path(cfg.out) if cfg.out else new_run_dir(cfg)
+    if (run_dir / "last.pt").is_file():
+        raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True to continue it, "
+                         "or choose another `out`")
+    return run_dir, None
+
+
+def _better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    name = metric.removeprefix("test_")
+    return value > best if name in HIGHER_IS_BETTER else value < best
+
+
+def fit(config: TrainConfig | None = None, *, model: nn.Module | str | None = None,
+        loaders: tuple[DataLoader, DataLoader] | None = None, loss: nn.Module | str | None = None,
+        optimizer: torch.optim.Optimizer | None = None, **overrides) -> FitResult:
+    """Train as `config` (with `overrides`) says; a model, loaders, loss or optimizer passed in replace the named ones.
+
+    Under torchrun (WORLD_SIZE > 1) the same call trains with DistributedDataParallel: the train
+    split is sharded by a DistributedSampler, test metrics are summed over ranks, and only rank 0
+    writes logs and checkpoints.
+    """
+    cfg = config or TrainConfig()
+    if isinstance(model, str):
+        overrides["model"], model = model, None
+    if isinstance(loss, str):
+        overrides["loss"], loss = loss, None
+    unknown = sorted(set(overrides) - set(TrainConfig.field_names()))
+    if unknown:
+        raise ValueError(f"fit got unknown option(s) {unknown}; "
+                         f"TrainConfig fields are: {', '.join(TrainConfig.field_names())}")
+    if model is not None:
+        overrides["model"] = getattr(model, "name", type(model).__name__)
+    if loss is not None:
+        overrides["loss"] = getattr(loss, "spec", None) or type(loss).__name__
+    if loaders is not None:  # record what the given loaders do, for run names and hyper-parameter tables
+        overrides.setdefault("batch_size", loaders[0].batch_size)
+        if getattr(loaders[0].dataset, "size", None):
+            overrides.setdefault("size", loaders[0].dataset.size)
+    cfg = replace(cfg, **overrides).resolved()
+    ctx = Distributed.from_env(cfg.device)
+    try:
+        return _fit(cfg, ctx, model, loaders, loss, optimizer)
+    finally:
+        ctx.close()
+
+
+def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer) -> FitResult:
+    device = pick_device(cfg.device, ctx.local_rank)
+    seed_everything(cfg.seed)
+    loss_fn = parse_loss(loss_fn if loss_fn is not None else cfg.loss)
+    net = model if model is not None else build_model(cfg, loss_fn)
+    train_loader, test_loader = loaders if loaders is not None else build_loaders(cfg, ctx, device)
+    if ctx.enabled:
+        train_loader, test_loader = shard_loaders(train_loader, test_loader, ctx, cfg.seed)
+    net = net.to(device)
+    if cfg.channels_last and device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    optimizer = optimizer or make_optimizer(cfg, net)
+    schedule = make_schedule(cfg, optimizer, len(train_loader))
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")  # disabled: a no-op
+
+    run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
+    history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
+    state = None
+    if resume_from is not None:
+        state = checkpoint.load(resume_from)
+        saved = state["config"]
+        for key in ("model", "loss", "model_options"):
+            if saved.get(key) != getattr(cfg, key):
+                raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={saved.get(key)!r}, "
+                                 f"this run asks for {getattr(cfg, key)!r}")
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history, best, start = state["history"], state["best"], state["epoch"]
+
+    steps = len(train_loader)
+    board = Board(run_dir, enabled=ctx.main, purge_step=start * steps + 1 if state else None)
+    preview = _preview(test_loader.dataset, cfg.log_images) if ctx.main and cfg.log_images else None
+    if ctx.main and cfg.log_graph and state is None and preview is not None:
+        board.graph(net, preview[0][:1].to(device))
+    if ctx.enabled:
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    raw = _unwrap(net)
+    if state is not None:
+        checkpoint.set_rng_state(state["rng"], train_loader)  # last, after everything that draws at set-up
+
+    amp = scaler.is_enabled()
+    show = cfg.progress and ctx.main
+    try:
+        for epoch in range(start, cfg.epochs):
+            t0 = time.perf_counter()
+            if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
+            train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler, device,
+                                                     cfg, epoch, board, bar)
+            ctx.sync_buffers(raw)
+            sums, test_n = _score(raw, test_loader, loss_fn, device, amp)  # unwrapped: shards may differ in batches
+            keys = ctx.broadcast(list(sums))  # the same order on every rank
+            totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
+            train_sum, train_n, test_n = totals[:3]
+            scores = {k: v / max(test_n, 1) for k, v in zip(keys, totals[3:])}
+            row = {"epoch": epoch + 1, "train_loss": train_sum / max(train_n, 1), "test_loss": scores.pop("test_loss"),
+                   **scores, "lr": lr, "train_samples": int(train_n), "test_samples": int(test_n),
+                   "seconds": time.perf_counter() - t0}
+            history.append(row)
+            schedule.step_epoch(row["test_loss"])
+            if cfg.best_metric not in row:
+                raise ValueError(f"best_metric {cfg.best_metric!r} is not reported; choose one of: "
+                                 f"{', '.join(k for k in row if k not in _NOT_METRICS)}")
+            improved = _better(cfg.best_metric, row[cfg.best_metric], best["value"])
+            if improved:
+                best = {"metric": cfg.best_metric, "value": row[cfg.best_metric], "epoch": epoch + 1}
+            bar.set_postfix(train=f"{row['train_loss']:.4g}", test=f"{row['test_loss']:.4g}",
+                            iou=f"{row.get('iou', float('nan')):.3f}", rmse_m=f"{row.get('rmse_m', float('nan')):.3g}")
+            bar.close()
+            if ctx.main:
+                _log_epoch(board, row, epoch, raw, preview, loss_fn, device)
+                state = {"format": checkpoint.FORMAT, "epoch": epoch + 1, "model": raw.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
+                         "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(train_loader),
+                         "history": history, "best": best, "config": cfg.asdict()}
+                checkpoint.save_atomic(state, run_dir / "last.pt")
+                if improved:
+                    checkpoint.save_atomic(state, run_dir / "best.pt")
+            if cfg.stop_after is not None and epoch + 1 >= cfg.stop_after:
+                break
+        if history and history[-1]["epoch"] == cfg.epochs and start < cfg.epochs:
+            final = {k: v for k, v in history[-1].items() if k not in _NOT_METRICS}
+            board.hparams(cfg.hparams(), {**final, f"best_{best['metric']}": best["value"]})
+    finally:
+        board.close()
+    return FitResult(raw, history, run_dir, best["metric"], best["value"], best["epoch"], cfg)
+
+
+@torch.no_grad()
+def _log_epoch(board: Board, row: dict, epoch: int, model: nn.Module, preview, loss_fn, device) -> None:
+    """Epoch scalars, and image grids of the preview batch."""
+    step = epoch + 1
+    board.scalar("loss/train", row["train_loss"], step)
+    board.scalar("loss/test", row["test_loss"], step)
+    board.scalar("epoch/lr", row["lr"], step)
+    board.scalars({k[5:]: v for k, v in row.items() if k.startswith("test_") and "/" in k}, step, "terms")
+    board.scalars({k: v for k, v in row.items() if k not in _NOT_METRICS and not k.endswith("_loss")
+                   and not k.startswith("test_")}, step, "metrics")
+    if preview is not None:
+        x, shown, y = preview
+        was_training = model.training
+        model.eval()
+        pred = getattr(loss_fn, "decode", lambda o: o)(model(x.to(device)).float()).cpu()
+        model.train(was_training)
+        board.images(shown, y, pred, step)
+    board.flush()
+
+
+class Maps(nn.Module):
+    """A trained network that always returns (N, 2, H, W) maps in [0, 1]: classification logits are decoded."""
+
+    def __init__(self, net: nn.Module, loss_fn: nn.Module):
+        super().__init__()
+        self.net, self.loss_fn = net, loss_fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return getattr(self.loss_fn, "decode", lambda o: o)(out.float())
+
+
+def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
+    """The network saved in a checkpoint (a file, or a run folder's last.pt), ready for inference."""
+    from ..losses import parse_loss
+
+    state = checkpoint.load(path)
+    known = set(TrainConfig.field_names())
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    loss_fn = parse_loss(cfg.loss)
+    net = build_model(cfg, loss_fn)
+    net.load_state_dict(state["model"])
+    return Maps(net, loss_fn).to(device).eval()
