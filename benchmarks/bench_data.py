@@ -1,15 +1,18 @@
 """Benchmarks for the dataset: generator throughput and loader throughput. Prints figures; not a test.
 
     python benchmarks/bench_data.py generate --count 4000 --size 224
-    python benchmarks/bench_data.py load --size 96 --workers 0 2
-    python benchmarks/bench_data.py memory data/fgbg
+    python benchmarks/bench_data.py load --count 4000 --size 96 --workers 0 2
+    python benchmarks/bench_data.py memory data/fgbg data/small
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from evalib.data import FgBgDataset, build, export_original, open_store
+from evalib.data.fast import FastLoader, resize_packed
 from evalib.data.generate import render_backgrounds
 
 
@@ -43,29 +47,77 @@ def bench_generate(count: int, size: int, workers: int) -> None:
         print(f"whole build with cached backgrounds (stats, manifest, rename included): {total:.2f} s = {count / total:.0f} per second")
 
 
-def drain(loader, batches: int | None = None) -> tuple[int, float]:
+def drain(loader, batches: int | None = None, device: torch.device | None = None) -> tuple[int, float]:
+    """Samples taken from `loader` (on `device`, if given) and the seconds it took."""
     n, t0 = 0, time.perf_counter()
     for k, (x, y) in enumerate(loader):
+        if device is not None and device.type != "cpu":
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         n += len(x)
         if batches and k + 1 >= batches:
             break
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize()
     return n, time.perf_counter() - t0
 
 
-def bench_load(count: int, size: int, stored: int, workers: list[int], batch: int) -> None:
+def rate(loader, seconds: float, device: torch.device) -> float:
+    """Samples per second over whole epochs, at least `seconds` of them."""
+    n = dt = 0.0
+    while dt < seconds:
+        k, t = drain(loader, device=device)
+        n, dt = n + k, dt + t
+    return n / dt
+
+
+def loaders(files: Path, packed: Path, packed_small: Path, size: int, w: int, batch: int, device: torch.device) -> dict:
+    """The four ways to load the same train split at `size`, each with the standard augmentation and `w` workers."""
+    common = dict(split="train", size=size, augment=True, test_fraction=0.05)
+
+    def simple(root):
+        return DataLoader(FgBgDataset(root, **common), batch_size=batch, shuffle=True, num_workers=w,
+                          persistent_workers=w > 0, pin_memory=device.type == "cuda",
+                          generator=torch.Generator().manual_seed(0))
+
+    def fast(root):
+        return FastLoader(FgBgDataset(root, **common), batch_size=batch, shuffle=True, num_workers=w, device=device)
+
+    s = open_store(packed).size
+    return {
+        f"per-file JPEG/PNG at {s}, Pillow + albumentations per item (baseline)": simple(files),
+        f"packed at {s}, FgBgDataset + albumentations per item": simple(packed),
+        f"packed at {s}, FastLoader (batch resize + batched augmentation)": fast(packed),
+        f"packed once at {size} (resize_packed), FastLoader": fast(packed_small),
+    }
+
+
+def bench_load(count: int, size: int, stored: int, workers: list[int], batch: int, rounds: int, seconds: float,
+               device: str, data: str | None) -> None:
+    dev = torch.device(device)
     with tempfile.TemporaryDirectory() as tmp:
-        packed = build(Path(tmp) / "packed", count=count, size=stored, progress=False)
+        packed = Path(data) if data else build(Path(tmp) / "packed", count=count, size=stored, progress=False)
         files = export_original(open_store(packed), Path(tmp) / "files", progress=False)
-        print(f"machine: {machine()}; {count} samples stored at {stored}x{stored}, loaded at {size}x{size}, "
-              f"standard augmentation, batch {batch}")
+        small = resize_packed(packed, Path(tmp) / f"packed{size}", size)
+        s = open_store(packed)
+        print(f"machine: {machine()}; device {dev}; load average {os.getloadavg()[0]:.1f}")
+        print(f"{s.count} samples stored at {s.size}x{s.size}, train split ({round(s.count * 0.95)}) loaded at "
+              f"{size}x{size}, standard augmentation, batch {batch}; samples/s, median and best of {rounds} rounds "
+              f"of at least {seconds:g} s, the ways interleaved")
         for w in workers:
-            for name, root in (("packed arrays (np.memmap)", packed), ("per-file JPEG/PNG (Pillow)", files)):
-                ds = FgBgDataset(root, "train", size=size, augment=True, test_fraction=0.05)
-                loader = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=w, persistent_workers=w > 0,
-                                    generator=torch.Generator().manual_seed(0))
-                drain(loader, 2)  # warm up workers and page cache
-                n, dt = drain(loader)
-                print(f"  workers={w}  {name:28s} {n / dt:8.0f} samples/s")
+            ways = loaders(files, packed, small, size, w, batch, dev)
+            for loader in ways.values():
+                drain(loader, 2, dev)  # start workers, warm the page cache
+            runs = {name: [] for name in ways}
+            for _ in range(rounds):
+                for name, loader in ways.items():
+                    runs[name].append(rate(loader, seconds, dev))
+            base = float(np.median(runs[next(iter(ways))]))
+            print(f"workers={w}")
+            for name, r in runs.items():
+                med = float(np.median(r))
+                print(f"  {name:72s} {med:8.0f} (best {max(r):6.0f})  {med / base:5.1f}x")
+            del ways
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 def rss_mb() -> dict:
@@ -79,14 +131,33 @@ def rss_mb() -> dict:
     return out
 
 
-def bench_memory(paths: list[str], size: int, batch: int) -> None:
-    """Peak resident memory while iterating each dataset once (run each in a fresh process for a fair peak)."""
-    for path in paths:
-        ds = FgBgDataset(path, "train", size=size)
-        peak = {}
-        for k, _ in enumerate(DataLoader(ds, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))):
-            peak = max(peak, rss_mb(), key=lambda d: d.get("VmRSS", 0))
-        print(f"{path}: {len(ds)} samples iterated at {size}x{size}; peak RSS {peak}")
+def memory_one(path: str, loader: str, size: int, batch: int) -> dict:
+    """Peak resident memory during one shuffled pass over the train split of `path` with `loader`."""
+    ds = FgBgDataset(path, "train", size=size)
+    if loader == "fast":
+        it = FastLoader(ds, batch_size=batch, shuffle=True, seed=0)
+    else:
+        it = DataLoader(ds, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(0))
+    start, peak, n, t0 = rss_mb(), {}, 0, time.perf_counter()
+    for x, _ in it:
+        n += len(x)
+        peak = max(peak, rss_mb(), key=lambda d: d.get("VmRSS", 0))
+    return {"path": path, "loader": loader, "samples": n, "stored": ds.store.size, "size": ds.size,
+            "seconds": round(time.perf_counter() - t0, 1), "start": start, "peak": peak}
+
+
+def bench_memory(paths: list[str], loaders_: list[str], size: int, batch: int) -> None:
+    """Each (dataset, loader) in a fresh process, so each peak is its own."""
+    print(f"machine: {machine()}; one shuffled pass over each train split at {size}x{size}, batch {batch}, "
+          "no augmentation; resident memory in MiB (anonymous + file-backed)")
+    for loader in loaders_:
+        for path in paths:
+            out = subprocess.run([sys.executable, __file__, "memory-one", path, "--loader", loader, "--size", str(size),
+                                  "--batch", str(batch)], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            p, s = r["peak"], r["start"]
+            print(f"  {loader:6s} {path}: {r['samples']} samples (stored {r['stored']}x{r['stored']}) in {r['seconds']} s; "
+                  f"before the pass {s['VmRSS']} MiB, peak {p['VmRSS']} MiB ({p['RssAnon']} + {p['RssFile']})")
 
 
 def main() -> None:
@@ -97,22 +168,34 @@ def main() -> None:
     g.add_argument("--size", type=int, default=224)
     g.add_argument("--workers", type=int, default=os.cpu_count())
     ld = sub.add_parser("load")
-    ld.add_argument("--count", type=int, default=2000)
+    ld.add_argument("--count", type=int, default=4000)
     ld.add_argument("--size", type=int, default=96)
     ld.add_argument("--stored", type=int, default=224)
     ld.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ld.add_argument("--batch", type=int, default=64)
+    ld.add_argument("--rounds", type=int, default=3)
+    ld.add_argument("--seconds", type=float, default=3.0, help="least time per measurement")
+    ld.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ld.add_argument("--data", default=None, help="an existing packed dataset instead of building --count at --stored")
     m = sub.add_parser("memory")
     m.add_argument("paths", nargs="+", help="packed dataset folders")
-    m.add_argument("--size", type=int, default=64)
+    m.add_argument("--loader", nargs="+", default=["simple", "fast"], choices=["simple", "fast"])
+    m.add_argument("--size", type=int, default=None, help="loaded size (default: as stored)")
     m.add_argument("--batch", type=int, default=64)
+    one = sub.add_parser("memory-one")
+    one.add_argument("path")
+    one.add_argument("--loader", default="simple", choices=["simple", "fast"])
+    one.add_argument("--size", type=int, default=None)
+    one.add_argument("--batch", type=int, default=64)
     a = p.parse_args()
     if a.cmd == "generate":
         bench_generate(a.count, a.size, a.workers)
     elif a.cmd == "load":
-        bench_load(a.count, a.size, a.stored, a.workers, a.batch)
+        bench_load(a.count, a.size, a.stored, a.workers, a.batch, a.rounds, a.seconds, a.device, a.data)
+    elif a.cmd == "memory":
+        bench_memory(a.paths, a.loader, a.size, a.batch)
     else:
-        bench_memory(a.paths, a.size, a.batch)
+        print(json.dumps(memory_one(a.path, a.loader, a.size, a.batch)))
 
 
 if __name__ == "__main__":

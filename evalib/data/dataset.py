@@ -126,12 +126,13 @@ def resize_batch(images: torch.Tensor, targets: torch.Tensor, size: int) -> tupl
 def to_unit(images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 (N, 3, H, W) RGB and (N, 2, H, W) [mask {0, 1}, depth code] -> float in [0, 1]."""
     target = targets.float()
-    return images.float() / 255.0, torch.cat([target[:, :1], target[:, 1:] / 255.0], dim=1)
+    target[:, 1].div_(255.0)
+    return images.float().div_(255.0), target
 
 
 def normalise(image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> (x - mean) / std per channel; mean and std are (3,) tensors."""
-    return (image - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    return (image - mean.view(1, 3, 1, 1)).div_(std.view(1, 3, 1, 1))
 
 
 @dataclass
