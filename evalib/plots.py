@@ -189,3 +189,24 @@ def run_curves(runs, tags=("loss/train", "loss/test"), title: str | None = None,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def history_curves(histories: dict, keys=("train_loss", "test_loss"), logy: bool = False, title: str | None = None):
+    """Per-epoch curves of several runs overlaid, one panel per key: histories is {label: [{epoch, key: value}]}."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.2), squeeze=False)
+    for label, rows in histories.items():
+        for ax, key in zip(axes[0], keys):
+            if rows and key not in rows[0]:
+                raise KeyError(f"history of {label!r} has no {key!r}; it has {sorted(rows[0])}")
+            ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], marker="o", ms=3, label=label)
+    for ax, key in zip(axes[0], keys):
+        ax.set_title(key.replace("_", " "))
+        ax.set_xlabel("epoch")
+        if logy:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -69,6 +69,7 @@ def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: in
     """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"."""
     import papermill as pm
 
+    os.environ["DEPTHMASK_HEADLESS"] = "1"  # the kernel inherits it: notebooks skip inline TensorBoard servers
     pm.execute_notebook(str(src), str(dest), parameters=parameters, cwd=str(cwd), kernel_name="python3",
                         language="python", progress_bar=False, execution_timeout=timeout)
 
