@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 RESULTS_ENV = "DEPTHMASK_RESULTS_DIR"
+SUMMARY_COLUMNS = ("notebook", "status", "wall_s", "model", "loss", "params", "epochs", "mask_iou", "depth_rmse_m",
+                   "delta1", "verdict")
 
 
 def repo_root() -> Path:
@@ -76,7 +78,8 @@ def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: in
 
 def summary_table(rows: list[dict]) -> str:
     """Markdown: one row per notebook, the union of recorded result keys as columns."""
-    keys = ["notebook", "status", "wall_s"]
+    present = {k for r in rows for k in r}
+    keys = [k for k in SUMMARY_COLUMNS if k in present or k in ("notebook", "status", "wall_s")]
     for r in rows:
         keys += [k for k in r if k not in keys]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]

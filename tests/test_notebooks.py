@@ -45,6 +45,23 @@ def test_01_data_runs_headless(tiny, tmp_path):
     assert "per-row mean depth" in text and "What we saw" in text
 
 
+def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
+    """The main job in the smoke profile: each notebook in a fresh kernel, one summary row each."""
+    monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
+    code = reproduce(profile="smoke", out=tmp_path / "run", reports=tmp_path / "reports", data_path=tiny)
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    books = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| notebook")]
+    assert [r.split(" | ")[0][2:] for r in rows] == books
+    assert code == 0, summary
+    header = summary.splitlines()[4]
+    for column in ("model", "loss", "params", "epochs", "mask_iou", "depth_rmse_m", "delta1", "verdict"):
+        if len(books) > 1:
+            assert column in header, f"summary lacks {column}: {header}"
+    for book in books:
+        assert list((tmp_path / "run" / "figures" / book).glob("*.png")), f"{book} drew no figure"
+
+
 def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path):
     books = tmp_path / "notebooks"
     books.mkdir()
