@@ -148,12 +148,12 @@ def memory_one(path: str, loader: str, size: int, batch: int) -> dict:
 
 def bench_memory(paths: list[str], loaders_: list[str], size: int, batch: int) -> None:
     """Each (dataset, loader) in a fresh process, so each peak is its own."""
-    print(f"machine: {machine()}; one shuffled pass over each train split at {size}x{size}, batch {batch}, "
+    print(f"machine: {machine()}; one shuffled pass over each train split at {size or 'the stored size'}, batch {batch}, "
           "no augmentation; resident memory in MiB (anonymous + file-backed)")
     for loader in loaders_:
         for path in paths:
-            out = subprocess.run([sys.executable, __file__, "memory-one", path, "--loader", loader, "--size", str(size),
-                                  "--batch", str(batch)], capture_output=True, text=True, check=True)
+            args = [sys.executable, __file__, "memory-one", path, "--loader", loader, "--batch", str(batch)]
+            out = subprocess.run(args + (["--size", str(size)] if size else []), capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             p, s = r["peak"], r["start"]
             print(f"  {loader:6s} {path}: {r['samples']} samples (stored {r['stored']}x{r['stored']}) in {r['seconds']} s; "

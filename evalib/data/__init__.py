@@ -3,6 +3,8 @@
     python -m evalib.data build --count 10000 --size 224     # data/fgbg (packed arrays)
     python -m evalib.data export data/fgbg data/fgbg_layout  # the original dataset's file layout
     python -m evalib.data pack data/fgbg_layout data/packed   # and back into packed arrays
+
+`make_loaders(..., fast=True, device=...)` (or `FastLoader`) reads whole batches and augments them on the device.
 """
 
 from .generate import build, default_dataset_path, info
@@ -10,10 +12,11 @@ from .dataset import FgBgDataset, augmentations, make_loaders, split_indices
 from .store import (DEPTH_ENCODING, DatasetFormatError, OriginalLayout, PackedStore, decode_depth, encode_depth,
                     export_original, open_store)
 from .pack import pack
+from .fast import FastLoader, resize_packed
 
 __all__ = ["build", "default_dataset_path", "info", "FgBgDataset", "augmentations", "make_loaders", "split_indices",
            "DEPTH_ENCODING", "DatasetFormatError", "OriginalLayout", "PackedStore", "decode_depth", "encode_depth",
-           "export_original", "open_store", "pack", "ensure_dataset"]
+           "export_original", "open_store", "pack", "ensure_dataset", "FastLoader", "resize_packed"]
 
 
 def ensure_dataset(path=None, count: int = 10_000, size: int = 224, **kwargs):

@@ -180,7 +180,7 @@ class FgBgDataset(Dataset):
         """Item i at the intended size, unaugmented (for plots)."""
         rgb, mask, depth = self.store.get(int(self.indices[i]))
         if rgb.shape[0] != self.size:
-            images = torch.from_numpy(rgb)[None].permute(0, 3, 1, 2)  # (1, 3, H, W), channels-last view
+            images = _tensor(rgb)[None].permute(0, 3, 1, 2)  # (1, 3, H, W), channels-last view
             targets = torch.from_numpy(np.stack([mask * 255, depth], axis=-1))[None].permute(0, 3, 1, 2)
             images, targets = resize_batch(images, targets, self.size)
             rgb = images[0].permute(1, 2, 0).numpy()
@@ -190,7 +190,7 @@ class FgBgDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.raw(i)
         out = self.transform(image=s.rgb, mask=s.mask, depth=s.depth)
-        images = torch.from_numpy(np.ascontiguousarray(out["image"]))[None].permute(0, 3, 1, 2)
+        images = _tensor(out["image"])[None].permute(0, 3, 1, 2)
         targets = torch.from_numpy(np.stack([out["mask"], out["depth"]]))[None]
         image, target = to_unit(images, targets)
         return normalise(image, self._mean_t, self._std_t)[0].contiguous(), target[0].contiguous()
@@ -204,6 +204,11 @@ class FgBgDataset(Dataset):
     def __repr__(self) -> str:
         return (f"FgBgDataset({self.store.root}, split={self.split!r}, mode={self.split_mode!r}, "
                 f"{len(self)} samples at {self.size}x{self.size}, augment={self.augment!r})")
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing a writable array's memory; read-only arrays (decoded files) are copied first."""
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
 def _stats_of(store, indices: np.ndarray, limit: int = 300):

@@ -1,0 +1,378 @@
+"""The fast path: whole batches read from packed arrays, resized together, augmented in batches on a device.
+
+    train = FgBgDataset("data/fgbg", "train", size=96, augment=True)
+    loader = FastLoader(train, batch_size=64, shuffle=True, seed=0, device="cuda", num_workers=4)
+    for image, target in loader:  # (N, 3, 96, 96) normalised, (N, 2, 96, 96) in [0, 1], already on the device
+        ...
+
+or `make_loaders(..., fast=True, device=...)`. Same contract, split, order and resize as the per-item
+`FgBgDataset` path: with augmentation off both give identical batches for the same seed; with it on,
+`augment_batch` applies the kinds, ranges and probabilities of `augmentations()` (both read `STANDARD`),
+drawing each batch's parameters from its own seeded generator on the CPU, so a seed gives the same
+batches on any device and with any number of workers.
+
+Where the work happens: workers (or the main process) read a batch with positioned reads (`os.preadv`,
+in file order; nothing stays mapped, so resident memory does not grow with the dataset) and resize it
+as uint8. On a CPU device with workers, they also augment and normalise, so the model's process only
+trains; otherwise the uint8 batch goes to the device (pinned memory, non-blocking copy) and is
+augmented there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from .dataset import STANDARD, AugmentRanges, FgBgDataset, normalise, resize_batch, to_unit
+from . import store
+from .store import DatasetFormatError, PackedStore
+
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ToGray's "weighted_average" (ITU-R 601 luma)
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+class PackedReader:
+    """Batches of raw uint8 samples from a packed folder, read with `os.preadv` in file order."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._layout = {}  # file name -> (header bytes, bytes per sample, sample shape, count)
+        for name in ("images.npy", "targets.npy"):
+            arr = np.load(self.root / name, mmap_mode="r")
+            self._layout[name] = (arr.offset, arr[0].nbytes, arr.shape[1:], arr.shape[0])
+            del arr
+
+    def read(self, name: str, indices: np.ndarray) -> np.ndarray:
+        """Samples `indices` of images.npy or targets.npy as (N, H, W, C) uint8, in the order given."""
+        offset, nbytes, shape, count = self._layout[name]
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) and (indices.min() < 0 or indices.max() >= count):
+            raise IndexError(f"sample index out of range for {self.root / name} ({count} samples)")
+        out = np.empty((len(indices), *shape), np.uint8)
+        order = np.argsort(indices, kind="stable")
+        fd = os.open(self.root / name, os.O_RDONLY)
+        try:
+            start = 0
+            while start < len(order):  # one read per run of consecutive samples on disk
+                stop = start + 1
+                while stop < len(order) and stop - start < 512 and indices[order[stop]] == indices[order[stop - 1]] + 1:
+                    stop += 1
+                buffers = [out[p] for p in order[start:stop]]
+                got = os.preadv(fd, buffers, offset + int(indices[order[start]]) * nbytes)
+                if got != nbytes * (stop - start):
+                    raise DatasetFormatError(f"{self.root / name} ended early (truncated?)")
+                start = stop
+        finally:
+            os.close(fd)
+        return out
+
+
+def resize_packed(src: str | Path, dest: str | Path, size: int, force: bool = False, chunk: int = 256) -> Path:
+    """Write a copy of packed dataset `src` at size x size, once, so no epoch pays for resizing.
+
+    Uses `resize_batch`, the resize both loading paths use, and keeps the source's channel statistics:
+    `FgBgDataset(dest)` gives the same items as `FgBgDataset(src, size=size)`.
+    """
+    src_store = PackedStore(src)
+    if not isinstance(size, int) or not 8 <= size <= 1024:
+        raise ValueError(f"size must be an integer between 8 and 1024, got {size!r}")
+    reader = PackedReader(src)
+    with store.atomic_output(Path(dest), force) as tmp:
+        images, targets = store.create_packed(tmp, src_store.count, size)
+        for start in range(0, src_store.count, chunk):
+            idx = np.arange(start, min(start + chunk, src_store.count))
+            rgb = torch.from_numpy(reader.read("images.npy", idx)).permute(0, 3, 1, 2)
+            tgt = torch.from_numpy(reader.read("targets.npy", idx)).permute(0, 3, 1, 2)
+            rgb, tgt = resize_batch(rgb, tgt, size)
+            images[idx[0]:idx[-1] + 1] = rgb.permute(0, 2, 3, 1).numpy()
+            tgt[:, 0] *= 255  # stored masks are 0/255
+            targets[idx[0]:idx[-1] + 1] = tgt.permute(0, 2, 3, 1).numpy()
+        images.flush()
+        targets.flush()
+        del images, targets
+        for name in ("samples.npy", "backgrounds.npz"):
+            if (src_store.root / name).is_file():
+                shutil.copy2(src_store.root / name, tmp / name)
+        manifest = dict(src_store.manifest, size=size, resized_from=f"{src_store.root} ({src_store.size}x{src_store.size})")
+        store.write_manifest(tmp, manifest)  # mean/std kept from the source, so normalisation is unchanged
+    return Path(dest)
+
+
+# ----------------------------------------------------------------------------------------------
+# batched augmentation
+
+
+def draw_params(n: int, generator: torch.Generator, ranges: AugmentRanges = STANDARD) -> dict[str, torch.Tensor]:
+    """Per-sample augmentation parameters (CPU tensors), drawn in a fixed order so a seed fixes them all."""
+    r = ranges
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=generator, dtype=torch.float64)
+
+    def chance(p: float) -> torch.Tensor:
+        return torch.rand(n, generator=generator, dtype=torch.float64) < p
+
+    ksize = torch.randint(r.blur_kernel[0], r.blur_kernel[1] + 1, (n,), generator=generator)
+    return {
+        "flip": chance(r.flip_p),
+        "affine": chance(r.affine_p), "angle": uniform(*r.rotate_deg),
+        "scale_x": uniform(*r.scale), "scale_y": uniform(*r.scale),
+        "brightness_contrast": chance(r.brightness_contrast_p),
+        "contrast": uniform(-r.contrast, r.contrast), "brightness": uniform(-r.brightness, r.brightness),
+        "blur": chance(r.blur_p), "ksize": ksize + (ksize % 2 == 0), "sigma": uniform(*r.blur_sigma),
+        "gray": chance(r.gray_p),
+    }
+
+
+def affine_theta(angle: torch.Tensor, scale_x: torch.Tensor, scale_y: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(N, 2, 3) `affine_grid` matrices for albumentations' Affine: rotate and scale about the image centre.
+
+    albumentations maps a source pixel p to c + R S (p - c), c = ((W - 1) / 2, (H - 1) / 2), R = [[cos, sin],
+    [-sin, cos]]; `grid_sample` needs the inverse, in coordinates where -1 and 1 are the corner pixels' centres.
+    """
+    a = torch.deg2rad(angle)
+    cos, sin = torch.cos(a), torch.sin(a)
+    # (R S)^-1 = S^-1 R^T
+    inv = torch.stack([torch.stack([cos / scale_x, -sin / scale_x], -1), torch.stack([sin / scale_y, cos / scale_y], -1)], -2)
+    d = torch.tensor([2.0 / (width - 1), 2.0 / (height - 1)], dtype=inv.dtype)
+    inv = inv * d.view(1, 2, 1) / d.view(1, 1, 2)  # D (R S)^-1 D^-1
+    return torch.cat([inv, torch.zeros(len(angle), 2, 1, dtype=inv.dtype)], dim=2).float()
+
+
+def gaussian_kernels(ksize: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """(N, K) 1-D Gaussian kernels, K the largest size; smaller ones are zero-padded at both ends."""
+    half = int(ksize.max()) // 2
+    x = torch.arange(-half, half + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x[None] / sigma[:, None]) ** 2) * (x[None].abs() <= (ksize[:, None] // 2))
+    return (k / k.sum(1, keepdim=True)).float()
+
+
+def augment_batch(image: torch.Tensor, target: torch.Tensor, generator: torch.Generator,
+                  ranges: AugmentRanges = STANDARD) -> tuple[torch.Tensor, torch.Tensor]:
+    """The standard augmentation on a whole batch, on the batch's device; the batched twin of `augmentations()`.
+
+    image (N, 3, H, W) in [0, 1], target (N, 2, H, W) [mask, depth]. Flip, rotation and scale move image,
+    mask and depth together (bilinear for the image; nearest for mask and depth, so no new values appear);
+    brightness/contrast, blur and grayscale touch the image only. Parameters come from `generator` (CPU).
+    """
+    p = draw_params(len(image), generator, ranges)
+    image, target = flip(image.clone(), target.clone(), p)
+    image, target = affine(image, target, p)
+    return photometric(image, p), target
+
+
+def _rows(flag: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return torch.nonzero(flag).flatten().to(device)
+
+
+def _apply(x: torch.Tensor, rows: torch.Tensor, fn) -> None:
+    """x[rows] = fn(x[rows]), in place (index_select/index_copy_: cheaper than advanced indexing on a CPU)."""
+    x.index_copy_(0, rows, fn(x.index_select(0, rows)))
+
+
+def flip(image: torch.Tensor, target: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Horizontal flip of the rows p["flip"] selects, in place (any dtype)."""
+    if len(i := _rows(p["flip"], image.device)):
+        _apply(image, i, lambda x: x.flip(-1))
+        _apply(target, i, lambda x: x.flip(-1))
+    return image, target
+
+
+def affine(image: torch.Tensor, target: torch.Tensor, p: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotation and scale of the rows p["affine"] selects, in place; float tensors."""
+    i = torch.nonzero(p["affine"]).flatten()
+    if len(i):
+        h, w = image.shape[-2:]
+        theta = affine_theta(p["angle"][i], p["scale_x"][i], p["scale_y"][i], h, w).to(image.device)
+        grid = F.affine_grid(theta, [len(i), 1, h, w], align_corners=True)
+        j = i.to(image.device)
+        _apply(image, j, lambda x: F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=True))
+        _apply(target, j, lambda x: F.grid_sample(x, grid, mode="nearest", padding_mode="reflection", align_corners=True))
+    return image, target
+
+
+def photometric(image: torch.Tensor, p: dict) -> torch.Tensor:
+    """Brightness/contrast, blur and grayscale of the image alone (float in [0, 1])."""
+    n, dev = len(image), image.device
+    on = p["brightness_contrast"]
+    alpha = torch.where(on, 1.0 + p["contrast"], 1.0).float().to(dev).view(n, 1, 1, 1)
+    beta = torch.where(on, p["brightness"], 0.0).float().to(dev).view(n, 1, 1, 1)
+    image = torch.addcmul(beta, image, alpha).clamp_(0.0, 1.0)  # contrast about 0, then brightness, as albumentations
+    i = torch.nonzero(p["blur"]).flatten()
+    if len(i):
+        kernels = gaussian_kernels(p["ksize"][i], p["sigma"][i])
+        _apply(image, i.to(dev), lambda x: blur(x, kernels))
+    if len(j := _rows(p["gray"], dev)):
+        weights = torch.tensor(GRAY_WEIGHTS, device=dev).view(1, 3, 1, 1)
+        _apply(image, j, lambda x: (x * weights).sum(1, keepdim=True).expand(-1, 3, -1, -1))
+    return image
+
+
+def blur(image: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), kernel n for image n (N, K); borders as cv2's BORDER_REFLECT_101."""
+    n, _, h, w = image.shape
+    pad = kernels.shape[1] // 2
+    k = kernels.to(image.device).view(n, -1, 1, 1, 1)  # (N, K, 1, 1, 1): k[:, t] broadcasts over (C, H, W)
+    x = F.pad(image, (0, 0, pad, pad), mode="reflect")
+    out = x[:, :, :h] * k[:, 0]
+    for t in range(1, 2 * pad + 1):
+        out.addcmul_(x[:, :, t:t + h], k[:, t])
+    x = F.pad(out, (pad, pad, 0, 0), mode="reflect")
+    out = x[..., :w] * k[:, 0]
+    for t in range(1, 2 * pad + 1):
+        out.addcmul_(x[..., t:t + w], k[:, t])
+    return out
+
+
+def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                  augment: bool, seed: int, ranges: AugmentRanges = STANDARD) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 batches at the final size -> (normalised image, target), augmented with a generator seeded by `seed`.
+
+    Augmented, it is `augment_batch` with the flip done on the uint8 tensors (a quarter of the bytes).
+    Takes ownership of `images` and `targets` (they may be modified).
+    """
+    if augment:
+        p = draw_params(len(images), torch.Generator().manual_seed(seed), ranges)
+        images, targets = flip(images, targets, p)
+        image, target = affine(*to_unit(images, targets), p)
+        image = photometric(image, p)
+    else:
+        image, target = to_unit(images, targets)
+    return normalise(image, mean.to(image.device), std.to(image.device)), target
+
+
+# ----------------------------------------------------------------------------------------------
+# the loader
+
+
+@contextmanager
+def _intra_op_threads(n: int | None):
+    """Run the block with `n` torch intra-op threads (None: unchanged), then restore the setting."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Batches(Dataset):
+    """Indexed by (sample positions, seed): one whole batch, resized; finished here or on the device."""
+
+    def __init__(self, dataset: FgBgDataset, finish_here: bool):
+        self.reader = PackedReader(dataset.store.root)
+        self.size, self.augment, self.finish_here = dataset.size, dataset.augment == "standard", finish_here
+        self.mean, self.std = torch.from_numpy(dataset.mean), torch.from_numpy(dataset.std)
+
+    def __getitem__(self, item):
+        indices, seed = item
+        images = torch.from_numpy(self.reader.read("images.npy", indices)).permute(0, 3, 1, 2)
+        targets = torch.from_numpy(self.reader.read("targets.npy", indices)).permute(0, 3, 1, 2)
+        images, targets = resize_batch(images, targets, self.size)
+        images, targets = images.contiguous(), targets.contiguous()
+        if self.finish_here:
+            return prepare_batch(images, targets, self.mean, self.std, self.augment, seed)
+        return images, targets, torch.tensor(seed)
+
+
+class _EpochBatches(torch.utils.data.Sampler):
+    """Yields the current epoch's (indices, seed) pairs; FastLoader sets them at the start of each epoch."""
+
+    def __init__(self):
+        self.batches: list = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class FastLoader:
+    """(image, target) batches of a packed `FgBgDataset`: a whole batch read at once, augmented in batches on `device`.
+
+    The split, size, normalisation and augmentation setting come from `dataset`. With `shuffle`, the
+    order is the one `DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed))` gives
+    with num_workers=0, over whole epochs (so `make_loaders(..., fast=True)` iterates the same samples in
+    the same order). Workers (persistent) read, resize and, on a CPU device, also augment and normalise;
+    otherwise that happens here, on `device`, after a pinned, non-blocking copy of the uint8 batch.
+
+    With num_workers=0 the batches are prepared in this process with `threads` intra-op threads
+    (1 by default: a batch's small operations gain little from more, and on a busy machine a second
+    OpenMP thread that must wait for a core stalls every one of them; None keeps torch's setting).
+    """
+
+    def __init__(self, dataset: FgBgDataset, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
+                 device: str | torch.device | None = None, num_workers: int = 0, drop_last: bool = False,
+                 pin_memory: bool | None = None, channels_last: bool = False, prefetch_factor: int = 2,
+                 threads: int | None = 1):
+        if not isinstance(dataset.store, PackedStore):
+            raise ValueError(f"FastLoader reads packed arrays, but {dataset.store.root} is the per-file layout; "
+                             f"convert it once with `python -m evalib.data pack {dataset.store.root} DEST`")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.device = torch.device(device if device is not None else "cpu")
+        self.channels_last, self.threads = channels_last, threads
+        self.generator = torch.Generator().manual_seed(seed)
+        finish_in_workers = self.device.type == "cpu" and num_workers > 0
+        pin = self.device.type == "cuda" if pin_memory is None else pin_memory
+        self._sampler = _EpochBatches()
+        self._loader = DataLoader(_Batches(dataset, finish_in_workers), batch_size=None, sampler=self._sampler,
+                                  num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,
+                                  prefetch_factor=prefetch_factor if num_workers > 0 else None,
+                                  generator=torch.Generator().manual_seed(seed))  # not the global RNG
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def epoch_batches(self) -> list[tuple[np.ndarray, int]]:
+        """The next epoch's batches as (store indices, augmentation seed); draws from the loader's generator."""
+        epoch_seed = int(torch.empty((), dtype=torch.int64).random_(generator=self.generator))
+        n = len(self.dataset)
+        order = np.arange(n)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).numpy()
+            torch.randperm(n, generator=self.generator)  # RandomSampler draws (and drops) one more at an epoch's end
+        positions = self.dataset.indices[order]
+        seeds = np.random.SeedSequence([epoch_seed % 2**63, 8]).generate_state(len(self), dtype=np.uint64)
+        return [(positions[k * self.batch_size:(k + 1) * self.batch_size], int(seeds[k] % 2**63)) for k in range(len(self))]
+
+    def __iter__(self):
+        self._sampler.batches = self.epoch_batches()
+        nb = self.device.type == "cuda"
+        source, batches = self._loader.dataset, iter(self._loader)
+        while True:
+            with _intra_op_threads(self.threads if self._loader.num_workers == 0 else None):
+                item = next(batches, None)
+                if item is None:
+                    return
+                image, target = item[0].to(self.device, non_blocking=nb), item[1].to(self.device, non_blocking=nb)
+                if len(item) == 3:  # uint8 at the final size: augment and normalise on the device
+                    image, target = prepare_batch(image, target, source.mean, source.std, source.augment, int(item[2]))
+                if self.channels_last:
+                    image = image.contiguous(memory_format=torch.channels_last)
+            yield image, target
+
+    def __repr__(self) -> str:
+        return (f"FastLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"device={str(self.device)!r}, num_workers={self._loader.num_workers})")
+
+
+__all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "affine", "affine_theta", "blur", "draw_params", "flip",
+           "gaussian_kernels", "photometric", "prepare_batch", "GRAY_WEIGHTS"]
