@@ -88,6 +88,15 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_summary(rows: list[dict], profile: str, stamp: str, run_dir: Path, reports) -> str:
+    table = f"# Reproduction summary ({profile} profile, {stamp})\n\nRun folder: `{run_dir}`\n\n" + summary_table(rows)
+    (run_dir / "summary.md").write_text(table)
+    reports_dir = Path(reports) if reports else repo_root() / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "summary.md").write_text(table)
+    return table
+
+
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
               parameters: dict | None = None, data_path: str | Path | None = None) -> int:
@@ -133,10 +142,6 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
             row.update(json.loads(res.read_text()))
         print(f"[{name}] {row['status']} in {row['wall_s']} s", flush=True)
         rows.append(row)
-    table = f"# Reproduction summary ({prof.name} profile, {stamp})\n\nRun folder: `{run_dir}`\n\n" + summary_table(rows)
-    (run_dir / "summary.md").write_text(table)
-    reports_dir = Path(reports) if reports else root / "reports"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    (reports_dir / "summary.md").write_text(table)
+        table = _write_summary(rows, prof.name, stamp, run_dir, reports)  # after every notebook: nothing lost
     print(table)
     return 0 if all(r["status"] == "ok" for r in rows) else 1
