@@ -209,3 +209,30 @@ def test_summary_table():
     assert table[0]["params"] == count_params(create("dnn1")) and table[0]["receptive_field"] == 119
     assert table[0]["macs"] == count_macs(create("dnn1"), 80)
     assert "| dnn1 | 246.83K | 119 |" in table.to_markdown()
+
+
+# --- skip connections of the encoder-decoders ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["unet_ed", "unet_ed2", "resnet18_ed"])
+def test_without_skips_the_decoder_reads_the_bottleneck_only(name):
+    """skips=False: shallow encoder features no longer reach the decoder; skips=True: they do."""
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    for skips in (True, False):
+        model = build(name, width=4, skips=skips).eval()
+        with torch.no_grad():
+            feats = model.features(x)
+            blanked = [torch.zeros_like(f) for f in feats[:-1]] + [feats[-1]]
+            same = torch.equal(model.decoders[0](feats), model.decoders[0](blanked))
+        assert same is not skips, f"{name}(skips={skips}): decoder output {'ignores' if same else 'depends on'} the skips"
+    n_with, n_without = count_params(build(name, width=4)), count_params(build(name, width=4, skips=False))
+    assert n_without < n_with
+    assert models.options(name)["skips"] is True
+
+
+def test_unet_without_skips_merges_upsampled_features_alone():
+    for skips, factor in ((True, 2), (False, 1)):
+        model = build("unet_ed", width=4, skips=skips, heads=2, out_channels=(2, 8), activation="none")
+        assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10, 32, 32)
+        for decoder in model.decoders:
+            convs = [merge[0][0] for merge in decoder.merges]  # the 1x1 conv after each upsampling
+            assert [c.in_channels for c in convs] == [factor * c.out_channels for c in convs] == [factor * c for c in (32, 16, 8, 4)]

@@ -4,7 +4,8 @@ Encoder: five levels with w, 2w, 4w, 8w, 16w channels (w = 16), each a 3x3 conv 
 second level on) and two more 3x3 convs; the bottleneck is at /16. Decoder, per level from deep to
 shallow: 1x1 conv + pixel_shuffle(2) up to the next level, concatenate the encoder feature there,
 1x1 conv back to that level's channels. ``unet_ed2`` adds a 3x3 conv after each concatenation,
-before the next pixel shuffle (the author's later idea).
+before the next pixel shuffle (the author's later idea). ``skips=False`` drops the concatenations
+(the decoder then sees the bottleneck only), to measure what the skips bring.
 """
 from __future__ import annotations
 
@@ -41,40 +42,47 @@ class UNetEncoder(nn.Module):
 
 
 class UNetDecoder(nn.Module):
-    """Pixel-shuffle up, concatenate the skip, 1x1 (and optionally 3x3) convs; then 3x3 to the outputs."""
+    """Pixel-shuffle up, concatenate the skip, 1x1 (and optionally 3x3) convs; then 3x3 to the outputs.
 
-    def __init__(self, channels: list[int], out_channels: int, conv_after_concat: bool):
+    Without skips the 1x1 conv sees the upsampled features alone (c channels instead of 2c).
+    """
+
+    def __init__(self, channels: list[int], out_channels: int, conv_after_concat: bool, skips: bool = True):
         super().__init__()
+        self.skips = skips
         self.ups, self.merges = nn.ModuleList(), nn.ModuleList()
         for c_deep, c in zip(channels[:0:-1], channels[-2::-1]):  # (16w, 8w), (8w, 4w), ..., (2w, w)
             self.ups.append(pixel_shuffle_up(c_deep, c))
-            merge = [conv_bn_relu(2 * c, c, 1)] + ([conv_bn_relu(c, c)] if conv_after_concat else [])
+            merge = [conv_bn_relu(2 * c if skips else c, c, 1)] + ([conv_bn_relu(c, c)] if conv_after_concat else [])
             self.merges.append(nn.Sequential(*merge))
         self.head = nn.Conv2d(channels[0], out_channels, 3, padding=1)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
         x = feats[-1]  # (N, 16w, H/16, W/16)
         for up, merge, skip in zip(self.ups, self.merges, feats[-2::-1]):
-            x = merge(torch.cat([up(x), skip], dim=1))  # (N, 2c, h, w) -> (N, c, h, w)
+            x = up(x)  # (N, c, h, w)
+            x = merge(torch.cat([x, skip], dim=1) if self.skips else x)  # (N, 2c or c, h, w) -> (N, c, h, w)
         return self.head(x)  # (N, out, H, W)
 
 
 def build_unet(name: str, width: int, out_channels: Channels, activation: str, heads: int,
-               conv_after_concat: bool) -> DepthMaskNet:
+               conv_after_concat: bool, skips: bool = True) -> DepthMaskNet:
     """A UNet-like DepthMaskNet; sizes must be multiples of 16."""
     channels = unet_channels(width)
-    decoders = [UNetDecoder(channels, c, conv_after_concat) for c in head_channels(out_channels, heads)]
+    decoders = [UNetDecoder(channels, c, conv_after_concat, skips) for c in head_channels(out_channels, heads)]
     return DepthMaskNet(name, UNetEncoder(channels), decoders, activation, multiple=2 ** (len(channels) - 1),
                         out_channels=out_channels)
 
 
 @register("unet_ed")
-def unet_ed(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1) -> DepthMaskNet:
-    """UNet-like encoder-decoder (about 2.2M parameters at width 16)."""
-    return build_unet("unet_ed", width, out_channels, activation, heads, conv_after_concat=False)
+def unet_ed(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1,
+            skips: bool = True) -> DepthMaskNet:
+    """UNet-like encoder-decoder (about 2.2M parameters at width 16); ``skips=False`` drops the concatenations."""
+    return build_unet("unet_ed", width, out_channels, activation, heads, conv_after_concat=False, skips=skips)
 
 
 @register("unet_ed2")
-def unet_ed2(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1) -> DepthMaskNet:
+def unet_ed2(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1,
+             skips: bool = True) -> DepthMaskNet:
     """unet_ed with a 3x3 conv after each concatenation, before the next pixel shuffle."""
-    return build_unet("unet_ed2", width, out_channels, activation, heads, conv_after_concat=True)
+    return build_unet("unet_ed2", width, out_channels, activation, heads, conv_after_concat=True, skips=skips)

@@ -1,0 +1,150 @@
+"""Real photographs the networks never trained on: scikit-image's bundled pictures, sized and normalised like the data.
+
+    photos = load_photos(size=64)                            # {name: (64, 64, 3) uint8}, offline
+    p = predict_photos(model, photos, test.mean, test.std)   # PhotoPredictions: images, preds (N, 2, H, W)
+    photo_stats(p)                                           # one row per photo: foreground share, depths in metres
+
+There is no ground truth for these photographs, so `map_stats` describes maps instead of scoring
+them; run it on a test split's true maps as well to see what the training data looks like.
+Four of the photographs (astronaut, coffee, chelsea, rocket) are also textures of the framed
+pictures in the generator's rooms (`evalib.data.textures.PHOTOS`): small, in perspective, inside
+a scene. `in_textures` says which; the motorcycle and the cameraman appear nowhere in the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from .data.store import decode_depth
+from .data.textures import PHOTOS as TEXTURE_PHOTOS
+
+# name -> how to get it from skimage.data; every one ships inside the scikit-image wheel (no download)
+SOURCES = {
+    "astronaut": ("astronaut", None),
+    "coffee": ("coffee", None),
+    "chelsea": ("chelsea", None),
+    "rocket": ("rocket", None),
+    "motorcycle": ("stereo_motorcycle", 0),  # the left view of a stereo pair
+    "camera": ("camera", None),  # greyscale
+}
+PHOTO_NAMES = tuple(SOURCES)
+
+
+def in_textures(name: str) -> bool:
+    """Whether the dataset generator also uses this photograph as a texture (framed pictures in rooms)."""
+    return SOURCES.get(name, (name, None))[0] in TEXTURE_PHOTOS
+
+
+def load_photo(name: str) -> np.ndarray:
+    """One bundled photograph as uint8 RGB (H, W, 3); greyscale is repeated over three channels."""
+    from skimage import data as skdata
+
+    if name not in SOURCES:
+        raise ValueError(f"unknown photograph {name!r}; expected one of {', '.join(PHOTO_NAMES)}")
+    attr, item = SOURCES[name]
+    image = getattr(skdata, attr)()
+    image = np.asarray(image if item is None else image[item])
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
+        raise ValueError(f"skimage.data.{attr} gave {image.dtype} {image.shape}, not a uint8 picture")
+    return np.ascontiguousarray(image[..., :3])
+
+
+def available_photos(names=PHOTO_NAMES) -> list[str]:
+    """The photographs that load here without a download (scikit-image keeps some data behind pooch)."""
+    ok = []
+    for name in names:
+        try:
+            load_photo(name)
+        except (ImportError, OSError, ValueError):
+            continue
+        ok.append(name)
+    return ok
+
+
+def square(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop (H, W, 3) to a square and resize it to size x size (area filter when shrinking)."""
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels; got {size}")
+    h, w = image.shape[:2]
+    s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(image[y0:y0 + s, x0:x0 + s])
+    if s == size:
+        return crop
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC)
+
+
+def load_photos(size: int, names=None) -> dict[str, np.ndarray]:
+    """{name: (size, size, 3) uint8} for the given photographs (default: every one that loads offline)."""
+    names = available_photos() if names is None else list(names)
+    if not names:
+        raise ValueError("no photographs to load: none of the bundled scikit-image pictures is available")
+    return {name: square(load_photo(name), size) for name in names}
+
+
+def to_batch(images, mean, std) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> (N, 3, H, W) float, normalised with the dataset's per-channel mean and std."""
+    x = torch.from_numpy(np.stack(list(images))).float().div(255.0).permute(0, 3, 1, 2)
+    mean = torch.as_tensor(np.asarray(mean, np.float32)).view(1, 3, 1, 1)
+    std = torch.as_tensor(np.asarray(std, np.float32)).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous()
+
+
+@dataclass
+class PhotoPredictions:
+    """A network's maps for photographs without ground truth."""
+
+    names: list[str]
+    images: np.ndarray  # (N, H, W, 3) in [0, 1]
+    preds: np.ndarray  # (N, 2, H, W) in [0, 1]: mask, depth code (near = 1)
+
+
+@torch.no_grad()
+def predict_photos(model: torch.nn.Module, photos: dict[str, np.ndarray], mean, std) -> PhotoPredictions:
+    """Run `model` (returning (N, 2, H, W) maps, e.g. `experiment.maps_model(run)`) on the photographs."""
+    names = list(photos)
+    x = to_batch([photos[n] for n in names], mean, std)
+    device = next(model.parameters()).device
+    was_training = model.training
+    out = model.eval()(x.to(device)).float().cpu()
+    model.train(was_training)
+    if out.shape[1] != 2:
+        raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth); wrap classification "
+                         "networks with evalib.train.Maps (or pass experiment.maps_model(run))")
+    images = np.stack([photos[n] for n in names]).astype(np.float32) / 255.0
+    return PhotoPredictions(names, images, out.clamp(0, 1).numpy())
+
+
+def map_stats(maps: np.ndarray, index=None, threshold: float = 0.5) -> pd.DataFrame:
+    """Per image of (N, 2, H, W) maps: foreground share, undecided mask share, and depths in metres.
+
+    Columns: fg_share (mask >= threshold), undecided (mask within 0.25 of 0.5), depth_median_m, and
+    fg_depth_m / bg_depth_m, the median depth where the mask says foreground / background (NaN
+    where there is none); fg_nearer says whether the foreground is predicted nearer than the rest.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 4 or maps.shape[1] != 2:
+        raise ValueError(f"map_stats expects (N, 2, H, W) maps (mask, depth); got {maps.shape}")
+    rows = []
+    for m in maps:
+        fg, metres = m[0] >= threshold, decode_depth(m[1])
+        fg_d = float(np.median(metres[fg])) if fg.any() else float("nan")
+        bg_d = float(np.median(metres[~fg])) if (~fg).any() else float("nan")
+        rows.append({"fg_share": float(fg.mean()), "undecided": float((np.abs(m[0] - 0.5) < 0.25).mean()),
+                     "depth_median_m": float(np.median(metres)), "fg_depth_m": fg_d, "bg_depth_m": bg_d,
+                     "fg_nearer": bool(fg_d < bg_d)})
+    return pd.DataFrame(rows, index=pd.Index(list(index) if index is not None else range(len(rows)), name="image"))
+
+
+def photo_stats(p: PhotoPredictions, threshold: float = 0.5) -> pd.DataFrame:
+    """`map_stats` of the predicted maps, one row per photograph, with whether it is also a dataset texture."""
+    table = map_stats(p.preds, p.names, threshold)
+    table["in_textures"] = [in_textures(n) for n in p.names]
+    return table
