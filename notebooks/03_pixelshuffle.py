@@ -168,11 +168,15 @@ display(table)
 # %%
 cb1, cb2 = dnn1.history[-1]["checkerboard"], dnn2.history[-1]["checkerboard"]
 l1, l2 = dnn1.history[-1]["test_loss"], dnn2.history[-1]["test_loss"]
+seen1, seen2 = ([h["checkerboard"] for h in r.history] for r in (dnn1, dnn2))
 times = f"{ex.factor(cb1, cb2):.1f}x lower" if cb2 <= cb1 else f"{ex.factor(cb2, cb1):.1f}x higher"
 artefacts = (f"DNN2's checkerboard score is {times} than DNN1's ({cb2:.2f} against {cb1:.2f}, from {at_init['dnn2']:.0f} "
              f"and {at_init['dnn1']:.0f} untrained; 1 = as much pixel-period pattern as the target): "
              + ("the artefacts go away, as the write-up saw" if cb2 < cb1 and cb2 < 1.5 else
-                "fewer artefacts, but not gone at this budget" if cb2 < cb1 else "the artefacts do not go away, unlike the write-up"))
+                "fewer artefacts, but not gone at this budget" if cb2 < cb1 else
+                "the artefacts do not go away, unlike the write-up: likely the short budget, since a pixel shuffle "
+                "interleaves four sub-maps that start from unrelated random weights and must be trained to agree")
+             + f" (per-epoch scores swing: DNN1 {min(seen1):.0f}-{max(seen1):.0f}, DNN2 {min(seen2):.0f}-{max(seen2):.0f})")
 better = (f"DNN2's test loss is {l2 / l1 - 1:+.0%} against DNN1's (IoU {dnn2.history[-1]['iou']:.2f} vs "
           f"{dnn1.history[-1]['iou']:.2f}, depth RMSE {dnn2.history[-1]['rmse_m']:.1f} vs {dnn1.history[-1]['rmse_m']:.1f} m): "
           + ("it trains better, as the write-up found" if l2 < l1 else

@@ -189,7 +189,9 @@ claim_focus = (f"focal against plain cross-entropy on the same bins: RMSE {f['rm
 better_decoding = decodings.loc["expected bin centre", "rmse_m"] <= decodings.loc["argmax bin centre", "rmse_m"]
 claim_decode = ("decoding by the expected bin centre " + ("beats" if better_decoding else "does not beat")
                 + f" the argmax bin ({decodings.loc['expected bin centre', 'rmse_m']:.1f} vs "
-                f"{decodings.loc['argmax bin centre', 'rmse_m']:.1f} m RMSE on {n} test images)")
+                f"{decodings.loc['argmax bin centre', 'rmse_m']:.1f} m RMSE on {n} test images)"
+                + ("" if better_decoding else ", likely because the focal loss leaves probability on distant bins (see "
+                   "the bars above), which pulls the expectation away from the most likely one"))
 verdict = f"{claim_depth}; {claim_mask}; {claim_focus}; {claim_decode}"
 display(Markdown("**What we saw.** The write-up left this section empty, so there is no claim to check, only "
                  "its question to answer:\n\n" + "\n".join(f"- {x}." for x in (claim_depth, claim_mask, claim_focus, claim_decode))
