@@ -106,12 +106,13 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
 
     prof = get_profile(profile)
     root = repo_root()
-    nb_dir = Path(notebooks) if notebooks else root / "notebooks"
+    nb_dir = (Path(notebooks) if notebooks else root / "notebooks").resolve()
     books = find_notebooks(nb_dir, only)
     if not books:
         raise ValueError(f"no numbered notebooks found in {nb_dir}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}"
+    # absolute, since the notebooks run with notebooks/ as their working directory
+    run_dir = (Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}").resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     results_dir = run_dir / "results"
     results_dir.mkdir(exist_ok=True)

@@ -62,7 +62,8 @@ def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
         assert list((tmp_path / "run" / "figures" / book).glob("*.png")), f"{book} drew no figure"
 
 
-def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path):
+def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative folders, as typed on a command line (the notebooks run elsewhere)
     books = tmp_path / "notebooks"
     books.mkdir()
     good = nbformat.v4.new_notebook(cells=[
@@ -73,7 +74,7 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path)
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
     nbformat.write(bad, books / "00_bad.ipynb")
     nbformat.write(good, books / "01_good.ipynb")
-    code = reproduce(profile="smoke", notebooks=books, out=tmp_path / "run", reports=tmp_path / "reports", data_path=tiny)
+    code = reproduce(profile="smoke", notebooks="notebooks", out="run", reports="reports", data_path=tiny)
     assert code == 1
     summary = (tmp_path / "reports" / "summary.md").read_text()
     assert "| 00_bad | FAILED" in summary and "deliberate failure" in summary
