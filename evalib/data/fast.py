@@ -202,13 +202,19 @@ def affine(image: torch.Tensor, target: torch.Tensor, p: dict) -> tuple[torch.Te
     return image, target
 
 
-def photometric(image: torch.Tensor, p: dict) -> torch.Tensor:
-    """Brightness/contrast, blur and grayscale of the image alone (float in [0, 1])."""
-    n, dev = len(image), image.device
-    on = p["brightness_contrast"]
-    alpha = torch.where(on, 1.0 + p["contrast"], 1.0).float().to(dev).view(n, 1, 1, 1)
-    beta = torch.where(on, p["brightness"], 0.0).float().to(dev).view(n, 1, 1, 1)
-    image = torch.addcmul(beta, image, alpha).clamp_(0.0, 1.0)  # contrast about 0, then brightness, as albumentations
+def photometric(image: torch.Tensor, p: dict, scale: float = 1.0) -> torch.Tensor:
+    """Brightness/contrast, blur and grayscale of the image alone (float in [0, `scale`]), in place where it can.
+
+    Each step touches only the rows it selects; `scale` 255 lets a batch skip the division to [0, 1]
+    (all three steps are linear in the pixel values apart from the clip at the top).
+    """
+    dev = image.device
+    i = torch.nonzero(p["brightness_contrast"]).flatten()
+    if len(i):
+        alpha = (1.0 + p["contrast"][i]).float().to(dev).view(-1, 1, 1, 1)
+        beta = (scale * p["brightness"][i]).float().to(dev).view(-1, 1, 1, 1)
+        # contrast about 0, then brightness, as albumentations
+        _apply(image, i.to(dev), lambda x: torch.addcmul(beta, x, alpha).clamp_(0.0, scale))
     i = torch.nonzero(p["blur"]).flatten()
     if len(i):
         kernels = gaussian_kernels(p["ksize"][i], p["sigma"][i])
@@ -239,17 +245,21 @@ def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tenso
                   augment: bool, seed: int, ranges: AugmentRanges = STANDARD) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 batches at the final size -> (normalised image, target), augmented with a generator seeded by `seed`.
 
-    Augmented, it is `augment_batch` with the flip done on the uint8 tensors (a quarter of the bytes).
-    Takes ownership of `images` and `targets` (they may be modified).
+    Augmented, it is `augment_batch` with the flip done on the uint8 tensors (a quarter of the bytes) and the
+    image kept in [0, 255] until one fused normalisation (equal to it up to float rounding). Unaugmented, it is
+    `to_unit` then `normalise`, exactly as the per-item path. Takes ownership of `images` and `targets` (they may be modified).
     """
-    if augment:
-        p = draw_params(len(images), torch.Generator().manual_seed(seed), ranges)
-        images, targets = flip(images, targets, p)
-        image, target = affine(*to_unit(images, targets), p)
-        image = photometric(image, p)
-    else:
+    if not augment:
         image, target = to_unit(images, targets)
-    return normalise(image, mean.to(image.device), std.to(image.device)), target
+        return normalise(image, mean.to(image.device), std.to(image.device)), target
+    p = draw_params(len(images), torch.Generator().manual_seed(seed), ranges)
+    images, targets = flip(images, targets, p)
+    image, target = images.float(), targets.float()  # the image stays in [0, 255] until normalised
+    target[:, 1].div_(255.0)
+    image, target = affine(image, target, p)
+    image = photometric(image, p, scale=255.0)
+    mean, std = mean.to(image.device).view(1, 3, 1, 1), std.to(image.device).view(1, 3, 1, 1)
+    return image.sub_(255.0 * mean).mul_(1.0 / (255.0 * std)), target  # (x / 255 - mean) / std, in place
 
 
 # ----------------------------------------------------------------------------------------------
