@@ -86,7 +86,7 @@ def loaders(files: Path, packed: Path, packed_small: Path, size: int, w: int, ba
     return {
         f"per-file JPEG/PNG at {s}, Pillow + albumentations per item (baseline)": simple(files),
         f"packed at {s}, FgBgDataset + albumentations per item": simple(packed),
-        f"packed at {s}, FastLoader (batch resize + batched augmentation)": fast(packed),
+        f"packed at {s}, FastLoader (batch read and resize, then augmentation*)": fast(packed),
         f"packed once at {size} (resize_packed), FastLoader": fast(packed_small),
     }
 
@@ -117,6 +117,7 @@ def bench_load(count: int, size: int, stored: int, workers: list[int], batch: in
                 med = float(np.median(r))
                 print(f"  {name:72s} {med:8.0f} (best {max(r):6.0f})  {med / base:5.1f}x")
             del ways
+        print("* FastLoader augments with OpenCV on uint8, sample by sample, for a CPU device, and in one batch on a GPU")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -12,7 +12,7 @@ import torch
 
 from evalib.data import FgBgDataset, PackedStore, augmentations, make_loaders
 from evalib.data.dataset import STANDARD, AugmentRanges, resize_batch, to_unit
-from evalib.data.fast import (GRAY_WEIGHTS, FastLoader, PackedReader, affine, augment_batch, blur, draw_params,
+from evalib.data.fast import (GRAY_WEIGHTS, FastLoader, PackedReader, affine, augment_batch, augment_uint8, blur, draw_params,
                               gaussian_kernels, photometric, prepare_batch, resize_packed)
 
 from .conftest import TINY_COUNT, TINY_SIZE
@@ -235,7 +235,46 @@ def test_prepare_batch_is_augment_batch_then_normalisation():
     images, targets = (image * 255).round().to(torch.uint8), target.clone()
     targets[:, 1] = (targets[:, 1] * 255).round()
     mean, std = torch.tensor([0.4, 0.5, 0.6]), torch.tensor([0.2, 0.25, 0.3])
-    x, y = prepare_batch(images.clone(), targets.to(torch.uint8), mean, std, augment=True, seed=9)
+    x, y = prepare_batch(images.clone(), targets.to(torch.uint8), mean, std, augment=True, seed=9, backend="torch")
     ax, ay = augment_batch(image, target, torch.Generator().manual_seed(9))
     torch.testing.assert_close(x, (ax - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
     assert torch.equal(y, ay)
+
+
+def test_opencv_twin_agrees_with_the_batched_torch_augmentation():
+    image, target = ramp_batch(48)
+    image = image * torch.linspace(0.6, 1.0, 3).view(1, 3, 1, 1)  # colour, so grayscale changes something
+    images = (image * 255).round().to(torch.uint8)
+    targets = torch.stack([target[:, 0], (target[:, 1] * 255).round()], 1).to(torch.uint8)
+    mean, std = torch.tensor([0.4, 0.5, 0.6]), torch.tensor([0.2, 0.25, 0.3])
+    x, y = prepare_batch(images.clone(), targets.clone(), mean, std, augment=True, seed=4)  # CPU: OpenCV
+    tx, ty = prepare_batch(images.clone(), targets.clone(), mean, std, augment=True, seed=4, backend="torch")
+    levels = ((x - tx) * std.view(1, 3, 1, 1) * 255).abs()  # difference in uint8 levels
+    assert levels.mean() < 0.3 and levels.max() < 6  # rounding to uint8 after each step, fixed-point warps
+    assert (y != ty).float().mean() < 0.01  # nearest-neighbour ties on mask and depth
+    plain, _ = prepare_batch(images.clone(), targets.clone(), mean, std, augment=False, seed=4)
+    assert ((x - plain) * std.view(1, 3, 1, 1) * 255).abs().mean() > 10 * levels.mean()  # the check can tell
+    with pytest.raises(ValueError, match="backend"):
+        prepare_batch(images, targets, mean, std, augment=True, seed=4, backend="pil")
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_opencv_twin_matches_albumentations_flip_then_affine(flipped):
+    yy, xx = np.mgrid[:64, :64] / 63.0
+    rgb = np.stack([np.sin(5 * xx + 2 * yy), np.cos(3 * yy - xx), xx * yy], -1)
+    rgb = ((rgb - rgb.min()) / np.ptp(rgb) * 255).astype(np.uint8)
+    mask = ((xx - 0.7) ** 2 + (yy - 0.3) ** 2 < 0.05).astype(np.uint8)
+    angle, sx, sy = -7.0, 0.94, 1.06
+    ref = A.Compose([A.HorizontalFlip(p=float(flipped)), A.Affine(rotate=(angle, angle), scale={"x": (sx, sx), "y": (sy, sy)},
+                                                                  border_mode=cv2.BORDER_REFLECT_101, p=1)])
+    out = ref(image=rgb, mask=mask)
+    p = draw_params(1, torch.Generator().manual_seed(0))
+    p.update(flip=torch.tensor([flipped]), affine=torch.tensor([True]), angle=torch.tensor([angle], dtype=torch.float64),
+             scale_x=torch.tensor([sx], dtype=torch.float64), scale_y=torch.tensor([sy], dtype=torch.float64),
+             brightness_contrast=torch.tensor([False]), blur=torch.tensor([False]), gray=torch.tensor([False]))
+    images, targets = rgb[None].copy(), np.stack([mask, mask], -1)[None].copy()
+    augment_uint8(images, targets, p)
+    diff = np.abs(images[0].astype(float) - out["image"])
+    assert diff.mean() < 0.6 and diff.max() <= 2
+    assert (targets[0, ..., 0] != out["mask"]).mean() < 0.005
+    assert np.abs(rgb.astype(float) - out["image"]).mean() > 10 * diff.mean()
