@@ -407,7 +407,8 @@ class FastLoader:
         pin = self.device.type == "cuda" if pin_memory is None else pin_memory
         self._sampler = _EpochBatches()
         self._mean, self._std = torch.from_numpy(dataset.mean), torch.from_numpy(dataset.std)
-        self._loader = DataLoader(_Batches(dataset, augment_here=self.device.type == "cpu"), batch_size=None, sampler=self._sampler,
+        batches = _Batches(dataset, augment_here=self.device.type == "cpu")
+        self._loader = DataLoader(batches, batch_size=None, sampler=self._sampler,
                                   num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,
                                   prefetch_factor=prefetch_factor if num_workers > 0 else None,
                                   generator=torch.Generator().manual_seed(seed))  # not the global RNG
@@ -449,5 +450,5 @@ class FastLoader:
                 f"device={str(self.device)!r}, num_workers={self._loader.num_workers})")
 
 
-__all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "augment_uint8", "augment_uint8_batch", "affine", "affine_theta", "blur", "draw_params", "flip",
-           "gaussian_kernels", "photometric", "prepare_batch", "GRAY_WEIGHTS"]
+__all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "augment_uint8", "augment_uint8_batch",
+           "affine", "affine_theta", "blur", "draw_params", "flip", "gaussian_kernels", "photometric", "prepare_batch", "GRAY_WEIGHTS"]
