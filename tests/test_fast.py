@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from evalib.data import FgBgDataset, PackedStore, augmentations, make_loaders
-from evalib.data.dataset import STANDARD, AugmentRanges, resize_batch, to_unit
+from evalib.data.dataset import STANDARD, AugmentRanges, normalise, resize_batch, to_unit
 from evalib.data.fast import (GRAY_WEIGHTS, FastLoader, PackedReader, affine, augment_batch, augment_uint8, blur, draw_params,
-                              gaussian_kernels, photometric, prepare_batch, resize_packed)
+                              gaussian_kernels, photometric, prepare_batch, resize_packed, unit_normalised)
 
 from .conftest import TINY_COUNT, TINY_SIZE
 from .test_data import make_layout
@@ -278,3 +278,13 @@ def test_opencv_twin_matches_albumentations_flip_then_affine(flipped):
     assert diff.mean() < 0.6 and diff.max() <= 2
     assert (targets[0, ..., 0] != out["mask"]).mean() < 0.005
     assert np.abs(rgb.astype(float) - out["image"]).mean() > 10 * diff.mean()
+
+
+def test_unit_normalised_is_to_unit_then_normalise_to_the_bit():
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)).permute(0, 3, 1, 2)  # channels-last
+    targets = torch.from_numpy(rng.integers(0, 256, (4, 16, 16, 2), dtype=np.uint8)).permute(0, 3, 1, 2)
+    mean, std = torch.tensor([0.41, 0.52, 0.63]), torch.tensor([0.21, 0.27, 0.33])
+    x, y = unit_normalised(images, targets, mean, std)
+    ux, uy = to_unit(images, targets)
+    assert x.is_contiguous() and torch.equal(x, normalise(ux, mean, std)) and torch.equal(y, uy)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import STANDARD, AugmentRanges, FgBgDataset, normalise, resize_batch, to_unit
+from .dataset import STANDARD, AugmentRanges, FgBgDataset, resize_batch
 from . import store
 from .store import DatasetFormatError, PackedStore
 
@@ -286,9 +286,10 @@ def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tenso
     """uint8 batches at the final size -> (normalised image, target), augmented with a generator seeded by `seed`.
 
     `backend` "opencv" (the default for CPU tensors) is `augment_uint8` on the uint8 samples, then the same
-    `to_unit` and `normalise` as without augmentation; "torch" (the default on a GPU) is `augment_batch` with
+    normalisation as without augmentation (`unit_normalised`); "torch" (the default on a GPU) is `augment_batch` with
     the flip done on the uint8 tensors (a quarter of the bytes) and the image kept in [0, 255] until one
-    in-place normalisation. Unaugmented, it is `to_unit` then `normalise`, exactly as the per-item path.
+    in-place normalisation. Unaugmented, it is `unit_normalised`: the per-item path's `to_unit` then
+    `normalise`, to the bit.
     Takes ownership of `images` and `targets` (they may be modified).
     """
     backend = backend or ("opencv" if images.device.type == "cpu" else "torch")
@@ -305,8 +306,19 @@ def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tenso
         image = photometric(image, p, scale=255.0)
         mean, std = mean.to(image.device).view(1, 3, 1, 1), std.to(image.device).view(1, 3, 1, 1)
         return image.sub_(255.0 * mean).mul_(1.0 / (255.0 * std)), target  # (x / 255 - mean) / std, in place
-    image, target = to_unit(images.contiguous(), targets.contiguous())
-    return normalise(image, mean.to(image.device), std.to(image.device)), target
+    return unit_normalised(images, targets, mean, std)
+
+
+def unit_normalised(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tensor,
+                    std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`normalise(*to_unit(...))` with the same arithmetic in the same order (bit-identical values), in place
+    on one contiguous float copy; uint8 input of any layout (a channels-last view is converted in the copy)."""
+    dev = images.device
+    image = torch.empty(images.shape, device=dev).copy_(images).div_(255.0)
+    image.sub_(mean.to(dev).view(1, 3, 1, 1)).div_(std.to(dev).view(1, 3, 1, 1))
+    target = torch.empty(targets.shape, device=dev).copy_(targets)
+    target[:, 1].div_(255.0)
+    return image, target
 
 
 def augment_uint8_batch(images: torch.Tensor, targets: torch.Tensor, seed: int,
@@ -358,7 +370,7 @@ class _Batches(Dataset):
         elif self.augment_here:
             images, targets = augment_uint8_batch(images, targets, seed)
             seed = -1
-        return images, targets, torch.tensor(seed)
+        return images, targets, seed  # a plain int: a tensor would cost a shared-memory segment per batch
 
 
 class _EpochBatches(torch.utils.data.Sampler):
@@ -451,4 +463,4 @@ class FastLoader:
 
 
 __all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "augment_uint8", "augment_uint8_batch",
-           "affine", "affine_theta", "blur", "draw_params", "flip", "gaussian_kernels", "photometric", "prepare_batch", "GRAY_WEIGHTS"]
+           "affine", "affine_theta", "blur", "draw_params", "flip", "gaussian_kernels", "photometric", "prepare_batch", "unit_normalised", "GRAY_WEIGHTS"]
