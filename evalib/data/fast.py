@@ -314,9 +314,9 @@ def unit_normalised(images: torch.Tensor, targets: torch.Tensor, mean: torch.Ten
     """`normalise(*to_unit(...))` with the same arithmetic in the same order (bit-identical values), in place
     on one contiguous float copy; uint8 input of any layout (a channels-last view is converted in the copy)."""
     dev = images.device
-    image = torch.empty(images.shape, device=dev).copy_(images).div_(255.0)
+    image = torch.empty(images.shape, dtype=torch.float32, device=dev).copy_(images).div_(255.0)
     image.sub_(mean.to(dev).view(1, 3, 1, 1)).div_(std.to(dev).view(1, 3, 1, 1))
-    target = torch.empty(targets.shape, device=dev).copy_(targets)
+    target = torch.empty(targets.shape, dtype=torch.float32, device=dev).copy_(targets)
     target[:, 1].div_(255.0)
     return image, target
 
@@ -463,4 +463,5 @@ class FastLoader:
 
 
 __all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "augment_uint8", "augment_uint8_batch",
-           "affine", "affine_theta", "blur", "draw_params", "flip", "gaussian_kernels", "photometric", "prepare_batch", "unit_normalised", "GRAY_WEIGHTS"]
+           "affine", "affine_theta", "blur", "draw_params", "flip", "gaussian_kernels", "photometric", "prepare_batch",
+           "unit_normalised", "GRAY_WEIGHTS"]
