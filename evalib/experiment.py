@@ -65,7 +65,8 @@ def train(configs: dict) -> dict:
 
 
 def scores(results: dict) -> pd.DataFrame:
-    """One row per run: model, loss, parameters, epochs, training seconds and the last epoch's test scores."""
+    """One row per run: model, loss, parameters, epochs, training seconds and images per second, and the last
+    epoch's test scores."""
     from .models import count_params
 
     rows = []
@@ -73,6 +74,8 @@ def scores(results: dict) -> pd.DataFrame:
         last = r.history[-1]
         row = {"run": label, "model": r.config.model, "loss": r.config.loss, "params": count_params(r.model),
                "epochs": len(r.history), "train_s": round(sum(h["seconds"] for h in r.history), 1),
+               # training images per second of epoch wall time (test scoring included)
+               "images_per_s": sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history),
                "test_loss": last["test_loss"]}
         row.update({k: last[k] for k in SCORE_COLUMNS if k in last})
         rows.append(row)

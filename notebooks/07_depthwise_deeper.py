@@ -103,7 +103,7 @@ if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended run
 # jobs may share, so the times actually spent are reported next to the result.
 
 # %%
-speed = {k: sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history) for k, r in runs.items()}
+speed = ex.scores(runs)["images_per_s"]
 longer = max(s_run.epochs, round(s_run.epochs * min(6.0, speed["dsconv_deep"] / speed["dnn2"])))
 runs.update(ex.train({"dsconv_deep (longer)": ex.config(s_run, "07_depthwise_deeper", model="dsconv_deep",
                                                         loss=loss_spec, epochs=longer)}))
@@ -141,8 +141,6 @@ compare({name: ex.maps_model(run) for name, run in runs.items()}, test, n=32)
 
 # %%
 table = ex.scores(runs)
-table["images_per_s"] = [sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history)
-                         for r in runs.values()]
 table["macs"] = [arch.loc[r.config.model, "macs"] for r in runs.values()]
 table["receptive_field"] = [arch.loc[r.config.model, "receptive_field"] for r in runs.values()]
 display(table)

@@ -140,8 +140,6 @@ print(f"true depth maps that count as flat: {flat['truth'].mean():.0%}")
 table = ex.scores(runs)
 table["edge_ratio"] = [edge_energy[k] / true_energy for k in table.index]
 table["flat_share"] = [flat[k].mean() for k in table.index]
-table["images_per_s"] = [sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history)
-                         for r in runs.values()]
 table["macs"] = arch.loc[table.index, "macs"]
 display(table[["params", "macs", "images_per_s", "test_loss", "iou", "rmse_m", "delta1", "ssim", "edge_ratio",
                "flat_share", "checkerboard"]])
