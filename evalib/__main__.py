@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli import describe
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m evalib")
@@ -18,8 +20,8 @@ def main(argv=None) -> int:
 
     try:
         return reproduce(profile=a.profile, only=a.only, out=a.out)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 2
 
 

@@ -40,8 +40,10 @@ def record(notebook: str, **results) -> dict:
 def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
     """Numbered notebooks in order; `only` is a comma list of number prefixes such as "01,03"."""
     books = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
-    if only:
+    if only is not None:
         wanted = [w.strip() for w in only.split(",") if w.strip()]
+        if not wanted:
+            raise ValueError(f"--only {only!r} selects no notebooks; give their numbers, e.g. --only 01,03")
         known = {p.name[:2] for p in books}
         missing = [w for w in wanted if w.zfill(2) not in known]
         if missing:

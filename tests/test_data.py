@@ -250,10 +250,10 @@ def test_missing_folder_is_named(tmp_path):
         OriginalLayout(root)
 
 
-def test_count_mismatch_is_reported(tmp_path):
+def test_missing_file_is_named(tmp_path):
     root = make_layout(tmp_path / "orig")
     (root / "masks" / "mask000002.jpg").unlink()
-    with pytest.raises(DatasetFormatError, match="counts differ.*'masks': 2"):
+    with pytest.raises(DatasetFormatError, match=r"1 missing from masks/: masks/mask000002\.jpg"):
         OriginalLayout(root)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import describe, int_at_least
 from . import generate as build_mod
 from .pack import pack
 from .store import export_original, open_store
@@ -15,20 +16,21 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="generate the built-in fg_bg dataset (packed arrays)")
     b.add_argument("--out", default=None, help="output folder (default: data/fgbg, or $DEPTHMASK_DATA)")
-    b.add_argument("--count", type=int, default=10_000, help="samples to generate (all 400,000: --count 400000)")
-    b.add_argument("--size", type=int, default=224, help="side of the square images (default 224)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    b.add_argument("--count", type=int_at_least(1), default=10_000, help="samples to generate (all 400,000: --count 400000)")
+    b.add_argument("--size", type=int_at_least(16), default=224, help="side of the square images (default 224)")
+    b.add_argument("--seed", type=int_at_least(0), default=0, help="a non-negative integer (default 0)")
+    b.add_argument("--workers", type=int_at_least(1), default=None, help="processes (default: every core)")
     b.add_argument("--foregrounds", default=None, help="folder with foregrounds.json (default: data/foregrounds)")
-    b.add_argument("--force", action="store_true", help="replace an existing dataset")
+    b.add_argument("--force", action="store_true",
+                   help="replace an existing dataset that this tool built (never other files)")
     e = sub.add_parser("export", help="write a dataset in the original layout (images/, masks/, depth/)")
     e.add_argument("src")
     e.add_argument("dest", help="a folder, or a path ending in .zip")
-    e.add_argument("--force", action="store_true")
+    e.add_argument("--force", action="store_true", help="replace an earlier export of this tool (never other files)")
     k = sub.add_parser("pack", help="convert the original layout (folder or zip) into packed arrays")
     k.add_argument("src")
     k.add_argument("dest")
-    k.add_argument("--force", action="store_true")
+    k.add_argument("--force", action="store_true", help="replace a packed dataset that this tool wrote")
     i = sub.add_parser("info", help="describe a dataset")
     i.add_argument("path")
     a = p.parse_args(argv)
@@ -44,8 +46,8 @@ def main(argv=None) -> int:
             print(f"wrote {pack(a.src, a.dest, force=a.force)}")
         else:
             print(build_mod.info(a.path))
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (OSError, ValueError) as err:  # bad input, or an --out that cannot be written: named, no traceback
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 2
     return 0
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from . import compose, store
 from .backgrounds import background_scene
+from .output import prepare_destination, stale_partials
 from .scene import render
 
 RENDER_VERSION = 2  # bump when backgrounds change, so cached renders are not reused
@@ -143,8 +144,11 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     out = Path(out) if out is not None else default_dataset_path()
     if not isinstance(size, int) or not 16 <= size <= 1024:
         raise ValueError(f"--size must be an integer between 16 and 1024, got {size!r}")
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    if count is not None and (not isinstance(count, (int, np.integer)) or count < 1):
+        raise ValueError(f"--count must be a positive integer, got {count!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+    prepare_destination(out, force)  # before any work: a refusal costs nothing
     fg_dir = Path(foregrounds) if foregrounds is not None else default_foregrounds()
     fgs = compose.load_foregrounds(fg_dir)
     n_fg = len(fgs)
@@ -196,7 +200,12 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
 
 def info(path: str | Path) -> str:
     """A short text description of a dataset folder or archive."""
+    stale = stale_partials(path)
+    note = "".join(f"\nleftover of a killed write: {p} (the next build, pack or export to {Path(path).name} removes it)"
+                   for p in stale)
+    if stale and not Path(path).exists():
+        return f"{path}: no dataset yet" + note
     s = store.open_store(path)
     m = dict(s.manifest)
     m.pop("foreground_names", None)
-    return f"{path}: {len(s)} samples at {s.size}x{s.size} ({type(s).__name__})\n" + json.dumps(m, indent=1)
+    return f"{path}: {len(s)} samples at {s.size}x{s.size} ({type(s).__name__})\n" + json.dumps(m, indent=1) + note

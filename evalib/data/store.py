@@ -22,13 +22,14 @@ import json
 import mmap
 import os
 import re
-import shutil
 import zipfile
-from contextlib import contextmanager
+import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from .output import EXPORT_MARKER, LAYOUT_MANIFEST, atomic_output
 
 # One global depth encoding, never per-image min-max: near is bright, as in the write-up's figures.
 # code / 255 = log(DEPTH_MAX_M / d) / log(DEPTH_MAX_M / DEPTH_MIN_M), clipped to [0, 1];
@@ -82,9 +83,15 @@ class PackedStore:
             raise FileNotFoundError(f"dataset folder {self.root} does not exist; build it with `python -m evalib.data build`")
         if not manifest.is_file():
             raise DatasetFormatError(f"{self.root} has no manifest.json: not a packed dataset, or a build that did not finish")
-        self.manifest = json.loads(manifest.read_text())
-        self.size = int(self.manifest["size"])
-        self.count = int(self.manifest["count"])
+        self.manifest = _read_json(manifest)
+        missing = [k for k in ("size", "count") if k not in self.manifest]
+        if missing:
+            raise DatasetFormatError(f"{manifest} lacks {', '.join(map(repr, missing))}: expected a manifest written by "
+                                     "`python -m evalib.data build` or `pack` (format_version, size, count, ...)")
+        try:
+            self.size, self.count = int(self.manifest["size"]), int(self.manifest["count"])
+        except (TypeError, ValueError) as err:
+            raise DatasetFormatError(f"{manifest}: 'size' and 'count' must be integers ({err})") from err
         for name, shape in (("images.npy", (self.count, self.size, self.size, 3)),
                             ("targets.npy", (self.count, self.size, self.size, 2))):
             arr = self._open(name)
@@ -92,7 +99,15 @@ class PackedStore:
                 raise DatasetFormatError(f"{self.root / name} holds {arr.dtype} {arr.shape}; manifest.json expects uint8 {shape}")
         self._images = self._targets = None
         samples = self.root / "samples.npy"
-        self.samples = np.load(samples) if samples.is_file() else None
+        self.samples = None
+        if samples.is_file():
+            try:
+                self.samples = np.load(samples)
+            except (ValueError, OSError, EOFError) as err:
+                raise DatasetFormatError(f"{samples} is not a readable .npy array (truncated?): {err}") from err
+            if len(self.samples) != self.count:
+                raise DatasetFormatError(f"{samples} has {len(self.samples)} rows; manifest.json says {self.count} "
+                                         "samples")
 
     def _open(self, name: str) -> np.ndarray:
         path = self.root / name
@@ -129,6 +144,17 @@ class PackedStore:
 RELEASE_EVERY = 64  # items read between releases of a memory map's resident pages
 
 
+def _read_json(path: Path, text: str | bytes | None = None) -> dict:
+    """A JSON object from `path` (or from `text` read from it); errors name the file."""
+    try:
+        meta = json.loads(path.read_text() if text is None else text)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(f"{path} is not valid JSON (truncated or edited by hand?): {err}") from err
+    if not isinstance(meta, dict):
+        raise DatasetFormatError(f"{path} holds a JSON {type(meta).__name__}; expected an object of dataset fields")
+    return meta
+
+
 def _advise(array: np.ndarray, advice: str) -> None:
     """madvise a memory-mapped array where the platform supports it (Linux); a no-op elsewhere."""
     mm = getattr(array, "_mmap", None)
@@ -161,39 +187,6 @@ def channel_stats(images: np.ndarray, indices: np.ndarray, limit: int = 2000) ->
     return [round(float(m), 5) for m in mean], [round(float(v), 5) for v in std]
 
 
-@contextmanager
-def atomic_output(dest: Path, force: bool = False):
-    """Yield a hidden sibling path to write into; on success it replaces `dest`, on any failure it is removed.
-
-    A killed process leaves only the hidden `.NAME.partial-PID` path, never something at `dest` that
-    looks complete. An existing `dest` is refused unless `force`.
-    """
-    dest = Path(dest)
-    if dest.exists() and not force:
-        raise FileExistsError(f"{dest} already exists; pass --force (force=True) to replace it")
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    _remove(tmp)
-    try:
-        yield tmp
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            _remove(old)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
-
-
 def write_manifest(root: Path, manifest: dict) -> None:
     """Write manifest.json last: its presence marks the folder as complete."""
     tmp = root / "manifest.json.tmp"
@@ -207,7 +200,6 @@ def write_manifest(root: Path, manifest: dict) -> None:
 _IMAGE_RE = re.compile(r"^images/fgbg(\d{6})\.(jpg|jpeg|png)$")
 _MASK_RE = re.compile(r"^masks/mask(\d{6})\.(jpg|jpeg|png)$")
 _DEPTH_RE = re.compile(r"^depth/fgbg(\d{6})\.(jpg|jpeg|png)$")
-LAYOUT_MANIFEST = "fgbg_manifest.json"
 
 
 class OriginalLayout:
@@ -229,26 +221,23 @@ class OriginalLayout:
             if not found[kind]:
                 raise DatasetFormatError(f"{self.root} has no {kind}/ folder with files like "
                                          f"{ {'images': 'images/fgbg000001.jpg', 'masks': 'masks/mask000001.jpg', 'depth': 'depth/fgbg000001.jpg'}[kind] }")
-        counts = {k: len(v) for k, v in found.items()}
-        if len(set(counts.values())) != 1:
-            raise DatasetFormatError(f"{self.root}: images, masks and depth counts differ: {counts}")
-        keys = [sorted(v) for v in found.values()]
-        if not (keys[0] == keys[1] == keys[2]):
-            missing = sorted(set(keys[0]) ^ set(keys[1]) | set(keys[0]) ^ set(keys[2]))[:5]
-            raise DatasetFormatError(f"{self.root}: images, masks and depth do not have the same indices (e.g. {missing})")
-        self.indices = keys[0]
+        every = sorted(set().union(*found.values()))
+        lacking = {kind: [i for i in every if i not in found[kind]] for kind in found}
+        if any(lacking.values()):
+            raise DatasetFormatError(f"{self.root}: some samples lack a file: " + "; ".join(
+                _missing_files(kind, idx, found) for kind, idx in lacking.items() if idx))
+        self.indices = every
         self.files = {k: [found[k][i] for i in self.indices] for k in found}
         self.count = len(self.indices)
         self.manifest = {}
         self.samples = None
         if LAYOUT_MANIFEST in names or (prefix + LAYOUT_MANIFEST) in names:
-            meta = json.loads(self._read(LAYOUT_MANIFEST))
+            meta = _read_json(Path(self._where(LAYOUT_MANIFEST)), self._read(LAYOUT_MANIFEST))
             self.manifest = meta.get("manifest", {})
             if meta.get("samples"):
                 dtype = np.dtype([tuple(f) for f in meta["samples"]["dtype"]])
                 self.samples = np.array([tuple(r) for r in meta["samples"]["rows"]], dtype=dtype)
-        with Image.open(io.BytesIO(self._read(self.files["images"][0]))) as im:
-            self.size = im.size[0]
+        self.size = self._decode(self.files["images"][0], ("RGB",), None).shape[1]
 
     def _list(self) -> tuple[list[str], str]:
         if self.is_zip:
@@ -278,8 +267,12 @@ class OriginalLayout:
     def __len__(self) -> int:
         return self.count
 
+    def _where(self, name: str) -> str:
+        """How to name a member: folder/images/x.jpg, or archive.zip!top/images/x.jpg."""
+        return f"{self.root}!{self._prefix}{name}" if self.is_zip else str(self.root / name)
+
     def _decode(self, name: str, modes: tuple[str, ...], expect_size: int | None) -> np.ndarray:
-        where = f"{self.root}{'!' if self.is_zip else '/'}{name}"
+        where = self._where(name)
         try:
             with Image.open(io.BytesIO(self._read(name))) as im:
                 im.load()
@@ -291,8 +284,10 @@ class OriginalLayout:
                 return np.asarray(im.convert("RGB" if modes[0] == "RGB" else "L"))
         except DatasetFormatError:
             raise
-        except (OSError, SyntaxError, ValueError) as err:
-            raise DatasetFormatError(f"{where} could not be decoded (corrupt or truncated?): {err}") from err
+        except (OSError, SyntaxError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            detail = ("Pillow recognises no image format in it" if isinstance(err, UnidentifiedImageError)
+                      else f"{type(err).__name__}: {err}")
+            raise DatasetFormatError(f"{where} is not a readable image (corrupt or truncated?): {detail}") from err
 
     def get(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample i (0-based) as RGB uint8, mask uint8 in {0, 1}, depth code uint8."""
@@ -310,7 +305,7 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
     samples = None
     if store.samples is not None:  # the per-sample table travels along, so heldout splits still work
         samples = {"dtype": store.samples.dtype.descr, "rows": store.samples.tolist()}
-    meta = json.dumps({"manifest": store.manifest, "samples": samples})
+    meta = json.dumps({EXPORT_MARKER: True, "manifest": store.manifest, "samples": samples})
 
     def entries():
         yield LAYOUT_MANIFEST, meta.encode()
@@ -329,9 +324,23 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
         else:
             for sub in ("images", "masks", "depth"):
                 (tmp / sub).mkdir(parents=True, exist_ok=True)
+            (tmp / EXPORT_MARKER).write_text("written by evalib's export; `--force` may replace this folder\n")
             for name, data in entries():
                 (tmp / name).write_bytes(data)
     return dest
+
+
+def _missing_files(kind: str, indices: list[int], found: dict) -> str:
+    """'depth/fgbg000007.jpg, ... (and 3 more)': the files of `kind` that the other kinds have."""
+    exts = [n.rsplit(".", 1)[1] for n in found[kind].values()]
+    names = []
+    for i in indices[:10]:
+        # the extension most files of this kind have, else that of the sample's other files
+        ext = max(set(exts), key=exts.count) if exts else next(found[k][i] for k in found if i in found[k]).rsplit(".", 1)[1]
+        names.append({"images": f"images/fgbg{i:06d}", "masks": f"masks/mask{i:06d}",
+                      "depth": f"depth/fgbg{i:06d}"}[kind] + f".{ext}")
+    more = f" (and {len(indices) - 10} more)" if len(indices) > 10 else ""
+    return f"{len(indices)} missing from {kind}/: {', '.join(names)}{more}"
 
 
 def _encode(array: np.ndarray, fmt: str) -> bytes:

@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli import describe, int_at_least
 from .config import OPTIMIZERS, SCHEDULES, TrainConfig
+from .loop import NonFiniteLossError
 
 
 def _value(text: str):
@@ -36,18 +38,18 @@ def _stages(text: str) -> tuple:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evalib.train", description="Train a DepthMask network.")
     p.add_argument("--model", default="dnn2", help="a name from evalib.models.names() (default dnn2)")
-    p.add_argument("--width", type=int, default=None, help="the model's base width")
+    p.add_argument("--width", type=int_at_least(1), default=None, help="the model's base width")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="any other model option")
     p.add_argument("--loss", default="mask:mse+depth:ssim", help="a loss spec, e.g. 'all:0.16*l1+0.84*msssim'")
     p.add_argument("--profile", default=None, help="smoke, cpu or full: defaults for the options below")
     p.add_argument("--data", default=None, help="dataset folder (default: the profile's, built if missing)")
-    p.add_argument("--size", type=int, default=None, help="image side the network sees")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--size", type=int_at_least(8), default=None, help="image side the network sees")
+    p.add_argument("--batch-size", type=int_at_least(1), default=None)
     p.add_argument("--fraction", type=float, default=None, help="share of each split used per epoch")
     p.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument("--workers", type=int, default=None, help="DataLoader workers (0 for exact resumes)")
+    p.add_argument("--workers", type=int_at_least(0), default=None, help="DataLoader workers (0 for exact resumes)")
     p.add_argument("--fast", action="store_true", help="evalib.data's batch loader (packed data; not under torchrun)")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int_at_least(1), default=None)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
     p.add_argument("--weight-decay", type=float, default=0.0)
@@ -55,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", type=_stages, default=(), help="epochs:lr,... e.g. 20:2e-4,10:2e-5 (sets the schedule)")
     p.add_argument("--milestones", default="", help="step schedule: comma list of epochs")
     p.add_argument("--clip-grad", type=float, default=None, help="max gradient norm")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_at_least(0), default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
     p.add_argument("--experiment", default="default")
@@ -63,9 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="the run folder (default runs/<experiment>/<name>-<time>)")
     p.add_argument("--resume", nargs="?", const=True, default=False,
                    help="continue the run in --out (or the newest matching run), or the given checkpoint or folder")
-    p.add_argument("--stop-after", type=int, default=None, help="end after this epoch (resume later)")
+    p.add_argument("--stop-after", type=int_at_least(1), default=None, help="end after this epoch (resume later)")
     p.add_argument("--best-metric", default="test_loss")
-    p.add_argument("--log-images", type=int, default=8)
+    p.add_argument("--log-images", type=int_at_least(0), default=8)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--lr-find", action="store_true", help="only run the LR range test and print a suggestion")
     return p
@@ -123,9 +125,12 @@ def main(argv=None) -> int:
         from .loop import fit
 
         result = fit(cfg)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # bad input, a bad checkpoint, an --out that cannot be written
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:  # the run diverged: the message says where and what was kept
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) == 0:
         final = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
                           if k in ("train_loss", "test_loss", "iou", "dice", "rmse_m", "delta1", "ssim"))

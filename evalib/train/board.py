@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import LAST
 from .config import TrainConfig
 
 
@@ -58,8 +59,8 @@ def latest_run_dir(cfg: TrainConfig) -> Path | None:
     """The newest run folder of this experiment and name that holds a last.pt, or None."""
     folder = runs_root() / slug(cfg.experiment)
     prefix = run_name(cfg) + "-"
-    found = [p for p in folder.glob(prefix + "*") if (p / "last.pt").is_file()] if folder.is_dir() else []
-    return max(found, key=lambda p: (p / "last.pt").stat().st_mtime) if found else None
+    found = [p for p in folder.glob(prefix + "*") if (p / LAST).is_file()] if folder.is_dir() else []
+    return max(found, key=lambda p: (p / LAST).stat().st_mtime) if found else None
 
 
 class Board:

@@ -1,14 +1,21 @@
-"""Checkpoints written atomically, and the random states an exact resume needs.
+"""Checkpoints written atomically, loaded safely, and the random states an exact resume needs.
 
 A checkpoint is a dict: model, optimizer, scheduler and gradient-scaler state, `rng` (torch,
 CUDA, NumPy, Python, the train loader's shuffling generator and its augmentation streams), the
 number of completed `epoch`s, the `history`, the `best` metric so far and the `config`.
+
+Everything in it is a tensor or plain data (dicts, lists, tuples, strings, numbers, None), so it is
+read with ``torch.load(weights_only=True)``: a shared ``.pt`` file can hold weights but cannot run
+code. Checkpoints of earlier versions held a NumPy array in their RNG state; the loader allows exactly
+the NumPy array types that needs, so they still load.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +23,11 @@ import torch
 from torch.utils.data import DataLoader
 
 FORMAT = 1
+LAST, BEST = "last.pt", "best.pt"  # the file names every run folder uses
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: empty, truncated, not ours, or refused by the safe loader."""
 
 
 def save_atomic(obj, path: str | Path) -> Path:
@@ -35,16 +47,58 @@ def save_atomic(obj, path: str | Path) -> Path:
     return path
 
 
+def _numpy_globals() -> list:
+    """The NumPy types an older checkpoint's RNG state needs (an array of uint32 and a few scalars); nothing callable
+    beyond array reconstruction."""
+    core = getattr(np, "_core", None) or np.core
+    found = [core.multiarray._reconstruct, np.ndarray, np.dtype, core.multiarray.scalar]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in ("UInt32DType", "Int64DType", "Float64DType", "Float32DType")
+                  if hasattr(dtypes, n)]
+    return found
+
+
+def _read(path: Path) -> dict:
+    """torch.load with weights_only=True; every failure becomes a CheckpointError naming `path`."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): the file was cut off before anything was written")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a checkpoint: torch.save writes a zip archive, and this file ({size} "
+                              "bytes) is not one (truncated, or not a .pt file)")
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} was refused by the safe loader and not loaded: it asks for Python objects that an evalib "
+            f"checkpoint never holds ({_refused_global(err)}). It was not written by evalib.train, or it was "
+            "altered; nothing in it was run") from err
+    except (RuntimeError, EOFError, MemoryError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path} could not be read (truncated or damaged?): {type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200] if str(err) else ''}") from err
+
+
+def _refused_global(err: Exception) -> str:
+    """The line of torch's refusal that names what the file asked for (e.g. 'unsupported GLOBAL posix.system')."""
+    lines = [ln.strip() for ln in str(err).splitlines() if "GLOBAL" in ln or "global" in ln.lower()]
+    return (lines[0] if lines else str(err).strip().splitlines()[-1])[:200]
+
+
 def load(path: str | Path) -> dict:
-    """A checkpoint written by `fit` (on the CPU; it holds NumPy and Python RNG states, so it is unpickled in full)."""
+    """A checkpoint written by `fit` (a file, or a run folder's last.pt), read with the safe loader on the CPU."""
     path = Path(path)
     if path.is_dir():
-        path = path / "last.pt"
+        path = path / LAST
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = _read(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a checkpoint written by evalib.train (format {FORMAT})")
+        raise CheckpointError(f"{path} is not a checkpoint written by evalib.train (format {FORMAT})")
+    missing = [k for k in ("model", "config", "epoch") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete evalib.train checkpoint")
     return ckpt
 
 
@@ -74,9 +128,23 @@ def _streams(transform) -> list:
     return found
 
 
+def _numpy_state() -> dict:
+    """NumPy's legacy global RNG state as plain data (the key array as a list of ints)."""
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    return {"kind": kind, "key": [int(k) for k in key], "pos": int(pos), "has_gauss": int(has_gauss),
+            "gauss": float(gauss)}
+
+
+def _set_numpy_state(state) -> None:
+    if isinstance(state, dict):
+        state = (state["kind"], np.array(state["key"], dtype=np.uint32), state["pos"], state["has_gauss"],
+                 state["gauss"])
+    np.random.set_state(state)  # an old checkpoint's tuple with an ndarray key works as it is
+
+
 def rng_state(loader: DataLoader | None = None) -> dict:
     """Every random state a run draws from, including the loader's shuffling and augmentation streams."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    state = {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": random.getstate()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     if loader is not None:
@@ -91,7 +159,7 @@ def rng_state(loader: DataLoader | None = None) -> dict:
 def set_rng_state(state: dict, loader: DataLoader | None = None) -> None:
     """Restore what `rng_state` captured; augmentation generators are updated in place."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    _set_numpy_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -106,3 +174,4 @@ def set_rng_state(state: dict, loader: DataLoader | None = None) -> None:
             for (rng, py), (rng_state_, py_state) in zip(streams, state["augment"]):
                 rng.bit_generator.state = rng_state_
                 py.setstate(py_state)
+

@@ -79,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be at least 1; got {self.epochs}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive; got {self.lr}")
         self.milestones = tuple(self.milestones)

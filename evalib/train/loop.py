@@ -109,8 +109,7 @@ def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, 
     terms = getattr(loss_fn, "terms", None) or {}
     detail = ", ".join(f"{k}={v:.6g}" for k, v in terms.items()) or f"loss={value}"
     raise NonFiniteLossError(f"loss is {value} at epoch {epoch + 1}, step {i + 1} of {n} (global step {step}); "
-                             f"loss terms: {detail}. Training stopped before this update; last.pt holds the last "
-                             "complete epoch")
+                             f"loss terms: {detail}.")
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
@@ -198,18 +197,45 @@ def _resolve_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
     """(run folder, checkpoint to resume from or None), following `cfg.out` and `cfg.resume`."""
     if cfg.resume not in (True, False, None):
         p = Path(cfg.resume)
-        ckpt, run_dir = (p / "last.pt", p) if p.is_dir() else (p, p.parent)
+        ckpt, run_dir = (p / checkpoint.LAST, p) if p.is_dir() else (p, p.parent)
         if not ckpt.is_file():
             raise FileNotFoundError(f"resume={str(cfg.resume)!r}: no checkpoint at {ckpt}")
         return run_dir, ckpt
     if cfg.resume:
         run_dir = Path(cfg.out) if cfg.out else (latest_run_dir(cfg) or new_run_dir(cfg))
-        return run_dir, (run_dir / "last.pt" if (run_dir / "last.pt").is_file() else None)
+        return run_dir, (run_dir / checkpoint.LAST if (run_dir / checkpoint.LAST).is_file() else None)
     run_dir = Path(cfg.out) if cfg.out else new_run_dir(cfg)
-    if (run_dir / "last.pt").is_file():
+    if (run_dir / checkpoint.LAST).is_file():
         raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True to continue it, "
                          "or choose another `out`")
     return run_dir, None
+
+
+def _load_for_resume(path: Path) -> dict:
+    """checkpoint.load, with an error that says what is untouched and how to go on when the file is bad."""
+    try:
+        return checkpoint.load(path)
+    except checkpoint.CheckpointError as err:
+        best = path.parent / checkpoint.BEST
+        kept = (f"{best} is untouched: resume from it with --resume {best} (resume={str(best)!r}), or "
+                if best.is_file() and best != path else "")
+        raise checkpoint.CheckpointError(f"cannot resume: {err}. Nothing was changed; {kept}start over in a new run "
+                                         f"folder (another --out), or delete {path} to restart this one from epoch 1"
+                                         ) from err
+
+
+def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed) -> NonFiniteLossError:
+    """The NaN stop's message, saying truthfully what the run folder holds."""
+    last = run_dir / checkpoint.LAST
+    if ctx.main and last.is_file():
+        try:
+            epoch = checkpoint.load(last)["epoch"]
+            where = f"{last} holds epoch {epoch}, the last complete one"
+        except (checkpoint.CheckpointError, OSError):
+            where = f"{last} is the last checkpoint written"
+    else:
+        where = f"no checkpoint was written: {run_dir} has no complete epoch yet"
+    return NonFiniteLossError(f"{err} Training stopped before this update; {where}")
 
 
 def _better(metric: str, value: float, best: float | None) -> bool:
@@ -272,7 +298,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
     state = None
     if resume_from is not None:
-        state = checkpoint.load(resume_from)
+        state = _load_for_resume(resume_from)
         saved = state["config"]
         for key in ("model", "loss", "model_options"):
             if saved.get(key) != getattr(cfg, key):
@@ -303,8 +329,12 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
             if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
                 train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
             bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
-            train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler, device,
-                                                     cfg, epoch, board, bar)
+            try:
+                train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler,
+                                                         device, cfg, epoch, board, bar)
+            except NonFiniteLossError as err:
+                bar.close()
+                raise _stopped(err, run_dir, ctx) from None
             ctx.sync_buffers(raw)
             sums, test_n = _score(raw, test_loader, loss_fn, device, amp)  # unwrapped: shards may differ in batches
             keys = ctx.broadcast(list(sums))  # the same order on every rank
@@ -331,9 +361,9 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
                          "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                          "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(train_loader),
                          "history": history, "best": best, "config": cfg.asdict()}
-                checkpoint.save_atomic(state, run_dir / "last.pt")
+                checkpoint.save_atomic(state, run_dir / checkpoint.LAST)
                 if improved:
-                    checkpoint.save_atomic(state, run_dir / "best.pt")
+                    checkpoint.save_atomic(state, run_dir / checkpoint.BEST)
             if cfg.stop_after is not None and epoch + 1 >= cfg.stop_after:
                 break
         if history and history[-1]["epoch"] == cfg.epochs and start < cfg.epochs:

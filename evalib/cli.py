@@ -1,0 +1,25 @@
+"""Small pieces the command lines share: integer arguments with a lower bound, and error text without tracebacks."""
+from __future__ import annotations
+
+import argparse
+
+
+def int_at_least(low: int):
+    """An argparse type: an integer of at least `low` (argparse names the flag in its error and exits with 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def describe(err: BaseException) -> str:
+    """An error's message for `error: ...` lines: an OSError without its "[Errno 13]" prefix, naming its file."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    return str(err)
