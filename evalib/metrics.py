@@ -3,17 +3,21 @@
 `mask_iou`, `mask_dice` and `depth_metrics` take torch tensors of matching shape (N, H, W) (or
 anything broadcastable) and return Python floats averaged over pixels; `ssim` and
 `checkerboard_score` take image batches (N, H, W) or (N, 1, H, W). `batch_metrics` scores a whole
-(N, 2, H, W) prediction (channel 0 mask, channel 1 depth code) at once, as training reports it.
+(N, 2, H, W) prediction (channel 0 mask, channel 1 depth code) at once. `PooledScores` scores a whole
+set from additive per-image sums, so its numbers do not depend on the batch size; training and
+`evalib.evaluate` report those.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .data.store import DEPTH_MIN_M, decode_depth
 
 # metrics where larger is better; every other metric (and every loss) is better when smaller
-HIGHER_IS_BETTER = frozenset({"iou", "dice", "delta1", "delta2", "delta3", "ssim"})
+HIGHER_IS_BETTER = frozenset({"iou", "dice", "delta1", "delta2", "delta3", "ssim", "iou_per_image", "dice_per_image",
+                              "delta1_near", "delta2_near", "delta3_near", "delta1_median_scaled"})
 
 
 def mask_iou(pred: torch.Tensor, true: torch.Tensor, threshold: float = 0.5, eps: float = 1e-7) -> float:
@@ -63,8 +67,9 @@ def depth_metrics(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
 
 
 def _images(x: torch.Tensor) -> torch.Tensor:
-    """(H, W), (N, H, W) or (N, C, H, W) -> (N, C, H, W) float32."""
-    x = x.detach().float()
+    """(H, W), (N, H, W) or (N, C, H, W) -> (N, C, H, W) float32 (float64 if it came as float64)."""
+    x = x.detach()
+    x = x if x.dtype == torch.float64 else x.float()  # float64 stays float64 (pooled scores sum in it)
     if x.dim() not in (2, 3, 4):
         raise ValueError(f"expected images shaped (H, W), (N, H, W) or (N, C, H, W); got {tuple(x.shape)}")
     return x.view(1, 1, *x.shape) if x.dim() == 2 else x.unsqueeze(1) if x.dim() == 3 else x
@@ -80,11 +85,16 @@ def ssim(pred: torch.Tensor, true: torch.Tensor, window: int = 11) -> float:
     from pytorch_msssim import ssim as _ssim
 
     p, t = _images(pred), _images(true)
-    side = min(p.shape[-2:])
+    return float(_ssim(p, t, data_range=1.0, win_size=_fitting_window(p, window)))
+
+
+def _fitting_window(images: torch.Tensor, window: int) -> int:
+    """The largest odd SSIM window, at most `window`, that fits (N, C, H, W) `images`."""
+    side = min(images.shape[-2:])
     window = min(window, side - (1 - side % 2))
     if window < 1:
-        raise ValueError(f"ssim needs images of at least 1x1; got {tuple(pred.shape)}")
-    return float(_ssim(p, t, data_range=1.0, win_size=window))
+        raise ValueError(f"ssim needs images of at least 1x1; got {tuple(images.shape)}")
+    return window
 
 
 def nyquist_share(x: torch.Tensor) -> torch.Tensor:
@@ -141,3 +151,176 @@ def batch_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     if pred.shape[-1] % 2 == 0 and pred.shape[-2] % 2 == 0:
         scores["checkerboard"] = checkerboard_score(pred[:, 1:], target[:, 1:])
     return scores
+
+
+# ---------------------------------------------------------------------------------------------
+# scores of a whole set, independent of how it was cut into batches
+
+# the keys `PooledScores.result` reports, in order: batch_metrics' keys first, then the new ones
+POOLED_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta2", "delta3", "ssim", "checkerboard",
+               "iou_per_image", "dice_per_image", "rmse_m_near", "mae_m_near", "abs_rel_near", "delta1_near",
+               "delta2_near", "delta3_near", "delta1_median_scaled")
+# per-image values `PooledScores.per_image` keeps when asked
+PER_IMAGE_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta1_near", "delta1_median_scaled",
+                  "ssim")
+
+
+def _median(x: torch.Tensor) -> torch.Tensor:
+    """Median of each row of (N, P), the mean of the two middle values when P is even (as numpy's)."""
+    v = x.sort(dim=1).values
+    n = v.shape[1]
+    return (v[:, (n - 1) // 2] + v[:, n // 2]) / 2
+
+
+class PooledScores:
+    """Additive float64 sums over images from which every score of a whole set follows, whatever the batching.
+
+    `update(pred, target)` takes (N, 2, H, W) maps in [0, 1] (channel 0 mask, channel 1 depth code),
+    computes per-image sums (pixel counts, squared errors, matches, ...) and adds them one image at a
+    time, so a set cut into batches of 1, 7 or 64 sums the same numbers in the same order. `result()`
+    turns the sums into scores (keys `POOLED_KEYS`):
+
+    - iou, dice: the mask pooled over every pixel of the set (threshold 0.5); iou_per_image and
+      dice_per_image: the mean of each image's value (an image with no foreground in either mask scores 1).
+    - rmse_m, mae_m, abs_rel, delta1-3: depth in metres over all pixels of the set.
+    - the same with the suffix ``_near``: only pixels whose true code is above 0, i.e. nearer than the
+      far limit DEPTH_MAX_M (the sky and everything past it are left out, as depth benchmarks cap range).
+    - delta1_median_scaled: delta < 1.25 over all pixels after each image's predicted metres are
+      multiplied by median(true metres) / median(predicted metres) (scale-invariant depth).
+    - ssim (depth codes) and checkerboard (depth): means over images, as in `batch_metrics`, but the
+      checkerboard ratio is taken of the whole set's means rather than per batch.
+
+    For several processes (DDP), add up `state()` of each (same keys on every rank) and
+    `PooledScores.from_state(summed).result()`. `per_image=True` also keeps each image's values
+    (`PER_IMAGE_KEYS`), in the order seen, for `per_image_arrays()`.
+
+    >>> t = torch.rand(3, 2, 16, 16).round()
+    >>> s = PooledScores()
+    >>> s.update(t, t)
+    >>> r = s.result()
+    >>> r["iou"], r["rmse_m"], r["delta1_median_scaled"]
+    (1.0, 0.0, 1.0)
+    """
+
+    FIELDS = ("images", "pixels", "mask_inter", "mask_union", "mask_pred", "mask_true", "iou_sum", "dice_sum",
+              "sq_err", "abs_err", "rel_err", "delta1", "delta2", "delta3",
+              "near_pixels", "near_sq_err", "near_abs_err", "near_rel_err", "near_delta1", "near_delta2",
+              "near_delta3", "median_delta1", "ssim_sum", "board_images", "board_pred", "board_true")
+    PREFIX = "pooled/"
+
+    def __init__(self, per_image: bool = False, ssim_window: int = 11):
+        self.sums = dict.fromkeys(self.FIELDS, 0.0)
+        self.ssim_window = ssim_window
+        self._per_image = {k: [] for k in PER_IMAGE_KEYS} if per_image else None
+
+    # -- accumulate -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch of (N, 2, H, W) predictions in [0, 1] and their targets."""
+        if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 2:
+            raise ValueError(f"PooledScores.update expects pred and target shaped (N, 2, H, W) alike; got "
+                             f"{tuple(pred.shape)} and {tuple(target.shape)}")
+        if len(pred) == 0:
+            return
+        p, t = pred.detach().double(), target.detach().double()
+        n, pixels = p.shape[0], p.shape[-2] * p.shape[-1]
+        row = {"images": torch.ones(n, dtype=torch.float64, device=p.device),
+               "pixels": torch.full((n,), float(pixels), dtype=torch.float64, device=p.device)}
+
+        pm, tm = (p[:, 0] >= 0.5).flatten(1), (t[:, 0] >= 0.5).flatten(1)  # (N, H*W)
+        inter, union = (pm & tm).sum(1).double(), (pm | tm).sum(1).double()
+        pp, tp = pm.sum(1).double(), tm.sum(1).double()
+        iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+        dice = torch.where(pp + tp > 0, 2 * inter / (pp + tp).clamp_min(1), torch.ones_like(union))
+        row.update(mask_inter=inter, mask_union=union, mask_pred=pp, mask_true=tp, iou_sum=iou, dice_sum=dice)
+
+        pd = decode_depth(p[:, 1].clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
+        td = decode_depth(t[:, 1].clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
+        near = (t[:, 1] > 0).flatten(1).double()  # nearer than the far limit
+        err = pd - td
+        sq, ab, rel = err.pow(2), err.abs(), err.abs() / td
+        ratio = torch.maximum(pd / td, td / pd)
+        row.update(sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1), near_pixels=near.sum(1),
+                   near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1), near_rel_err=(rel * near).sum(1))
+        for k in (1, 2, 3):
+            hit = (ratio < 1.25**k).double()
+            row[f"delta{k}"], row[f"near_delta{k}"] = hit.sum(1), (hit * near).sum(1)
+        scaled = pd * (_median(td) / _median(pd)).unsqueeze(1)
+        row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1)
+
+        from pytorch_msssim import ssim as _ssim
+
+        pdc, tdc = p[:, 1:], t[:, 1:]
+        row["ssim_sum"] = _ssim(pdc, tdc, data_range=1.0, size_average=False,
+                                win_size=_fitting_window(pdc, self.ssim_window))
+        if p.shape[-1] % 2 == 0 and p.shape[-2] % 2 == 0:
+            row.update(board_images=row["images"], board_pred=nyquist_share(pdc), board_true=nyquist_share(tdc))
+
+        names = list(row)
+        values = torch.stack([row[k].double() for k in names], 1).cpu().tolist()  # (N, fields)
+        for image in values:  # one image at a time: the same additions in the same order for any batching
+            for k, v in zip(names, image):
+                self.sums[k] += v
+        if self._per_image is not None:
+            near_n = near.sum(1)
+            each = {"iou": iou, "dice": dice, "rmse_m": (sq.sum(1) / pixels).sqrt(), "mae_m": ab.sum(1) / pixels,
+                    "abs_rel": rel.sum(1) / pixels, "delta1": row["delta1"] / pixels,
+                    "delta1_near": torch.where(near_n > 0, row["near_delta1"] / near_n.clamp_min(1),
+                                               torch.full_like(near_n, float("nan"))),
+                    "delta1_median_scaled": row["median_delta1"] / pixels, "ssim": row["ssim_sum"]}
+            for k in PER_IMAGE_KEYS:
+                self._per_image[k].extend(each[k].cpu().tolist())
+
+    # -- combine (DDP) --------------------------------------------------------------------------
+
+    def state(self) -> dict[str, float]:
+        """The additive sums, keyed with PREFIX; sum them over processes and pass the total to `from_state`."""
+        return {self.PREFIX + k: v for k, v in self.sums.items()}
+
+    @classmethod
+    def owns(cls, key: str) -> bool:
+        """Whether `key` is one of the sums `state()` writes."""
+        return key.startswith(cls.PREFIX)
+
+    @classmethod
+    def from_state(cls, state: dict[str, float]) -> PooledScores:
+        """Scores from summed `state()` dicts (keys without PREFIX are ignored; missing sums count 0)."""
+        out = cls()
+        for k in cls.FIELDS:
+            out.sums[k] = float(state.get(cls.PREFIX + k, 0.0))
+        return out
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def result(self) -> dict[str, float]:
+        """Every score of the images seen so far (keys POOLED_KEYS; NaN throughout if there were none)."""
+        s = self.sums
+        n, px, near = s["images"], s["pixels"], s["near_pixels"]
+        if n == 0:
+            return dict.fromkeys(POOLED_KEYS, float("nan"))
+        nan = float("nan")
+        out = {
+            "iou": s["mask_inter"] / s["mask_union"] if s["mask_union"] else 1.0,
+            "dice": 2 * s["mask_inter"] / (s["mask_pred"] + s["mask_true"]) if s["mask_pred"] + s["mask_true"] else 1.0,
+            "rmse_m": (s["sq_err"] / px) ** 0.5, "mae_m": s["abs_err"] / px, "abs_rel": s["rel_err"] / px,
+            "delta1": s["delta1"] / px, "delta2": s["delta2"] / px, "delta3": s["delta3"] / px,
+            "ssim": s["ssim_sum"] / n,
+        }
+        if s["board_images"]:
+            out["checkerboard"] = (s["board_pred"] / s["board_images"]) / (s["board_true"] / s["board_images"] + 1e-12)
+        out.update({
+            "iou_per_image": s["iou_sum"] / n, "dice_per_image": s["dice_sum"] / n,
+            "rmse_m_near": (s["near_sq_err"] / near) ** 0.5 if near else nan,
+            "mae_m_near": s["near_abs_err"] / near if near else nan,
+            "abs_rel_near": s["near_rel_err"] / near if near else nan,
+            **{f"delta{k}_near": s[f"near_delta{k}"] / near if near else nan for k in (1, 2, 3)},
+            "delta1_median_scaled": s["median_delta1"] / px,
+        })
+        return out
+
+    def per_image_arrays(self) -> dict[str, np.ndarray]:
+        """Each image's values (PER_IMAGE_KEYS) as float64 arrays, in the order the images came."""
+        if self._per_image is None:
+            raise ValueError("PooledScores was made without per_image=True, so it kept no per-image values")
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self._per_image.items()}

@@ -63,6 +63,7 @@ def test_batch_metrics_keys_and_directions():
     assert list(m) == ["iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta2", "delta3", "ssim",
                        "checkerboard"]
     assert m["iou"] == m["dice"] == m["delta1"] == 1.0 and m["rmse_m"] == 0.0
-    assert HIGHER_IS_BETTER == {"iou", "dice", "delta1", "delta2", "delta3", "ssim"}
+    assert HIGHER_IS_BETTER == {"iou", "dice", "delta1", "delta2", "delta3", "ssim", "iou_per_image", "dice_per_image",
+                                "delta1_near", "delta2_near", "delta3_near", "delta1_median_scaled"}
     with pytest.raises(ValueError, match=r"\(N, 2, H, W\)"):
         batch_metrics(t[:, :1], t[:, :1])

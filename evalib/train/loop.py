@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..losses import parse_loss
-from ..metrics import HIGHER_IS_BETTER, batch_metrics
+from ..metrics import HIGHER_IS_BETTER, PooledScores
 from . import checkpoint
 from .board import Board, latest_run_dir, new_run_dir
 from .config import TrainConfig
@@ -150,10 +150,15 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
 @torch.no_grad()
 def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device,
            amp: bool) -> tuple[dict[str, float], int]:
-    """Sums over this process's test batches of batch size x (loss, each term, each metric), and the sample count."""
+    """This process's test sums and sample count.
+
+    The sums hold batch size x (loss, each term) and the additive sums of `PooledScores` (keys it
+    owns); add them up over processes, then `_scores` turns the total into the reported values.
+    """
     model.eval()
     decode = getattr(loss_fn, "decode", lambda out: out)
     sums: dict[str, float] = {}
+    pooled = PooledScores()
     count = 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -162,20 +167,32 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: tor
         out = out.float()
         values = {"test_loss": loss_fn(out, y).item()}
         values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
-        values.update(batch_metrics(decode(out), y))
         for k, v in values.items():
             sums[k] = sums.get(k, 0.0) + v * len(x)
+        pooled.update(decode(out), y)
         count += len(x)
+    sums.update(pooled.state())
     return sums, count
+
+
+def _scores(sums: dict[str, float], count: int) -> dict[str, float]:
+    """Reported test values from (summed) `_score` sums: losses as means per sample, metrics pooled over the set."""
+    losses = {k: v / max(count, 1) for k, v in sums.items() if not PooledScores.owns(k)}
+    metrics = PooledScores.from_state(sums).result() if count else {}
+    return {**losses, **metrics}
 
 
 def evaluate(model: nn.Module, loader: DataLoader, loss: nn.Module | str, device: str | torch.device | None = None
              ) -> dict[str, float]:
-    """Test loss, each loss term and every metric of `model` over `loader` (sample-weighted means of batch values)."""
+    """Test loss and each loss term (sample-weighted means of batch values), and every metric pooled over `loader`.
+
+    The metrics do not depend on the batch size (see `evalib.metrics.PooledScores`); `evalib.evaluate`
+    gives the same metrics without a loss.
+    """
     loss_fn = parse_loss(loss)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     sums, n = _score(model, loader, loss_fn, device, amp=False)
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    return _scores(sums, n)
 
 
 def _preview(dataset, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -340,7 +357,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
             keys = ctx.broadcast(list(sums))  # the same order on every rank
             totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
             train_sum, train_n, test_n = totals[:3]
-            scores = {k: v / max(test_n, 1) for k, v in zip(keys, totals[3:])}
+            scores = _scores(dict(zip(keys, totals[3:])), test_n)  # every rank's sums combined first
             row = {"epoch": epoch + 1, "train_loss": train_sum / max(train_n, 1), "test_loss": scores.pop("test_loss"),
                    **scores, "lr": lr, "train_samples": int(train_n), "test_samples": int(test_n),
                    "seconds": time.perf_counter() - t0}

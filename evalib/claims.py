@@ -1,0 +1,239 @@
+"""Verdicts that know their noise: a comparison becomes "holds", "does not hold" or "within noise".
+
+    from evalib.claims import Claim, judge, write_claims
+    _, a = evalib.evaluate(run_a, test_set, per_image=True)   # per-image arrays, in dataset order
+    _, b = evalib.evaluate(run_b, test_set, per_image=True)
+    diff, band, word = judge(a["iou"], b["iou"], "a > b", seeds=[0.61, 0.63])  # the claim: A's IoU is higher
+    claims = [Claim("04_losses", "Dice beats MSE on the mask", "IoU 0.82 vs 0.71", diff, band, word)]
+    write_claims(claims, "reports/claims.csv", "reports/claims.md")
+
+The noise band of a difference is the larger of two figures, each optional:
+
+- the spread over at least two seeds of the reference run (`seed_spread`: max - min of its metric),
+  which is what retraining alone moves the number by;
+- a paired bootstrap over the test images (`paired_bootstrap`): resample image indices with a seeded
+  generator, recompute the mean difference A - B each time, and take the half-width of the central
+  `level` interval; this is how much the choice of test images moves the difference.
+
+A claim never says better or worse inside its band: `verdict` answers "within noise" whenever
+|difference| <= band, and only otherwise compares the sign with the claimed direction.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+HOLDS, DOES_NOT_HOLD, WITHIN_NOISE = "holds", "does not hold", "within noise"
+VERDICTS = (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)
+COLUMNS = ("notebook", "claim", "writeup", "ours", "noise", "verdict")
+
+
+def claimed_sign(direction) -> int:
+    """+1 if the claim says A - B > 0, -1 if it says A - B < 0.
+
+    `direction`: "a > b" / ">" / "higher" / +1 / True, or "a < b" / "<" / "lower" / -1 / False.
+
+    >>> claimed_sign("a > b"), claimed_sign("<"), claimed_sign(-1)
+    (1, -1, -1)
+    """
+    if isinstance(direction, bool):
+        return 1 if direction else -1
+    if isinstance(direction, (int, np.integer)) and direction in (1, -1):
+        return int(direction)
+    if isinstance(direction, str):
+        text = direction.replace(" ", "").lower()
+        if text in ("a>b", ">", "higher", "+1", "+"):
+            return 1
+        if text in ("a<b", "<", "lower", "-1", "-"):
+            return -1
+    raise ValueError(f"the claimed direction (expected_sign) must be 'a > b' or 'a < b' (or +1 / -1, True / False); "
+                     f"got {direction!r}")
+
+
+def better_sign(metric: str) -> int:
+    """The sign of A - B when A is better on `metric`: +1 for IoU, Dice, delta, SSIM, ...; -1 for errors and losses.
+
+    >>> better_sign("iou"), better_sign("rmse_m"), better_sign("test_loss")
+    (1, -1, -1)
+    """
+    from .metrics import HIGHER_IS_BETTER
+
+    return 1 if metric.removeprefix("test_") in HIGHER_IS_BETTER else -1
+
+
+def _finite(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    return value
+
+
+def verdict(diff: float, band: float, expected_sign) -> str:
+    """"within noise" if |diff| <= band; otherwise "holds" when diff has the claimed sign, else "does not hold".
+
+    `diff` is A - B (ours), `band` the noise band (>= 0), `expected_sign` the claimed direction (see `claimed_sign`).
+
+    >>> verdict(0.10, 0.02, "a > b"), verdict(-0.10, 0.02, "a > b"), verdict(0.01, 0.02, "a > b")
+    ('holds', 'does not hold', 'within noise')
+    """
+    diff, band = _finite("diff", diff), _finite("band", band)
+    if band < 0:
+        raise ValueError(f"band must be >= 0 (a half-width); got {band}")
+    sign = claimed_sign(expected_sign)
+    if abs(diff) <= band:
+        return WITHIN_NOISE
+    return HOLDS if diff * sign > 0 else DOES_NOT_HOLD
+
+
+def seed_spread(values) -> float:
+    """The spread (max - min) of one metric over runs that differ only in their seed; needs at least 2 values.
+
+    >>> round(seed_spread([0.61, 0.64, 0.60]), 6)
+    0.04
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        raise ValueError(f"seed_spread needs the metric of at least 2 seeds (finite values); got {list(values)!r}")
+    return float(v.max() - v.min())
+
+
+def _pairs(a, b) -> np.ndarray:
+    """Per-image differences a - b, pairs with a NaN dropped (e.g. delta1_near of an image that is all sky)."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must hold one value per test image, the same images in the same order; "
+                         f"got {a.size} and {b.size} values")
+    d = a - b
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        raise ValueError(f"a paired bootstrap needs at least 2 images with finite values in a and b; got {d.size}")
+    return d
+
+
+def paired_bootstrap(a, b, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
+    """Half-width of the central `level` interval of mean(a - b) over `n` resamples of the test images.
+
+    `a` and `b` are per-image values of one metric for runs A and B on the same images, in the same
+    order (`evalib.evaluate(..., per_image=True)`). Image indices are drawn with replacement from
+    `numpy.random.default_rng(seed)`, so the same inputs give the same band.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n (bootstrap resamples) must be an integer >= 2; got {n!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, e.g. 0.95; got {level!r}")
+    d = _pairs(a, b)
+    rng = np.random.default_rng(seed)
+    means = np.empty(n)
+    chunk = max(1, 2_000_000 // d.size)  # resamples per draw, to bound memory
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        means[start:stop] = d[rng.integers(0, d.size, size=(stop - start, d.size))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float((hi - lo) / 2)
+
+
+def noise_band(seeds=None, a=None, b=None, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
+    """The larger of `seed_spread(seeds)` and `paired_bootstrap(a, b, ...)`; give either or both."""
+    parts = []
+    if seeds is not None:
+        parts.append(seed_spread(seeds))
+    if a is not None or b is not None:
+        if a is None or b is None:
+            raise ValueError("the bootstrap needs per-image values of both runs: pass a and b")
+        parts.append(paired_bootstrap(a, b, n=n, seed=seed, level=level))
+    if not parts:
+        raise ValueError("noise_band needs seeds (the reference run's metric over >= 2 seeds) or per-image a and b")
+    return max(parts)
+
+
+def judge(a, b, expected, seeds=None, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, str]:
+    """(ours, band, verdict) for the claim that run A compares to run B as `expected` says ("a > b" or "a < b").
+
+    `a` and `b`: per-image values of one metric (ours is the difference of their means, and the paired
+    bootstrap gives a band), or two single numbers (then `seeds` must give the band).
+    `seeds`: the reference run's metric over at least 2 seeds, or None.
+    """
+    a_arr, b_arr = np.atleast_1d(np.asarray(a, np.float64)), np.atleast_1d(np.asarray(b, np.float64))
+    if a_arr.size == 1 and b_arr.size == 1:
+        ours = float(a_arr[0] - b_arr[0])
+        if seeds is None:
+            raise ValueError("with single values for a and b the band must come from seeds (>= 2 values)")
+        band = seed_spread(seeds)
+    else:
+        d = _pairs(a_arr, b_arr)
+        ours = float(d.mean())
+        band = noise_band(seeds, a_arr, b_arr, n=n, seed=seed, level=level)
+    return ours, band, verdict(ours, band, expected)
+
+
+@dataclass
+class Claim:
+    """One row of a claims table: what a notebook tested, what the write-up said, what we measured."""
+
+    notebook: str
+    claim: str  # e.g. "Dice on the mask beats MSE (IoU)"
+    writeup: str  # the write-up's figure or words
+    ours: float  # our difference A - B (or the value the claim is about)
+    noise: float  # its noise band (half-width)
+    verdict: str  # one of VERDICTS
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}; got {self.verdict!r}")
+
+    @classmethod
+    def judged(cls, notebook: str, claim: str, writeup: str, ours: float, noise: float, expected) -> Claim:
+        """A claim whose verdict is computed from `ours`, `noise` and the claimed direction `expected`."""
+        return cls(notebook, claim, writeup, float(ours), float(noise), verdict(ours, noise, expected))
+
+
+def claims_frame(claims):
+    """The claims as a pandas DataFrame with columns COLUMNS."""
+    import pandas as pd
+
+    return pd.DataFrame([asdict(c) for c in claims], columns=[f.name for f in fields(Claim)])
+
+
+def _number(x: float) -> str:
+    return f"{x:+.3g}" if isinstance(x, (int, float)) and math.isfinite(x) else str(x)
+
+
+def to_markdown(claims) -> str:
+    """A Markdown table of the claims (ours and noise as '+0.031' and '±0.012')."""
+    cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| notebook | claim | write-up | ours | noise | verdict |", "|---|---|---|---:|---:|---|"]
+    for c in claims:
+        noise = f"±{c.noise:.3g}" if math.isfinite(c.noise) else str(c.noise)
+        lines.append(f"| {cell(c.notebook)} | {cell(c.claim)} | {cell(c.writeup)} | {_number(c.ours)} | {noise} "
+                     f"| {c.verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_claims(claims, csv_path=None, md_path=None) -> None:
+    """Write the claims to a CSV file (columns COLUMNS, full precision) and/or a Markdown table."""
+    claims = list(claims)
+    if csv_path is None and md_path is None:
+        raise ValueError("write_claims needs csv_path, md_path or both")
+    if csv_path is not None:
+        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            w.writerows([c.notebook, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict]
+                        for c in claims)
+    if md_path is not None:
+        Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(md_path).write_text(to_markdown(claims), encoding="utf-8")
+
+
+__all__ = ["COLUMNS", "Claim", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",
+           "claims_frame", "judge", "noise_band", "paired_bootstrap", "seed_spread", "to_markdown", "verdict",
+           "write_claims"]

@@ -1,0 +1,115 @@
+"""`evaluate`: one set of scores for a trained network on a dataset, whatever the batch size.
+
+    import evalib
+    scores = evalib.evaluate("runs/default/dnn2-.../best.pt", FgBgDataset(root, "test"), batch_size=64)
+    scores["iou"], scores["iou_per_image"], scores["rmse_m_near"], scores["delta1_median_scaled"]
+    scores, each = evalib.evaluate(model, dataset, per_image=True)   # each["iou"]: one value per image
+
+The scores are pooled over the whole set from additive sums (`evalib.metrics.PooledScores`), never
+averaged over batches, so batch sizes 1, 7 and 64 give the same numbers. Keys: `POOLED_KEYS`.
+"""
+from __future__ import annotations
+
+from os import PathLike
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from .metrics import PooledScores
+
+DEFAULT_BATCH_SIZE = 32
+
+
+def _model(model_or_checkpoint, device: torch.device | None) -> tuple[nn.Module, torch.device]:
+    """The network to score and the device to run it on."""
+    if isinstance(model_or_checkpoint, (str, PathLike)):
+        from .train.loop import load_model
+
+        device = device or torch.device("cpu")
+        return load_model(model_or_checkpoint, device), device
+    if isinstance(model_or_checkpoint, nn.Module):
+        if device is None:
+            param = next(model_or_checkpoint.parameters(), None)
+            device = param.device if param is not None else torch.device("cpu")
+        return model_or_checkpoint.to(device), device
+    raise TypeError(f"model_or_checkpoint must be an nn.Module or the path of a checkpoint (a .pt file or a run "
+                    f"folder); got {type(model_or_checkpoint).__name__}")
+
+
+def _loader(dataset, batch_size: int | None, per_image: bool):
+    """A loader over `dataset` in its own order (a DataLoader, or anything iterable of batches, is used as is)."""
+    if isinstance(dataset, Dataset):
+        size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        return DataLoader(dataset, batch_size=size, shuffle=False, num_workers=0)
+    if not hasattr(dataset, "__iter__"):
+        raise TypeError(f"dataset must be a torch Dataset yielding (image, target) or a DataLoader of such "
+                        f"batches; got {type(dataset).__name__}")
+    if batch_size is not None:
+        raise ValueError("batch_size applies to a Dataset; the DataLoader given as dataset already sets its own "
+                         f"(pass batch_size=None, or the dataset itself); got batch_size={batch_size!r}")
+    if per_image and isinstance(getattr(dataset, "sampler", None), RandomSampler):
+        raise ValueError("per_image=True needs the images in a fixed order, to pair them across runs, but the "
+                         "DataLoader given as dataset shuffles; pass the Dataset, or a loader with shuffle=False")
+    return dataset
+
+
+def _maps(out: torch.Tensor, decode, x: torch.Tensor) -> torch.Tensor:
+    """The network output as (N, 2, H, W) maps, or a ValueError saying what came instead."""
+    out = decode(out.float()) if decode is not None else out.float()
+    if out.dim() != 4 or out.shape[1] != 2 or out.shape[0] != x.shape[0]:
+        raise ValueError(f"model_or_checkpoint must return (N, 2, H, W) maps in [0, 1] (mask, depth code) for "
+                         f"{tuple(x.shape)} inputs; got {tuple(out.shape)}. Wrap a network that outputs logits "
+                         "in evalib.train.Maps(net, loss), or pass loss= so its decode applies")
+    return out
+
+
+@torch.no_grad()
+def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device: str | torch.device | None = None,
+             per_image: bool = False, loss=None):
+    """Score a network on a dataset: a flat dict of floats pooled over the whole set (see `evalib.metrics.POOLED_KEYS`).
+
+    - `model_or_checkpoint`: an nn.Module returning (N, 2, H, W) maps in [0, 1] (such as
+      `evalib.train.Maps` or what `evalib.train.load_model` gives), or the path of a checkpoint /
+      run folder, loaded with `load_model`.
+    - `dataset`: a torch Dataset yielding (image, target) pairs like `evalib.data.FgBgDataset`, read in
+      its order with `batch_size` (default 32); or a DataLoader (or other iterable of batches), used as is.
+    - `device`: where to run; default the module's device (a checkpoint: the CPU).
+    - `per_image=True`: return `(scores, arrays)`, arrays a dict of float64 numpy arrays with each image's
+      iou, dice, rmse_m, mae_m, abs_rel, delta1, delta1_near, delta1_median_scaled and ssim, in dataset order
+      (the inputs of `evalib.claims.paired_bootstrap`).
+    - `loss`: a loss spec or module whose `decode` turns the network's raw outputs into maps (for a
+      classification network that is not wrapped in `Maps`).
+
+    The model is put in eval mode for the pass and given back in the mode it came in.
+    """
+    device = torch.device(device) if device is not None else None
+    model, device = _model(model_or_checkpoint, device)
+    loader = _loader(dataset, batch_size, per_image)
+    decode = None
+    if loss is not None:
+        from .losses import parse_loss
+
+        decode = getattr(parse_loss(loss), "decode", None)
+    scores = PooledScores(per_image=per_image)
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise ValueError("dataset must yield (image, target) pairs; got batches of "
+                                 f"{type(batch).__name__}{'' if not hasattr(batch, '__len__') else f' of {len(batch)}'}")
+            x, y = batch
+            x, y = x.to(device), y.to(device)
+            if y.dim() != 4 or y.shape[1] != 2:
+                raise ValueError(f"dataset targets must be (2, H, W) (mask, depth code); got batches of {tuple(y.shape)}")
+            scores.update(_maps(model(x), decode, x), y.float())
+    finally:
+        model.train(was_training)
+    result = scores.result()
+    return (result, scores.per_image_arrays()) if per_image else result
+
+
+__all__ = ["evaluate"]

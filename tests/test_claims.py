@@ -1,0 +1,156 @@
+"""Tests for evalib.claims: three verdicts, a noise band from seeds and a seeded paired bootstrap."""
+import csv
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+import evalib
+from evalib.claims import (COLUMNS, DOES_NOT_HOLD, HOLDS, WITHIN_NOISE, Claim, better_sign, claimed_sign,
+                           claims_frame, judge, noise_band, paired_bootstrap, seed_spread, to_markdown, verdict,
+                           write_claims)
+
+
+def runs(images: int, shift: float, spread: float = 0.1, seed: int = 0):
+    """Per-image scores of a run B and a run A = B + shift + per-image noise of std `spread`."""
+    rng = np.random.default_rng(seed)
+    b = rng.uniform(0.3, 0.9, images)
+    return b + shift + rng.normal(0, spread, images), b
+
+
+def test_identical_runs_are_within_noise():
+    a, _ = runs(200, 0.0)
+    assert judge(a, a.copy(), "a > b") == (0.0, 0.0, WITHIN_NOISE)
+    assert judge(a, a.copy(), "a < b", seeds=[0.61, 0.63])[2] == WITHIN_NOISE
+    assert verdict(0.0, 0.0, "a > b") == WITHIN_NOISE
+
+
+def test_a_large_clear_difference_holds_or_does_not_hold_by_the_claimed_sign():
+    a, b = runs(200, 0.3)  # A is 0.3 higher, per-image noise 0.1: the bootstrap band is about 0.014
+    diff, band, word = judge(a, b, "a > b")
+    assert diff == pytest.approx(0.3, abs=0.03) and band < 0.05 and word == HOLDS
+    assert judge(a, b, "a < b")[2] == DOES_NOT_HOLD
+    assert judge(b, a, "a < b")[2] == HOLDS
+    assert verdict(-0.2, 0.05, +1) == DOES_NOT_HOLD and verdict(-0.2, 0.05, -1) == HOLDS
+
+
+def test_a_difference_inside_the_band_is_within_noise_whichever_way_it_points():
+    # these fail if the band is ignored: each difference has the claimed sign and is nonzero
+    assert verdict(0.01, 0.02, "a > b") == WITHIN_NOISE
+    assert verdict(-0.01, 0.02, "a < b") == WITHIN_NOISE
+    assert verdict(0.02, 0.02, "a > b") == WITHIN_NOISE  # on the edge: still no claim
+    a, b = runs(100, 0.005, spread=0.2)  # a tiny effect under large per-image noise
+    diff, band, word = judge(a, b, "a > b" if np.mean(a - b) > 0 else "a < b")
+    assert diff != 0 and abs(diff) < band and word == WITHIN_NOISE
+    # a difference the bootstrap resolves stays within noise when retraining alone moves the metric more
+    a, b = runs(2000, 0.05)
+    assert judge(a, b, "a > b")[2] == HOLDS
+    diff, band, word = judge(a, b, "a > b", seeds=[0.50, 0.58, 0.55])
+    assert band == pytest.approx(0.08) and word == WITHIN_NOISE
+
+
+def test_bootstrap_is_seeded_and_its_band_shrinks_with_more_images():
+    a, b = runs(300, 0.02)
+    assert paired_bootstrap(a, b, seed=3) == paired_bootstrap(a, b, seed=3)
+    assert paired_bootstrap(a, b, seed=3) != paired_bootstrap(a, b, seed=4)
+    few = paired_bootstrap(*runs(100, 0.02, seed=1))
+    many = paired_bootstrap(*runs(10_000, 0.02, seed=1))
+    assert many < few / 5  # ~ 1 / sqrt(images): about 10x narrower
+    # and it is the interval it says it is: 1.96 standard errors of the mean for normal differences
+    rng = np.random.default_rng(7)
+    d = rng.normal(0.0, 0.1, 2000)
+    assert paired_bootstrap(d, np.zeros_like(d), n=2000) == pytest.approx(1.96 * d.std() / math.sqrt(d.size), rel=0.1)
+    assert paired_bootstrap(d, np.zeros_like(d), level=0.5) < paired_bootstrap(d, np.zeros_like(d), level=0.95)
+
+
+def test_noise_band_is_the_larger_of_seed_spread_and_bootstrap():
+    a, b = runs(400, 0.0)
+    boot = paired_bootstrap(a, b)
+    assert seed_spread([0.61, 0.64, 0.60]) == pytest.approx(0.04)
+    assert noise_band(seeds=[0.5, 0.5 + boot / 2], a=a, b=b) == boot
+    assert noise_band(seeds=[0.5, 0.5 + 3 * boot], a=a, b=b) == pytest.approx(3 * boot)
+    assert noise_band(seeds=[0.2, 0.25]) == pytest.approx(0.05)
+    assert judge(0.70, 0.60, "a > b", seeds=[0.61, 0.66])[1:] == (pytest.approx(0.05), HOLDS)
+    assert judge(0.70, 0.66, "a > b", seeds=[0.61, 0.66])[2] == WITHIN_NOISE
+
+
+def test_nan_images_are_left_out_of_the_pairs():
+    a, b = runs(50, 0.3)
+    a_nan = a.copy()
+    a_nan[::5] = np.nan  # e.g. delta1_near of an image that is all sky
+    keep = np.isfinite(a_nan)
+    assert paired_bootstrap(a_nan, b) == paired_bootstrap(a[keep], b[keep])
+    assert judge(a_nan, b, "a > b")[0] == pytest.approx(np.mean(a[keep] - b[keep]))
+
+
+def test_directions():
+    assert claimed_sign("a > b") == claimed_sign(">") == claimed_sign(True) == claimed_sign(1) == 1
+    assert claimed_sign("a < b") == claimed_sign("<") == claimed_sign(False) == claimed_sign(-1) == -1
+    assert better_sign("iou") == better_sign("delta1_median_scaled") == 1
+    assert better_sign("rmse_m") == better_sign("abs_rel_near") == better_sign("test_loss") == -1
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match="band must be >= 0"):
+        verdict(0.1, -0.01, "a > b")
+    with pytest.raises(ValueError, match="diff must be finite"):
+        verdict(float("nan"), 0.01, "a > b")
+    with pytest.raises(ValueError, match="expected_sign"):
+        verdict(0.1, 0.01, "a >= b")
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        seed_spread([0.5])
+    with pytest.raises(ValueError, match="same images in the same order; got 3 and 4"):
+        paired_bootstrap([1, 2, 3], [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="level"):
+        paired_bootstrap([1, 2, 3], [1, 2, 4], level=95)
+    with pytest.raises(ValueError, match="band must come from seeds"):
+        judge(0.7, 0.6, "a > b")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        Claim("04", "x", "y", 0.1, 0.01, "better")
+
+
+def test_claims_tables(tmp_path):
+    claims = [Claim.judged("04_losses", "Dice on the mask beats MSE (IoU)", "0.82 vs 0.71 | visibly", 0.031, 0.012,
+                           "a > b"),
+              Claim.judged("05_focal_depth", "focal CE lowers RMSE", "better depth", -0.4, 1.2, "a < b"),
+              Claim.judged("09_l1_msssim", "L1+MS-SSIM beats SSIM (delta1)", "sharper", -0.2, 0.05, "a > b")]
+    assert [c.verdict for c in claims] == [HOLDS, WITHIN_NOISE, DOES_NOT_HOLD]
+    write_claims(claims, tmp_path / "r" / "claims.csv", tmp_path / "r" / "claims.md")
+    table = pd.read_csv(tmp_path / "r" / "claims.csv")
+    assert tuple(table.columns) == COLUMNS == tuple(claims_frame(claims).columns)
+    assert table["ours"].tolist() == [0.031, -0.4, -0.2] and table["verdict"].tolist()[1] == WITHIN_NOISE
+    with open(tmp_path / "r" / "claims.csv", newline="") as f:
+        assert next(csv.reader(f)) == list(COLUMNS)
+    md = (tmp_path / "r" / "claims.md").read_text()
+    assert md == to_markdown(claims)
+    lines = md.strip().splitlines()
+    assert lines[0].startswith("| notebook | claim | write-up | ours | noise | verdict |") and len(lines) == 5
+    assert "0.82 vs 0.71 \\| visibly" in lines[2] and "+0.031" in lines[2] and "±0.012" in lines[2]
+
+
+def test_per_image_scores_from_evaluate_feed_the_bootstrap():
+    g = torch.Generator().manual_seed(0)
+    y = torch.zeros(40, 2, 16, 16)
+    y[:, 0, 4:12, 4:12] = 1
+    y[:, 1] = torch.randint(1, 256, (40, 16, 16), generator=g) / 255
+    x = torch.cat([y, torch.rand(40, 1, 16, 16, generator=g)], 1)
+
+    class Noisy(nn.Module):  # the target plus a fixed amount of mask noise
+        def __init__(self, amount):
+            super().__init__()
+            self.amount = amount
+
+        def forward(self, x):
+            noise = torch.sin(1000 * x[:, 2:3])  # deterministic per pixel, in [-1, 1]
+            return torch.cat([x[:, :1] + self.amount * noise, x[:, 1:2]], 1).clamp(0, 1)
+
+    data = TensorDataset(x, y)
+    _, good = evalib.evaluate(Noisy(0.2), data, per_image=True)
+    _, bad = evalib.evaluate(Noisy(0.9), data, per_image=True)
+    diff, band, word = judge(good["iou"], bad["iou"], "a > b")
+    assert diff > 0.2 and band < diff and word == HOLDS
+    assert judge(good["delta1"], bad["delta1"], "a > b")[2] == WITHIN_NOISE  # the depth maps are the same
