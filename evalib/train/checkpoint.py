@@ -96,7 +96,7 @@ def load(path: str | Path) -> dict:
     ckpt = _read(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint written by evalib.train (format {FORMAT})")
-    missing = [k for k in ("model", "config", "epoch") if k not in ckpt]
+    missing = [k for k in ("model", "config") if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete evalib.train checkpoint")
     return ckpt

@@ -228,10 +228,17 @@ def _resolve_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
     return run_dir, None
 
 
+RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "history", "best", "epoch", "config")
+
+
 def _load_for_resume(path: Path) -> dict:
     """checkpoint.load, with an error that says what is untouched and how to go on when the file is bad."""
     try:
-        return checkpoint.load(path)
+        state = checkpoint.load(path)
+        missing = [k for k in RESUME_KEYS if k not in state]
+        if missing:
+            raise checkpoint.CheckpointError(f"{path} holds weights but not {', '.join(missing)}, which a resume needs")
+        return state
     except checkpoint.CheckpointError as err:
         best = path.parent / checkpoint.BEST
         kept = (f"{best} is untouched: resume from it with --resume {best} (resume={str(best)!r}), or "
