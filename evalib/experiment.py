@@ -8,15 +8,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from .profiles import get_profile
+from .train import checkpoint
 
-SCORE_COLUMNS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "ssim", "checkerboard")
+SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
+                 "ssim", "checkerboard")
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,139 @@ def config(s: Settings, experiment: str, **options):
     return TrainConfig(**base)
 
 
-def train(configs: dict) -> dict:
-    """fit() every configuration in turn: {label: TrainConfig} -> {label: FitResult}."""
-    from .train import fit
+# TrainConfig fields that do not change what a run learns (where it is written, how it reports)
+_NOT_IN_KEY = ("out", "experiment", "name", "progress", "resume", "stop_after", "log_images", "log_graph", "device",
+               "best_metric")
+
+
+def run_key(cfg) -> str:
+    """A short hash of everything that decides a run's numbers: its resolved config and its dataset's identity."""
+    cfg = cfg.resolved()
+    fields = {k: v for k, v in cfg.asdict().items() if k not in _NOT_IN_KEY}
+    manifest = Path(cfg.data) / "manifest.json"
+    if manifest.is_file():  # a rebuilt dataset (new "created" stamp) never reuses runs of the old one
+        meta = json.loads(manifest.read_text())
+        fields["data"] = [str(Path(cfg.data).resolve()), meta.get("created"), meta.get("count"), meta.get("size")]
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def cached_run(cfg) -> Path | None:
+    """The folder of a finished run with exactly this configuration (in any experiment), or None."""
+    from .train.board import runs_root
+
+    cfg = cfg.resolved()
+    for last in sorted(runs_root().glob(f"*/*-{run_key(cfg)}/last.pt")):
+        try:
+            if checkpoint.load(last)["epoch"] >= cfg.epochs:
+                return last.parent
+        except (OSError, ValueError, KeyError):
+            continue  # damaged or foreign: train again
+    return None
+
+
+def train(configs: dict, cache: bool = True) -> dict:
+    """fit() every configuration in turn: {label: TrainConfig} -> {label: FitResult}.
+
+    With `cache` (the default), a configuration already trained to the end (in this notebook or another,
+    see `run_key`) is read back instead of trained again, and an interrupted one resumes from its last
+    complete epoch; runs go to runs/<experiment>/<label>-<key>/.
+    """
+    from .train import fit, load_result
+    from .train.board import slug
 
     results = {}
     for label, cfg in configs.items():
         t0 = time.perf_counter()
+        found = cached_run(cfg) if cache else None
+        if found is not None:
+            results[label] = load_result(found)
+            print(f"{label}: reused {found} (same configuration and data)")
+            continue
+        if cache and cfg.out is None:
+            cfg = replace(cfg, out=str(runs_dir(cfg.experiment) / f"{slug(label)}-{run_key(cfg)}"), resume=True)
         results[label] = fit(cfg)
-        print(f"{label}: {cfg.epochs} epochs in {time.perf_counter() - t0:.0f} s -> {results[label].run_dir}")
+        print(f"{label}: {results[label].config.epochs} epochs in {time.perf_counter() - t0:.0f} s -> "
+              f"{results[label].run_dir}")
     return results
+
+
+def seeds(s: Settings) -> tuple[int, ...]:
+    """Training seeds of a notebook's reference run: two in the cpu and full profiles (for a noise band), one in smoke."""
+    return (0,) if s.profile == "smoke" else (0, 1)
+
+
+def train_seeds(label: str, cfg, seed_list) -> dict:
+    """The same configuration at each training seed (same split): {"label (seed k)": FitResult}."""
+    return train({f"{label} (seed {k})": replace(cfg, seed=k) for k in seed_list})
+
+
+def per_image(result, dataset) -> dict:
+    """Per-image scores of a run's network on `dataset` (in order): iou, dice, rmse_m, delta1, ... (cached)."""
+    from .evaluation import evaluate
+
+    memo = result.__dict__.setdefault("_per_image", {})
+    key = id(dataset)
+    if key not in memo:
+        memo[key] = (dataset, evaluate(maps_model(result), dataset, per_image=True)[1])
+    return memo[key][1]
+
+
+def compare(notebook: str, claim: str, writeup: str, a, b, metric: str, test, seeds_of_b=(), expected=None):
+    """A claim that run `a` beats run `b` on `metric`, judged over the test images.
+
+    Ours is the mean per-image difference A - B; the noise band is the larger of a paired bootstrap over
+    the test images and the spread of `metric` over the reference run's seeds (`seeds_of_b`: FitResults
+    of B's configuration at other seeds). `expected` is the claimed direction ("a > b" or "a < b"); by
+    default, "A is better" on that metric.
+    """
+    from .claims import Claim, better_sign, judge
+
+    direction = expected if expected is not None else better_sign(metric)
+    spread = [r.final[metric] for r in seeds_of_b] if len(seeds_of_b) >= 2 else None
+    ours, band, word = judge(per_image(a, test)[metric], per_image(b, test)[metric], direction, seeds=spread)
+    return Claim(notebook, claim, writeup, ours, band, word)
+
+
+def compare_values(notebook: str, claim: str, writeup: str, a: float, b: float, spread_runs=(), key: str = "test_loss",
+                   expected=None):
+    """A claim about one number per run (e.g. the test loss), judged against the spread of `key` over the
+    reference run's seeds; without two seeds there is no band, and the verdict stays "within noise"."""
+    from .claims import WITHIN_NOISE, Claim, better_sign, judge
+
+    direction = expected if expected is not None else better_sign(key)
+    if len(spread_runs) < 2:
+        return Claim(notebook, claim, writeup, float(a - b), float("inf"), WITHIN_NOISE)
+    ours, band, word = judge(a, b, direction, seeds=[r.final[key] for r in spread_runs])
+    return Claim(notebook, claim, writeup, ours, band, word)
+
+
+def claims_table(notebook: str, claims: list):
+    """Show a notebook's claims table and record it for the main job's reports/claims.md and claims.csv."""
+    from IPython.display import Markdown, display
+
+    from .claims import to_markdown
+    from .reproduce import record_claims
+
+    record_claims(notebook, claims)
+    display(Markdown(to_markdown(claims)))
+    return claims
+
+
+def show_net(name: str, size: int, depth: int = 2, **options):
+    """A compact layer table of a network (output shapes and parameters, via torchinfo) and its receptive field."""
+    import torch
+    from torchinfo import summary as layer_table
+
+    from .models import create, receptive_field
+
+    with torch.random.fork_rng():
+        net = create(name, **options)
+    table = layer_table(net, input_size=(1, 3, size, size), depth=depth, col_names=("output_size", "num_params"),
+                        verbose=0, device="cpu")
+    print(table)
+    print(f"receptive field at the bottleneck: {receptive_field(net, size)} pixels (input {size}x{size})")
+    return table
 
 
 def scores(results: dict) -> pd.DataFrame:
@@ -73,7 +200,8 @@ def scores(results: dict) -> pd.DataFrame:
     for label, r in results.items():
         last = r.history[-1]
         row = {"run": label, "model": r.config.model, "loss": r.config.loss, "params": count_params(r.model),
-               "epochs": len(r.history), "train_s": round(sum(h["seconds"] for h in r.history), 1),
+               "epochs": len(r.history), "images_seen": int(sum(h["train_samples"] for h in r.history)),
+               "size": r.config.size, "train_s": round(sum(h["seconds"] for h in r.history), 1),
                # training images per second of epoch wall time (test scoring included)
                "images_per_s": sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history),
                "test_loss": last["test_loss"]}
@@ -143,5 +271,5 @@ def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict
 
     row = table.loc[run]
     return record(notebook, model=row["model"], loss=row["loss"], params=int(row["params"]), epochs=int(row["epochs"]),
-                  mask_iou=float(row.get("iou", float("nan"))), depth_rmse_m=float(row.get("rmse_m", float("nan"))),
+                  images_seen=f"{int(row['images_seen']):,} at {int(row['size'])}px", mask_iou=float(row.get("iou", float("nan"))), depth_rmse_m=float(row.get("rmse_m", float("nan"))),
                   delta1=float(row.get("delta1", float("nan"))), verdict=verdict)

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 RESULTS_ENV = "DEPTHMASK_RESULTS_DIR"
-SUMMARY_COLUMNS = ("notebook", "status", "wall_s", "model", "loss", "params", "epochs", "mask_iou", "depth_rmse_m",
-                   "delta1", "verdict")
+SUMMARY_COLUMNS = ("notebook", "status", "wall_s", "model", "loss", "params", "epochs", "images_seen", "mask_iou",
+                   "depth_rmse_m", "delta1", "claims", "verdict")
 
 
 def repo_root() -> Path:
@@ -35,6 +35,34 @@ def record(notebook: str, **results) -> dict:
         tmp.write_text(json.dumps(clean, indent=1, default=str))
         os.replace(tmp, path)
     return clean
+
+
+def record_claims(notebook: str, claims: list) -> None:
+    """Called by a notebook: store its claims table for reports/claims.md and claims.csv (a no-op outside the
+    main job)."""
+    from dataclasses import asdict
+
+    folder = os.environ.get(RESULTS_ENV)
+    if folder:
+        path = Path(folder) / f"{notebook}.claims.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps([asdict(c) for c in claims], indent=1))
+        os.replace(tmp, path)
+
+
+def _write_claims(results_dir: Path, names: list[str], run_dir: Path, reports) -> list:
+    """Every notebook's recorded claims, in notebook order, to claims.md and claims.csv (run folder and reports/)."""
+    from .claims import Claim, write_claims
+
+    claims = []
+    for name in names:
+        path = results_dir / f"{name}.claims.json"
+        if path.is_file():
+            claims += [Claim(**row) for row in json.loads(path.read_text())]
+    reports_dir = Path(reports) if reports else repo_root() / "reports"
+    for folder in (run_dir, reports_dir):
+        write_claims(claims, folder / "claims.csv", folder / "claims.md")
+    return claims
 
 
 def find_notebooks(folder: Path, only: str | None = None) -> list[Path]:
@@ -143,8 +171,14 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
         res = results_dir / f"{name}.json"
         if res.is_file():
             row.update(json.loads(res.read_text()))
+        claims_file = results_dir / f"{name}.claims.json"
+        if claims_file.is_file():
+            words = [c["verdict"] for c in json.loads(claims_file.read_text())]
+            row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in ("holds", "does not hold", "within noise")
+                                      if words.count(w))
         print(f"[{name}] {row['status']} in {row['wall_s']} s", flush=True)
         rows.append(row)
         table = _write_summary(rows, prof.name, stamp, run_dir, reports)  # after every notebook: nothing lost
+        _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports)
     print(table)
     return 0 if all(r["status"] == "ok" for r in rows) else 1

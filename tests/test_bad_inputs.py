@@ -426,12 +426,18 @@ def test_checkpoints_hold_only_what_the_safe_loader_reads(tmp_path, small):
 
 def test_checkpoints_of_the_previous_format_still_load_and_resume(tmp_path, small):
     """Before this change the RNG state held NumPy's tuple with an ndarray; such files still load."""
-    fit(_tiny_config(small, tmp_path / "run"))
+    fit(_tiny_config(small, tmp_path / "run", epochs=2, stop_after=1))
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     state["rng"]["numpy"] = np.random.get_state()
     torch.save(state, tmp_path / "run" / "last.pt")
     result = fit(_tiny_config(small, tmp_path / "run", epochs=2, resume=True))
     assert [r["epoch"] for r in result.history] == [1, 2]
+
+
+def test_resuming_a_one_cycle_run_with_more_epochs_is_a_named_error(tmp_path, small):
+    fit(_tiny_config(small, tmp_path / "run", schedule="onecycle"))
+    with pytest.raises(ValueError, match="epochs=1, this run asks for 2"):
+        fit(_tiny_config(small, tmp_path / "run", schedule="onecycle", epochs=2, resume=True))
 
 
 class _NaNFrom(nn.Module):

@@ -69,6 +69,9 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     good = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("profile = 'cpu'\ndata_path = None", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("from evalib.reproduce import record\nrecord('01_good', mask_iou=0.5, verdict='holds')"),
+        nbformat.v4.new_code_cell("from evalib.claims import Claim\nfrom evalib.reproduce import record_claims\n"
+                                  "record_claims('01_good', [Claim('01_good', 'A beats B', 'much better', 0.2, 0.05, "
+                                  "'holds'), Claim('01_good', 'C beats B', 'a bit', 0.01, 0.05, 'within noise')])"),
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"),
     ])
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
@@ -79,6 +82,11 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     summary = (tmp_path / "reports" / "summary.md").read_text()
     assert "| 00_bad | FAILED" in summary and "deliberate failure" in summary
     assert "| 01_good | ok |" in summary and "holds" in summary
+    assert "1 holds, 1 within noise" in summary  # the claims column
+    for folder in ("reports", "run"):
+        claims_md = (tmp_path / folder / "claims.md").read_text()
+        assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds |" in claims_md
+        assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == "notebook,claim,writeup,ours,noise,verdict"
     assert (tmp_path / "run" / "01_good.ipynb").is_file()
     assert len(list((tmp_path / "run" / "figures" / "01_good").glob("*.png"))) == 1
     assert find_notebooks(books, "1") == [books / "01_good.ipynb"]

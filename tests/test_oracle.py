@@ -23,7 +23,6 @@ from evalib.models import names, options
 from evalib.models.layers import ACTIVATIONS
 from evalib.train import Maps, TrainConfig, build_model
 from evalib.train import evaluate as fit_evaluate
-from evalib.train.__main__ import parser
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIDENT = 50.0  # logit margin of the oracle's one-hot classes: softmax puts e^-50 on the others
@@ -38,9 +37,11 @@ MIN_BINS_SCALED = math.floor(math.log(DEPTH_MAX_M / DEPTH_MIN_M) / math.log(1.25
 
 
 def used_specs() -> list[str]:
-    """Every loss spec written as a string in the notebooks or evalib, the CLI and TrainConfig defaults, and
-    the recipe issue 14 proposes as the new default."""
-    found = {parser().get_default("loss"), TrainConfig().loss, "mask:bce+mask:dice+depth:l1"}
+    """Every loss spec written as a string in the notebooks or evalib, and those of TrainConfig's default and
+    every named recipe (the CLI's --recipe)."""
+    from evalib.train.config import RECIPES
+
+    found = {TrainConfig().loss, *(r["loss"] for r in RECIPES.values())}
     quoted = re.compile(r"""["']((?:mask|depth|all):[^"'\s]+)["']""")
     for path in [*sorted((ROOT / "notebooks").glob("*.py")), *sorted((ROOT / "evalib").rglob("*.py"))]:
         found.update(quoted.findall(path.read_text(encoding="utf-8")))
@@ -158,7 +159,7 @@ def test_a_wrong_output_does_not_score_perfectly(targets):
 def test_the_cases_cover_what_is_used():
     # the scan must find the specs the notebooks train (not silently nothing), classification ones included
     assert {"mask:mse+depth:ssim", "all:0.16*l1+0.84*msssim", "mask:ce+depth:focal_ce(bins=16)"} <= set(SPECS)
-    assert parser().get_default("loss") in SPECS and TrainConfig().loss in SPECS
+    assert TrainConfig().loss in SPECS and TrainConfig.recipe("writeup").loss in SPECS
     # every activation has an oracle, and every model's default activation is one of them
     assert set(PRE_ACTIVATION) == set(ACTIVATIONS), "add the new activation's inverse to PRE_ACTIVATION"
     assert {options(name)["activation"] for name in names()} <= set(ACTIVATIONS)

@@ -30,6 +30,7 @@ def runs_in_tmp(tmp_path, monkeypatch):
 def config(tiny, out, **kw) -> TrainConfig:
     """A config that trains a width-4 dnn2 on 32x32 images of the tiny set."""
     base = dict(data=str(tiny), size=32, batch_size=8, fraction=FRACTION, workers=0, epochs=2, lr=1e-2,
+                model="dnn2", loss="mask:mse+depth:ssim", optimizer="adam", weight_decay=0.0, schedule="constant",
                 model_options={"width": 4}, progress=False, log_images=2, log_graph=False,
                 out=str(out) if out else None)
     return TrainConfig(**{**base, **kw})
@@ -247,7 +248,8 @@ def test_run_grid_writes_a_results_table(tiny, tmp_path):
 
 
 def test_run_folders_are_named_by_experiment_hparams_and_time(tmp_path):
-    cfg = TrainConfig(experiment="losses", loss="mask:mse+depth:ssim", batch_size=32, schedule="onecycle")
+    cfg = TrainConfig(experiment="losses", model="dnn2", loss="mask:mse+depth:ssim", lr=2e-4, batch_size=32,
+                      schedule="onecycle")
     assert run_name(cfg) == "dnn2_mask-mse_depth-ssim_lr0.0002_bs32_onecycle"
     path = new_run_dir(cfg)
     assert path.parent == tmp_path / "runs" / "losses" and path.name.startswith(run_name(cfg) + "-20")

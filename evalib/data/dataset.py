@@ -153,21 +153,22 @@ class FgBgDataset(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", size: int | None = None, fraction: float = 1.0,
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0,
-                 augment: bool | str = False):
+                 augment: bool | str = False, split_seed: int | None = None):
         self.store = open_store(root)
         if size is not None and (not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= 1024):
             raise ValueError(f"size must be an integer between 8 and 1024 (or None for the stored "
                              f"{self.store.size}), got {size!r}")
         self.size = int(size) if size is not None else self.store.size
         self.split, self.split_mode, self.seed = split, split_mode, seed
-        self.indices = split_indices(self.store.samples, split, test_fraction, split_mode, seed, fraction,
+        self.split_seed = seed if split_seed is None else split_seed  # which samples; `seed`: augmentation draws
+        self.indices = split_indices(self.store.samples, split, test_fraction, split_mode, self.split_seed, fraction,
                                      count=len(self.store))
         self.augment = "standard" if augment is True else "none" if augment is False else augment
         self.transform = augmentations(self.augment)
         self.transform.set_random_seed(seed)
         mean, std = self.store.manifest.get("mean"), self.store.manifest.get("std")
         if mean is None:  # the original layout carries no statistics: measure a few hundred images
-            train = split_indices(None, "train", test_fraction, "random", seed, count=len(self.store))
+            train = split_indices(None, "train", test_fraction, "random", self.split_seed, count=len(self.store))
             mean, std = _stats_of(self.store, train)
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
@@ -226,14 +227,18 @@ def _seed_worker(worker_id: int) -> None:
 def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32, fraction: float = 1.0,
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0, augment: bool = True,
                  num_workers: int = 0, pin_memory: bool | None = None, fast: bool = False,
-                 device: str | torch.device | None = None, channels_last: bool = False):
+                 device: str | torch.device | None = None, channels_last: bool = False, split_seed: int | None = None):
     """Train and test loaders over one dataset: the train split augmented and shuffled with `seed`.
+
+    `split_seed` (default: `seed`) draws the split and the `fraction` subsets, so runs of several seeds can
+    share one test set.
 
     `fast=True` gives `evalib.data.fast.FastLoader`s instead of DataLoaders (packed datasets only): whole
     batches read at once and augmented in batches on `device`, with the same batches as the simple path
     when augmentation is off. `device` and `channels_last` apply to the fast path only.
     """
-    common = dict(root=root, size=size, fraction=fraction, test_fraction=test_fraction, split_mode=split_mode, seed=seed)
+    common = dict(root=root, size=size, fraction=fraction, test_fraction=test_fraction, split_mode=split_mode, seed=seed,
+                  split_seed=split_seed)
     train = FgBgDataset(split="train", augment=augment, **common)
     test = FgBgDataset(split="test", augment=False, **common)
     if fast:

@@ -2,8 +2,11 @@
 
 Channel 0 is the mask, channel 1 the depth. Every builder takes ``width`` (base channels),
 ``out_channels`` (an int, or a (mask, depth) pair such as (2, K) for classification losses),
-``activation`` ("minmax", "sigmoid", "clamp", or "none" for raw logits) and ``heads`` (2: separate
-mask and depth decoders over one encoder); ``options(name)`` lists them with their defaults.
+``activation`` ("sigmoid", the default; "minmax", the write-up's per-image rescaling; "clamp"; or
+"none" for raw logits) and ``heads`` (2: separate mask and depth decoders over one encoder);
+``options(name)`` lists them with their defaults. "minmax" stretches every predicted map to span
+[0, 1], which our depth encoding (one global scale, where an image's nearest point is rarely at
+code 1) cannot express: even the true depth maps score delta < 1.25 of about 0.3 through it.
 
 Receptive fields follow one convention, at the bottleneck (see ``receptive``): 119 for dnn1 and 79
 for dnn2, which the write-up rounds to 120 and 80.

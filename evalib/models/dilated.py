@@ -78,26 +78,26 @@ def build_dilated(name: str, cfg: DilatedConfig, out_channels: Channels, activat
 
 
 @register("dnn1")
-def dnn1(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1) -> DepthMaskNet:
+def dnn1(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
     """DNN1: dilations 2, 4, 8 and a transposed-conv decoder (about 230K parameters at width 16)."""
     cfg = DilatedConfig(width, dilations=(2, 4, 8), upsample="transpose")
     return build_dilated("dnn1", cfg, out_channels, activation, heads)
 
 
 @register("dnn2")
-def dnn2(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1) -> DepthMaskNet:
+def dnn2(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
     """DNN2: dilations 2, 3, 4 and pixel-shuffle upsampling (about 224K parameters at width 16)."""
     return build_dilated("dnn2", DilatedConfig(width), out_channels, activation, heads)
 
 
 @register("dnn2_wide")
-def dnn2_wide(width: int = 32, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1) -> DepthMaskNet:
+def dnn2_wide(width: int = 32, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
     """DNN2 with every channel count doubled (the write-up's "doubling the features")."""
     return build_dilated("dnn2_wide", DilatedConfig(width), out_channels, activation, heads)
 
 
 @register("dnn2_residual")
-def dnn2_residual(width: int = 16, out_channels: Channels = 2, activation: str = "minmax",
+def dnn2_residual(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid",
                   heads: int = 1) -> DepthMaskNet:
     """DNN2 with a skip connection around each atrous block."""
     return build_dilated("dnn2_residual", DilatedConfig(width, residual=True), out_channels, activation, heads)

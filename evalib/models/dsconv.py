@@ -58,7 +58,7 @@ class DSDecoder(nn.Module):
 
 
 @register("dsconv_deep")
-def dsconv_deep(width: int = 16, out_channels: Channels = 2, activation: str = "minmax",
+def dsconv_deep(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid",
                 heads: int = 1) -> DepthMaskNet:
     """Deeper network of depthwise-separable convs, no dilation, fewer parameters than DNN2."""
     decoders = [DSDecoder(width, c) for c in head_channels(out_channels, heads)]

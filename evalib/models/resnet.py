@@ -68,7 +68,7 @@ class ResNetDecoder(nn.Module):
 
 
 @register("resnet18_ed")
-def resnet18_ed(width: int = 32, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1,
+def resnet18_ed(width: int = 32, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
                 skips: bool = True) -> DepthMaskNet:
     """ResNet18 encoder-decoder, about 11.5M parameters; ``width`` sets the decoder channels."""
     decoders = [ResNetDecoder(width, c, skips) for c in head_channels(out_channels, heads)]

@@ -75,14 +75,14 @@ def build_unet(name: str, width: int, out_channels: Channels, activation: str, h
 
 
 @register("unet_ed")
-def unet_ed(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1,
+def unet_ed(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
             skips: bool = True) -> DepthMaskNet:
     """UNet-like encoder-decoder (about 2.2M parameters at width 16); ``skips=False`` drops the concatenations."""
     return build_unet("unet_ed", width, out_channels, activation, heads, conv_after_concat=False, skips=skips)
 
 
 @register("unet_ed2")
-def unet_ed2(width: int = 16, out_channels: Channels = 2, activation: str = "minmax", heads: int = 1,
+def unet_ed2(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
              skips: bool = True) -> DepthMaskNet:
     """unet_ed with a 3x3 conv after each concatenation, before the next pixel shuffle."""
     return build_unet("unet_ed2", width, out_channels, activation, heads, conv_after_concat=True, skips=skips)

@@ -1,5 +1,7 @@
 """Train from the command line; the same entry point runs under torchrun.
 
+    python -m evalib.train --epochs 2 --split-mode heldout   # the sound recipe: unet_ed, BCE+Dice / L1, AdamW, One Cycle
+    python -m evalib.train --recipe writeup --epochs 3       # the write-up's DNN2, min-max outputs, MSE + SSIM, Adam 2e-4
     python -m evalib.train --model dnn2 --loss "mask:mse+depth:ssim" --epochs 3 --schedule onecycle
     python -m evalib.train --stages 20:2e-4,10:2e-5 --out runs/dnn2-two-stage --resume
     python -m evalib.train --lr-find                          # range test only: prints a rate, saves a plot
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..cli import describe, int_at_least
-from .config import OPTIMIZERS, SCHEDULES, TrainConfig
+from .config import OPTIMIZERS, RECIPES, SCHEDULES, SPLIT_MODES, TrainConfig
 from .loop import NonFiniteLossError
 
 
@@ -37,23 +39,30 @@ def _stages(text: str) -> tuple:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evalib.train", description="Train a DepthMask network.")
-    p.add_argument("--model", default="dnn2", help="a name from evalib.models.names() (default dnn2)")
+    sound = RECIPES["sound"]
+    p.add_argument("--recipe", default="sound", choices=list(RECIPES),
+                   help="starting point for model, loss, optimizer, weight decay, schedule and lr; the flags below "
+                        "override it. sound (default): unet_ed, sigmoid output, BCE+Dice mask, L1 depth, AdamW, "
+                        "One Cycle; writeup: the write-up's DNN2, min-max output, MSE mask + SSIM depth, Adam 2e-4")
+    p.add_argument("--model", default=None, help=f"a name from evalib.models.names() (sound: {sound['model']})")
     p.add_argument("--width", type=int_at_least(1), default=None, help="the model's base width")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="any other model option")
-    p.add_argument("--loss", default="mask:mse+depth:ssim", help="a loss spec, e.g. 'all:0.16*l1+0.84*msssim'")
+    p.add_argument("--loss", default=None, help=f"a loss spec, e.g. 'all:0.16*l1+0.84*msssim' (sound: {sound['loss']})")
     p.add_argument("--profile", default=None, help="smoke, cpu or full: defaults for the options below")
     p.add_argument("--data", default=None, help="dataset folder (default: the profile's, built if missing)")
     p.add_argument("--size", type=int_at_least(8), default=None, help="image side the network sees")
     p.add_argument("--batch-size", type=int_at_least(1), default=None)
     p.add_argument("--fraction", type=float, default=None, help="share of each split used per epoch")
+    p.add_argument("--split-mode", default="random", choices=SPLIT_MODES,
+                   help="random (the write-up's split) or heldout (test backgrounds and objects never seen in training)")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--workers", type=int_at_least(0), default=None, help="DataLoader workers (0 for exact resumes)")
     p.add_argument("--fast", action="store_true", help="evalib.data's batch loader (packed data; not under torchrun)")
     p.add_argument("--epochs", type=int_at_least(1), default=None)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    p.add_argument("--lr", type=float, default=None, help=f"the (peak) learning rate (sound: {sound['lr']:g})")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help=f"(sound: {sound['optimizer']})")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"(sound: {sound['weight_decay']:g})")
+    p.add_argument("--schedule", default=None, choices=SCHEDULES, help=f"(sound: {sound['schedule']})")
     p.add_argument("--stages", type=_stages, default=(), help="epochs:lr,... e.g. 20:2e-4,10:2e-5 (sets the schedule)")
     p.add_argument("--milestones", default="", help="step schedule: comma list of epochs")
     p.add_argument("--clip-grad", type=float, default=None, help="max gradient norm")
@@ -84,14 +93,18 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     if args.width is not None:
         options["width"] = args.width
     milestones = tuple(int(m) for m in args.milestones.split(",") if m.strip())
-    return TrainConfig(model=args.model, model_options=options, loss=args.loss, profile=args.profile, data=args.data,
-                       size=args.size, batch_size=args.batch_size, fraction=args.fraction, augment=args.augment,
-                       workers=args.workers, fast=args.fast, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-                       weight_decay=args.weight_decay, schedule="stages" if args.stages else args.schedule,
-                       stages=args.stages, milestones=milestones, clip_grad=args.clip_grad, seed=args.seed,
-                       device=args.device, amp=args.amp, progress=args.progress, experiment=args.experiment,
-                       name=args.name, out=args.out, resume=args.resume, stop_after=args.stop_after,
-                       best_metric=args.best_metric, log_images=args.log_images)
+    chosen = {k: getattr(args, k) for k in ("model", "loss", "lr", "optimizer", "weight_decay", "schedule")
+              if getattr(args, k) is not None}
+    if args.stages:
+        chosen["schedule"] = "stages"
+    options = {**RECIPES[args.recipe]["model_options"], **options}
+    return TrainConfig.recipe(args.recipe, **chosen, model_options=options, profile=args.profile, data=args.data,
+                              size=args.size, batch_size=args.batch_size, fraction=args.fraction,
+                              split_mode=args.split_mode, augment=args.augment, workers=args.workers, fast=args.fast,
+                              epochs=args.epochs, stages=args.stages, milestones=milestones, clip_grad=args.clip_grad,
+                              seed=args.seed, device=args.device, amp=args.amp, progress=args.progress,
+                              experiment=args.experiment, name=args.name, out=args.out, resume=args.resume,
+                              stop_after=args.stop_after, best_metric=args.best_metric, log_images=args.log_images)
 
 
 def _lr_find(cfg: TrainConfig) -> None:

@@ -7,6 +7,18 @@ from ..profiles import get_profile
 
 SCHEDULES = ("constant", "onecycle", "triangular2", "step", "plateau", "stages")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SPLIT_MODES = ("random", "heldout")
+
+# Named starting points; `TrainConfig.recipe(name, **overrides)` and `python -m evalib.train --recipe NAME`.
+# "sound" is the default of every field below. On a 3,000-sample 64x64 set, 2 epochs, held-out split: mask IoU
+# 0.57 to 0.62 and delta<1.25 0.54 to 0.58 in about a minute on 2 cores (README, "Training").
+RECIPES = {
+    "sound": dict(model="unet_ed", model_options={}, loss="mask:bce+mask:dice+depth:l1", optimizer="adamw",
+                  weight_decay=1e-4, schedule="onecycle", lr=2e-3),
+    # the write-up's own settings: DNN2, per-image min-max outputs, MSE mask + SSIM depth, Adam at 2e-4, constant
+    "writeup": dict(model="dnn2", model_options={"activation": "minmax"}, loss="mask:mse+depth:ssim",
+                    optimizer="adam", weight_decay=0.0, schedule="constant", lr=2e-4),
+}
 
 
 @dataclass
@@ -17,27 +29,28 @@ class TrainConfig:
     ((20, 2e-4), (10, 2e-5)) is the write-up's two-stage run: it sets the schedule, `epochs` and `lr`.
     """
 
-    # what to train
-    model: str = "dnn2"  # a name from evalib.models.names()
-    model_options: dict = field(default_factory=dict)  # e.g. {"width": 8}
-    loss: str = "mask:mse+depth:ssim"  # a spec for evalib.losses.parse_loss
+    # what to train (defaults: the "sound" recipe; RECIPES["writeup"] holds the write-up's settings)
+    model: str = "unet_ed"  # a name from evalib.models.names()
+    model_options: dict = field(default_factory=dict)  # e.g. {"width": 8, "activation": "minmax"}
+    loss: str = "mask:bce+mask:dice+depth:l1"  # a spec for evalib.losses.parse_loss
     # data; None: the profile's
     profile: str | None = None  # smoke, cpu or full; None: $DEPTHMASK_PROFILE or cpu
     data: str | None = None  # a dataset folder; None: the profile's, built if missing
     size: int | None = None
     batch_size: int | None = None
     fraction: float | None = None
-    split_mode: str = "random"
+    split_mode: str = "random"  # "random" (the write-up's) or "heldout" (unseen backgrounds and objects in test)
+    split_seed: int = 0  # draws the split and fraction subsets; `seed` (below) the weights, order and augmentation
     augment: bool = True
     workers: int | None = None
     fast: bool = False  # evalib.data's batch loader: packed data read, resized and augmented a batch at a time
     # optimisation
     epochs: int | None = None
-    lr: float = 2e-4  # the peak rate for onecycle and triangular2
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
+    lr: float = 2e-3  # the peak rate for onecycle and triangular2
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd only
-    schedule: str = "constant"  # one of SCHEDULES
+    schedule: str = "onecycle"  # one of SCHEDULES
     stages: tuple = ()  # ((epochs, lr), ...) for schedule "stages"
     milestones: tuple = ()  # "step": epochs after which lr *= gamma (default: every third of the run)
     gamma: float = 0.1  # "step" and "plateau" factor
@@ -62,13 +75,15 @@ class TrainConfig:
     log_graph: bool = True
 
     def __post_init__(self):
+        if self.split_mode not in SPLIT_MODES:
+            raise ValueError(f"split_mode must be one of {SPLIT_MODES}; got {self.split_mode!r}")
         if self.stages:
             self.stages = tuple((int(e), float(lr)) for e, lr in self.stages)
             total = sum(e for e, _ in self.stages)
             if self.epochs is not None and self.epochs != total:
                 raise ValueError(f"epochs={self.epochs} but stages {self.stages} add up to {total}; "
                                  "leave epochs out or make them agree")
-            if self.schedule not in ("constant", "stages"):
+            if self.schedule not in ("onecycle", "constant", "stages"):  # stages replace the default schedule
                 raise ValueError(f"stages set the schedule; got schedule={self.schedule!r} as well")
             self.epochs, self.lr, self.schedule = total, self.stages[0][1], "stages"
         if self.schedule not in SCHEDULES:
@@ -84,6 +99,13 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"lr must be positive; got {self.lr}")
         self.milestones = tuple(self.milestones)
+
+    @classmethod
+    def recipe(cls, recipe: str, /, **overrides) -> TrainConfig:
+        """A config from a named recipe (see RECIPES), with any fields overridden."""
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
+        return cls(**{**RECIPES[recipe], **overrides})
 
     def resolved(self) -> TrainConfig:
         """A copy with every None data field and `epochs` filled in from the profile."""

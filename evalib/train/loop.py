@@ -93,7 +93,8 @@ def build_loaders(cfg: TrainConfig, ctx: Distributed | None = None, device: torc
         ctx.barrier()
     fast = dict(fast=True, device=device, channels_last=cfg.channels_last and getattr(device, "type", "") == "cuda")
     return make_loaders(cfg.data, size=cfg.size, batch_size=cfg.batch_size, fraction=cfg.fraction,
-                        split_mode=cfg.split_mode, seed=cfg.seed, augment=cfg.augment, num_workers=cfg.workers,
+                        split_mode=cfg.split_mode, seed=cfg.seed, split_seed=cfg.split_seed, augment=cfg.augment,
+                        num_workers=cfg.workers,
                         **(fast if cfg.fast else {}))
 
 
@@ -324,7 +325,8 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if resume_from is not None:
         state = _load_for_resume(resume_from)
         saved = state["config"]
-        for key in ("model", "loss", "model_options"):
+        fixed = ("model", "loss", "model_options") + (("epochs", "schedule") if cfg.schedule == "onecycle" else ())
+        for key in fixed:  # a One Cycle schedule is laid out over the whole run: its length cannot change
             if saved.get(key) != getattr(cfg, key):
                 raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={saved.get(key)!r}, "
                                  f"this run asks for {getattr(cfg, key)!r}")
@@ -428,6 +430,20 @@ class Maps(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return getattr(self.loss_fn, "decode", lambda o: o)(out.float())
+
+
+def load_result(path) -> FitResult:
+    """A finished (or interrupted) run read back from its checkpoint: the raw network, history and config."""
+    state = checkpoint.load(path)
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent
+    known = set(TrainConfig.field_names())
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    net = build_model(cfg, parse_loss(cfg.loss))
+    net.load_state_dict(state["model"])
+    best = state.get("best") or {"metric": cfg.best_metric, "value": None, "epoch": 0}
+    return FitResult(net.eval(), list(state.get("history", [])), run_dir, best["metric"], best["value"], best["epoch"],
+                     cfg)
 
 
 def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
