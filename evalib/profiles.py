@@ -35,7 +35,7 @@ PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
     "smoke": Profile("smoke", "fgbg-smoke", 400, 96, 32, 16, 1, 0.25, 0),
     # minutes per notebook on 2 cores: 800 training images per epoch at 64x64, 3 epochs (2,400 images, about
-    # 2 minutes for DNN2); notebooks scale it where a comparison needs more (evalib.experiment.budget)
+    # 2 minutes for DNN2); a notebook scales it where a comparison needs more
     "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 3, 0.1, 0),
     # the write-up's scale on a GPU: 32K train / 8K test images per epoch at 80x80, batch 256
     "full": Profile("full", "fgbg-full", 100_000, 224, 80, 256, 20, 0.4, 4),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..metrics import depth_metrics, mask_dice, mask_iou
+from ..metrics import PooledScores, mask_dice, mask_iou
 
 
 def _stack(ds, limit):
@@ -27,9 +27,13 @@ def shortcut_baselines(train, test, limit: int | None = 2000) -> list[dict]:
     row_mean = train_depth.mean(dim=(0, 2), keepdim=True)  # (1, H, 1)
     depth_pred = row_mean.expand_as(test_depth)
     empty = torch.zeros_like(test_mask)
-    d = depth_metrics(depth_pred, test_depth)
+    scores = PooledScores()
+    scores.update(torch.stack([test_mask, depth_pred], 1), torch.stack([test_mask, test_depth], 1))
+    d = scores.result()  # the same pooled figures the training loop and evaluate() report
+    keep = ("rmse_m", "mae_m", "abs_rel", "delta1", "delta2", "delta3", "rmse_m_near", "delta1_near",
+            "delta1_median_scaled")
     return [
-        {"baseline": "per-row mean depth", **{k: round(v, 4) for k, v in d.items()}},
+        {"baseline": "per-row mean depth", **{k: round(d[k], 4) for k in keep}},
         {"baseline": "all-background mask", "mask_iou": mask_iou(empty, test_mask), "mask_dice": mask_dice(empty, test_mask),
          "pixel_accuracy": round(float((test_mask < 0.5).float().mean()), 4)},
     ]
