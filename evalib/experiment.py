@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .claims import WITHIN_NOISE, Claim, better_sign, judge, to_markdown
 from .profiles import get_profile
 from .train import checkpoint
 
@@ -134,6 +135,43 @@ def per_image(result, dataset) -> dict:
     return memo[key][1]
 
 
+_TRIVIAL: dict = {}
+
+
+def trivial_scores(test) -> dict:
+    """Per-image scores of the best image-blind outputs on `test`: for each metric, the better of an empty and an
+    all-foreground mask (mask metrics), and the test set's mean depth map for every image (depth metrics)."""
+    import numpy as np
+    import torch
+
+    from .metrics import PooledScores
+
+    memo = _TRIVIAL.setdefault(id(test), {})  # keyed by the dataset object; checked below against id reuse
+    if memo.get("test") is not test:
+        targets = torch.stack([test[i][1] for i in range(len(test))])  # (N, 2, H, W)
+        mean_depth = targets[:, 1].mean(0, keepdim=True).expand_as(targets[:, 1])
+        variants = []
+        for mask in (torch.zeros_like(targets[:, 0]), torch.ones_like(targets[:, 0])):
+            scores = PooledScores(per_image=True)
+            scores.update(torch.stack([mask, mean_depth], 1), targets)
+            variants.append(scores.per_image_arrays())
+        best = {}
+        for key in variants[0]:
+            pick = max if better_sign(key) > 0 else min
+            best[key] = pick(variants, key=lambda v: float(np.nanmean(v[key])))[key]
+        memo.update(test=test, arrays=best)
+    return memo["arrays"]
+
+
+def beats_trivial(result, test, metric: str, band: float) -> bool:
+    """Whether a run's mean `metric` on `test` is better than the best image-blind output's by more than `band`."""
+    import numpy as np
+
+    ours = float(np.nanmean(per_image(result, test)[metric]))
+    blind = float(np.nanmean(trivial_scores(test)[metric]))
+    return (ours - blind) * better_sign(metric) > band
+
+
 def compare(notebook: str, claim: str, writeup: str, a, b, metric: str, test, seeds_of_b=(), expected=None):
     """A claim that run `a` beats run `b` on `metric`, judged over the test images.
 
@@ -141,12 +179,18 @@ def compare(notebook: str, claim: str, writeup: str, a, b, metric: str, test, se
     the test images and the spread of `metric` over the reference run's seeds (`seeds_of_b`: FitResults
     of B's configuration at other seeds). `expected` is the claimed direction ("a > b" or "a < b"); by
     default, "A is better" on that metric.
-    """
-    from .claims import Claim, better_sign, judge
 
+    Two runs that have not learned (say MSE's empty mask against SSIM's all-foreground one) differ in a
+    fixed, reproducible way that no bootstrap or seed spread calls noise, and which says nothing about the
+    claim. So unless at least one of the runs beats the best image-blind output (`trivial_scores`) on
+    `metric` by more than the band, the verdict is "within noise" and the claim says why.
+    """
     direction = expected if expected is not None else better_sign(metric)
     spread = [r.final[metric] for r in seeds_of_b] if len(seeds_of_b) >= 2 else None
     ours, band, word = judge(per_image(a, test)[metric], per_image(b, test)[metric], direction, seeds=spread)
+    if word != WITHIN_NOISE and not (beats_trivial(a, test, metric, band) or beats_trivial(b, test, metric, band)):
+        word = WITHIN_NOISE
+        claim = f"{claim} [neither run beats an image-blind output on {metric}]"
     return Claim(notebook, claim, writeup, ours, band, word)
 
 
@@ -154,8 +198,6 @@ def compare_values(notebook: str, claim: str, writeup: str, a: float, b: float, 
                    expected=None):
     """A claim about one number per run (e.g. the test loss), judged against the spread of `key` over the
     reference run's seeds; without two seeds there is no band, and the verdict stays "within noise"."""
-    from .claims import WITHIN_NOISE, Claim, better_sign, judge
-
     direction = expected if expected is not None else better_sign(key)
     if len(spread_runs) < 2:
         return Claim(notebook, claim, writeup, float(a - b), float("inf"), WITHIN_NOISE)
@@ -167,7 +209,6 @@ def claims_table(notebook: str, claims: list):
     """Show a notebook's claims table and record it for the main job's reports/claims.md and claims.csv."""
     from IPython.display import Markdown, display
 
-    from .claims import to_markdown
     from .reproduce import record_claims
 
     record_claims(notebook, claims)

@@ -63,3 +63,48 @@ def test_show_net_prints_shapes_parameters_and_receptive_field(capsys):
     ex.show_net("dnn1", 64)
     out = capsys.readouterr().out
     assert "[1, 2, 64, 64]" in out and "Total params" in out and "receptive field at the bottleneck: 119" in out
+
+
+def test_runs_that_learned_nothing_are_never_judged_apart(tiny):
+    """An empty mask against an all-foreground one differs reproducibly, yet teaches nothing: within noise."""
+    import torch
+    from torch import nn
+
+    from evalib.train import FitResult
+
+    class Constant(nn.Module):  # a 'network' that ignores its input
+        def __init__(self, mask: float, depth: float):
+            super().__init__()
+            self.mask, self.depth = mask, depth
+
+        def forward(self, x):
+            n, _, h, w = x.shape
+            return torch.stack([torch.full((n, h, w), self.mask), torch.full((n, h, w), self.depth)], 1)
+
+    class Oracle(nn.Module):  # reads the target of each test image, in order
+        def __init__(self, targets):
+            super().__init__()
+            self.targets, self.i = targets, 0
+
+        def forward(self, x):
+            out = self.targets[self.i:self.i + len(x)]
+            self.i += len(x)
+            return out
+
+    test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
+    targets = torch.stack([test[i][1] for i in range(len(test))])
+
+    def run(net):
+        r = FitResult(net, [{"iou": 0.0}], None, "test_loss", 0.0, 1, cfg(tiny, loss="all:mse"))
+        ex.maps_model = lambda result: result.model  # noqa: B023 -- the fake runs are already maps
+        return r
+
+    saved = ex.maps_model
+    try:
+        empty, full, oracle = run(Constant(0.0, 0.5)), run(Constant(1.0, 0.5)), run(Oracle(targets))
+        blind = ex.compare("nb", "all-foreground beats empty", "-", full, empty, "iou", test)
+        assert blind.verdict == WITHIN_NOISE and "image-blind" in blind.claim
+        real = ex.compare("nb", "oracle beats all-foreground", "-", oracle, full, "iou", test)
+    finally:
+        ex.maps_model = saved
+    assert real.verdict == HOLDS and "image-blind" not in real.claim
