@@ -17,8 +17,8 @@
 # # 08 · Residual connections around the atrous blocks
 #
 # **Question.** DNN2 stacks three atrous blocks; if each block only adds a correction to its
-# input (a skip connection, as in ResNet), does the same network learn faster or better, at an
-# equal budget of parameters and images?
+# input (a skip connection, as in ResNet), does the same network learn better, at an equal budget
+# of parameters and images?
 #
 # **The write-up's claim.** In the later version of the write-up, adding residual (skip)
 # connections in the dilated blocks gave a test loss of 0.1355 at epoch 10, against 0.1549 for
@@ -44,41 +44,54 @@ batch_size = None
 fraction = None  # share of each split used per epoch
 
 # %%
-from dataclasses import replace
-
 import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import experiment as ex
-from evalib.models import create, summary
+from evalib.models import summary
 from evalib.plots import history_curves
 from evalib.widgets import compare
 
+NB = "08_residual"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
 print(s)
 display(summary(["dnn2", "dnn2_residual"], s.size))
-print(create("dnn2_residual").encoder.blocks[0])
 
 # %% [markdown]
 # ## The change
 # Each atrous block maps 64 channels to 16 (1x1), 32 (3x3 dilated) and back to 64 (3x3 dilated);
 # `dnn2_residual` adds the block's input to that output before the last ReLU. The addition has no
 # weights, so both networks have exactly the same parameters and multiply-adds: the budget is equal
-# by construction, and the only difference is the identity path through each block.
+# by construction, and the only difference is the identity path through each block. The layer table
+# of the residual net (DNN2's is the same, row for row):
+
+# %%
+ex.show_net("dnn2_residual", s.size, depth=3);
 
 # %% [markdown]
 # ## Training both on the same images
-# The custom loss, the same seed and the same images in the same order; two runs share this
-# notebook's time, so each uses half of the profile's images per epoch.
+# Both networks train with the write-up's custom loss on the same images in the same order, with the
+# project's sound recipe for everything else: AdamW (weight decay 1e-4) and a One Cycle schedule
+# peaking at 2e-3, the `TrainConfig` defaults, at every profile. The outputs go through a sigmoid,
+# not the write-up's per-image min-max scaling, which cannot express our global depth scale (notebook
+# 02 shows why). Each run gets the profile's whole budget.
+#
+# DNN2 is the reference: it is trained at two seeds (one in the smoke profile), and the spread
+# between them is part of every claim's noise band. It is exactly the DNN2 reference of notebooks 03
+# and 04 (same configuration), so the main job trains it once and every notebook using it reads it.
 
 # %%
-loss_spec = "mask:mse+depth:ssim"
-s_run = replace(s, fraction=s.fraction * 0.5)
-runs = ex.train({name: ex.config(s_run, "08_residual", model=name, loss=loss_spec)
-                 for name in ("dnn2", "dnn2_residual")})
+LOSS = "mask:mse+depth:ssim"  # the write-up's custom loss
+# Budget (cpu): 3 epochs x 800 images = 2,400 images per run at 64x64. dnn2_residual at about 21 images/s:
+# about 2 min. The dnn2 pair (2 seeds x 2 min) is notebooks 03/04's, read from the cache in the main job.
+ref = ex.train_seeds("dnn2", ex.config(s, NB, model="dnn2", loss=LOSS), ex.seeds(s))
+runs = {**ref, **ex.train({"dnn2_residual": ex.config(s, NB, model="dnn2_residual", loss=LOSS)})}
+b_runs = list(ref.values())  # the reference at each seed; the first shares seed 0 with dnn2_residual
+b, a = b_runs[0], runs["dnn2_residual"]
+b_label = next(iter(ref))
 
 # %%
-logdir = ex.runs_dir("08_residual")
+logdir = ex.runs_dir(NB)
 if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
     # %load_ext tensorboard
     # %tensorboard --logdir {logdir}
@@ -98,51 +111,82 @@ history_curves(histories, keys=("iou", "rmse_m", "ssim"));
 # ## Predictions
 
 # %%
-test = ex.test_split(s_run)
-for name, run in runs.items():
-    fig = ex.prediction_figure(run, test, n=8)
+test = ex.test_split(s)
+for name in (b_label, "dnn2_residual"):
+    fig = ex.prediction_figure(runs[name], test, n=8)
     fig.suptitle(name, y=1.02)
 
 # %%
-compare({name: ex.maps_model(run) for name, run in runs.items()}, test, n=32)
+compare({name: ex.maps_model(runs[name]) for name in (b_label, "dnn2_residual")}, test, n=32)
 
 # %% [markdown]
 # ## Scores, next to the write-up's
-# Our test losses are on the same scale as the write-up's (both are mean MSE on the mask plus
-# 1 - SSIM on the depth), but after fewer, smaller epochs; the ratio of the two networks' losses
-# is what can be compared.
+# Each run's budget (`images_seen` at `size` pixels) stands beside its numbers. Our test losses are on
+# the same scale as the write-up's (both are mean MSE on the mask plus 1 - SSIM on the depth), but after
+# far fewer images; the ratio of the two networks' losses is what can be compared.
 
 # %%
 table = ex.scores(runs)
 display(table)
 per_epoch = pd.DataFrame({name: [h["test_loss"] for h in r.history] for name, r in runs.items()},
-                         index=pd.Index([h["epoch"] for h in runs["dnn2"].history], name="epoch"))
-per_epoch["ratio"] = per_epoch["dnn2_residual"] / per_epoch["dnn2"]
+                         index=pd.Index([h["epoch"] for h in b.history], name="epoch"))
+per_epoch["ratio"] = per_epoch["dnn2_residual"] / per_epoch[b_label]
 display(per_epoch)
-display(pd.DataFrame({"dnn2": [0.1549, table.loc["dnn2", "test_loss"]],
-                      "dnn2_residual": [0.1355, table.loc["dnn2_residual", "test_loss"]]},
-                     index=["write-up, epoch 10", f"ours, epoch {len(runs['dnn2'].history)}"]))
+ref_loss = table.loc[list(ref), "test_loss"].mean()
+display(pd.DataFrame({"dnn2": [0.1549, ref_loss], "dnn2_residual": [0.1355, table.loc["dnn2_residual", "test_loss"]]},
+                     index=["write-up, epoch 10 (32K images per epoch at 80x80)",
+                            f"ours, epoch {len(b.history)} ({int(table.loc[b_label, 'images_seen']):,} images at "
+                            f"{s.size}x{s.size}; dnn2: mean of {len(ref)} seed(s))"]))
 
 # %% [markdown]
-# ## Verdict
+# ## Claims
+# The write-up's claim is about the test loss, one number per run: its noise band is the spread of
+# DNN2's test loss over its seeds (without a second seed, in the smoke profile, there is no band and
+# the verdict stays "within noise"). The two per-image companions say where a difference would come
+# from: the mask (IoU) or the depth (RMSE in metres); their band is the larger of the seed spread and
+# a paired bootstrap over the test images. Ours is always residual minus DNN2 (seed 0 for both); the
+# per-image means can differ from the pooled figures of the table above.
 
 # %%
-d, r = table.loc["dnn2"], table.loc["dnn2_residual"]
-ratio, theirs = r["test_loss"] / d["test_loss"], 0.1355 / 0.1549
-first = per_epoch["ratio"].iloc[0]
-holds = ratio < 0.95  # a gain beyond what one seed's noise plausibly gives
-verdict = (f"at equal parameters ({int(r['params'])} each) and the same {int(r['epochs'])} epoch(s) of "
-           f"{runs['dnn2'].history[0]['train_samples']} images, the residual blocks give a test loss of "
-           f"{r['test_loss']:.4f} against {d['test_loss']:.4f} (ratio {ratio:.3f}; the write-up's was {theirs:.3f} at "
-           f"epoch 10; after the first epoch ours was {first:.3f}); mask IoU {r['iou']:.3f} vs {d['iou']:.3f}, depth "
-           f"RMSE {r['rmse_m']:.2f} m vs {d['rmse_m']:.2f} m: "
-           + ("the skip connections help, as much as in the write-up" if holds and ratio <= theirs * 1.03 else
-              "the skip connections help, but less than in the write-up" if holds else
-              "a slightly lower loss with the skips, within one seed's noise: the write-up's 12.5% gain is not "
-              "reproduced at this budget" if ratio < 1 else
-              "no gain from the skip connections in this short run, unlike the write-up"))
-seen = sum(h["train_samples"] for h in runs["dnn2"].history)
-display(Markdown(f"**What we saw.** {verdict}. The write-up trained 10 epochs of 32K 80x80 images with batch 256; "
-                 f"each run here saw {seen:,} {s.size}x{s.size} images on a CPU, with one seed, so a difference of a "
-                 "few per cent is within run-to-run noise."))
-ex.headline("08_residual", table, "dnn2_residual", verdict)
+claims = [
+    ex.compare_values(NB, "Residual blocks lower DNN2's test loss (custom loss)", "0.1355 vs 0.1549 at epoch 10",
+                      a.final["test_loss"], b.final["test_loss"], b_runs, key="test_loss"),
+    ex.compare(NB, "Residual blocks raise DNN2's mask IoU", "no figure (test loss only)", a, b, "iou", test,
+               seeds_of_b=b_runs),
+    ex.compare(NB, "Residual blocks lower DNN2's depth RMSE (m)", "no figure (test loss only)", a, b, "rmse_m", test,
+               seeds_of_b=b_runs),
+]
+ex.claims_table(NB, claims);
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+seen = int(table.loc["dnn2_residual", "images_seen"])
+theirs, ratio = 0.1355 / 0.1549, a.final["test_loss"] / b.final["test_loss"]
+loss_claim = claims[0]
+
+
+def said(c):
+    """One claim in words: never better or worse inside its band."""
+    if c.verdict == "within noise":
+        band = "no band (one seed)" if c.noise == float("inf") else f"a band of ±{c.noise:.3g}"
+        return f"“{c.claim}”: within noise ({c.ours:+.3g} against {band})"
+    return f"“{c.claim}”: {c.verdict} ({c.ours:+.3g}, band ±{c.noise:.3g})"
+
+
+text = "; ".join(said(c) for c in claims)
+why = ""
+if loss_claim.verdict == "within noise":
+    why = (f" Within noise is not a refutation: the write-up's 12.5% came after 10 epochs of 32K images at 80x80, ours "
+           f"after {seen:,} images, and the difference does not clear the noise band.")
+elif loss_claim.verdict == "does not hold":
+    why = (f" The likely reason: the write-up's gain came after 10 epochs of 32K images at a constant 2e-4; after "
+           f"{seen:,} images with BatchNorm and a One Cycle schedule, an identity path around three shallow blocks "
+           "has little to add, since such skips mainly ease the training of deep stacks.")
+display(Markdown(f"**What we saw.** At equal parameters ({int(table.loc['dnn2_residual', 'params']):,} each) and "
+                 f"{seen:,} {s.size}x{s.size} images per run: {text}. Test-loss ratio residual / DNN2 "
+                 f"{ratio:.3f} (the write-up's {theirs:.3f}).{why}"))
+verdict = (f"residual vs DNN2, custom loss, {seen:,} images: test loss {a.final['test_loss']:.4f} vs "
+           f"{b.final['test_loss']:.4f}, {loss_claim.verdict}")
+ex.headline(NB, table, "dnn2_residual", verdict)
