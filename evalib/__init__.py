@@ -1,8 +1,23 @@
 """evalib: the helper package behind the DepthMask notebooks.
 
-Modules: `evalib.data` (build, store and load the fg_bg dataset), `evalib.models`, `evalib.metrics`,
-`evalib.plots`, `evalib.profiles` (smoke / cpu / full settings) and `evalib.reproduce` (the main job).
-`evalib.evaluate(model_or_checkpoint, dataset)` scores a network on a dataset (`evalib.evaluation`).
+Modules, in layers: a module imports only from its own package and from lower layers (checked by
+tests/test_layers.py, which parses every import, those inside functions included).
+
+1. Foundations (the standard library and numpy):
+   `depth` (the depth encoding: metres <-> codes, limits), `paths` (repository, data and runs folders),
+   `cli` (shared command-line pieces).
+2. Building blocks, independent of one another:
+   `data` (store, build and load the fg_bg dataset: packed arrays, the original layout, the renderer,
+   loaders, `python -m evalib.data`), `models` (every network, by name; parameters, receptive fields),
+   `losses` (loss specs such as "mask:mse+depth:ssim"), `metrics` (IoU, Dice, depth errors, pooled over
+   a set), `plots` (figures), `profiles` (smoke / cpu / full budgets).
+3. Judgements on data: `claims` (holds / does not hold / within noise), `baselines` (image-blind
+   predictors), `unseen` (real photographs the networks never saw).
+4. `train` (TrainConfig, recipes, `fit`, checkpoints, TensorBoard, `python -m evalib.train`).
+5. Using trained networks: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
+   checkpoint), `widgets` (browse and compare predictions).
+6. `reproduce` (the main job: `python -m evalib reproduce`).
+7. `experiment` (what every notebook does: settings, cached runs, claims tables).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Small pieces the command lines share: integer arguments with a lower bound, and error text without tracebacks."""
+"""Small pieces the command lines share: integer arguments with a lower bound, KEY=VALUE option values, and\nerror text without tracebacks (standard library only)."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,20 @@ def int_at_least(low: int):
         return value
     parse.__name__ = f"integer >= {low}"
     return parse
+
+
+def option_value(text: str):
+    """A KEY=VALUE option's value: '3' -> 3, '0.5' -> 0.5, 'none' -> None, 'true' -> True, else the string.
+
+    >>> option_value("3"), option_value("2e-4"), option_value("None"), option_value("minmax")
+    (3, 0.0002, None, 'minmax')
+    """
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
 
 
 def describe(err: BaseException) -> str:

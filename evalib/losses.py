@@ -33,6 +33,8 @@ from pytorch_msssim import ssim as _library_ssim
 from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 from torch import nn
 
+from .cli import option_value
+
 CHANNELS = ("mask", "depth", "all")
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003, finest scale first
 
@@ -398,16 +400,6 @@ _TERM = re.compile(r"^(?:(?P<channel>[a-z]+):)?(?:(?P<weight>[0-9.]+(?:e-?[0-9]+
                    r"(?P<name>[a-z_0-9]+)(?:\((?P<args>[^()]*)\))?$")
 
 
-def _value(text: str):
-    """'3' -> 3, '0.5' -> 0.5, 'none' -> None, anything else stays a string."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"none": None, "true": True, "false": False}.get(text.lower(), text)
-
-
 def _split_terms(spec: str) -> list[str]:
     """Split on '+' outside parentheses."""
     parts, depth, cur = [], 0, ""
@@ -452,7 +444,7 @@ def parse_loss(spec: str | nn.Module, adaptive_max: float | None = None) -> nn.M
             if "=" not in item:
                 raise ValueError(f"loss options are key=value pairs; got {item!r} in {spec!r}")
             key, value = item.split("=", 1)
-            options[key] = _value(value)
+            options[key] = option_value(value)
         weight = match["weight"] or "1"
         if weight.startswith("auto"):
             if channel != "mask":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data.store import DEPTH_MIN_M, decode_depth
+from .depth import DEPTH_MIN_M, decode_depth
 
 # metrics where larger is better; every other metric (and every loss) is better when smaller
 HIGHER_IS_BETTER = frozenset({"iou", "dice", "delta1", "delta2", "delta3", "ssim", "iou_per_image", "dice_per_image",

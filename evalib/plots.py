@@ -72,7 +72,7 @@ def metres_label(d: float) -> str:
 
 def show_depth(depth, ax=None, cmap: str = "magma", title: str | None = None, colorbar: bool = True):
     """A depth map (normalised code in [0, 1], near = 1) in a colour map, with a colour bar in metres."""
-    from .data.store import decode_depth
+    from .depth import decode_depth
 
     fig = None
     if ax is None:
@@ -114,7 +114,7 @@ def prediction_grid(images, targets, preds, n: int = 8, threshold: float | None 
 
 def error_histogram(pred, true, bins: int = 60, metres: bool = True):
     """Histogram of per-pixel depth errors (prediction minus truth), in metres or in normalised code."""
-    from .data.store import decode_depth
+    from .depth import decode_depth
 
     pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     err = decode_depth(pred) - decode_depth(true) if metres else pred - true

@@ -6,6 +6,8 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from .paths import default_dataset_path
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -22,8 +24,6 @@ class Profile:
     num_workers: int
 
     def dataset_path(self) -> Path:
-        from .data import default_dataset_path
-
         base = default_dataset_path()
         return base if self.dataset == base.name else base.with_name(self.dataset)
 

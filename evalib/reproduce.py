@@ -16,13 +16,11 @@ import os
 import time
 from pathlib import Path
 
+from .paths import repo_root
+
 RESULTS_ENV = "DEPTHMASK_RESULTS_DIR"
 SUMMARY_COLUMNS = ("notebook", "status", "wall_s", "model", "loss", "params", "epochs", "images_seen", "mask_iou",
                    "depth_rmse_m", "delta1", "claims", "verdict")
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
 
 
 def record(notebook: str, **results) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.store import decode_depth
+from .depth import decode_depth
 from .data.textures import PHOTOS as TEXTURE_PHOTOS
 
 # name -> how to get it from skimage.data; every one ships inside the scikit-image wheel (no download)

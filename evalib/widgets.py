@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .plots import metres_label  # importing plots also selects a headless backend when needed
-from .data.store import decode_depth
+from .depth import decode_depth
 from .metrics import depth_metrics, mask_iou
 
 import matplotlib.pyplot as plt  # noqa: E402

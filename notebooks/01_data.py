@@ -46,7 +46,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib.data import FgBgDataset, decode_depth, ensure_dataset, open_store, split_indices
-from evalib.data.baselines import shortcut_baselines
+from evalib.baselines import shortcut_baselines
 from evalib.data.compose import load_foregrounds
 from evalib.data.generate import default_foregrounds
 from evalib.plots import histogram, image_grid, sample_rows

@@ -60,7 +60,7 @@ from torch.utils.data import DataLoader
 from evalib import experiment as ex
 from evalib.claims import DOES_NOT_HOLD, HOLDS
 from evalib.data import make_loaders
-from evalib.data.baselines import shortcut_baselines
+from evalib.baselines import shortcut_baselines
 from evalib.losses import parse_loss
 from evalib.metrics import PooledScores
 from evalib.models import count_params, create

@@ -57,7 +57,7 @@ from IPython.display import Markdown, display
 from evalib import experiment as ex
 from evalib.claims import Claim, seed_spread, verdict
 from evalib.data import FgBgDataset
-from evalib.data.baselines import shortcut_baselines
+from evalib.baselines import shortcut_baselines
 from evalib.metrics import mask_iou
 from evalib.plots import history_curves, image_grid, show_depth
 from evalib.unseen import load_photos, map_stats, photo_stats, predict_photos

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import evalib
 from evalib.data import FgBgDataset
-from evalib.data.store import DEPTH_MAX_M, DEPTH_MIN_M
+from evalib.depth import DEPTH_MAX_M, DEPTH_MIN_M
 from evalib.losses import parse_loss, quantize
 from evalib.models import names, options
 from evalib.models.layers import ACTIVATIONS

@@ -277,3 +277,23 @@ def test_torchrun_two_processes_train_reduce_and_write_one_checkpoint(tiny, tmp_
     writers = {p.name.split(".")[-2] for p in out.glob("events.out.tfevents.*")}  # the writing process ids
     assert len(writers) == 1
     assert not (tmp_path / "runs").exists()  # no other folder was written by either rank
+
+
+def test_the_cli_has_a_flag_for_every_config_field():
+    """Flags are generated from TrainConfig's fields: a new field is a new flag, with its help text."""
+    from dataclasses import fields
+
+    from evalib.train.__main__ import parser
+
+    actions = {a.dest: a for a in parser()._actions}
+    for f in fields(TrainConfig):
+        if f.metadata.get("cli", True):
+            assert f.name in actions, f"no --{f.name.replace('_', '-')} flag"
+            assert f.metadata.get("help") is not None
+    args = parser().parse_args(["--split-mode", "heldout", "--no-augment", "--stages", "2:1e-3,1:1e-4",
+                                "--recipe", "writeup", "--width", "4"])
+    from evalib.train.__main__ import config_from
+
+    cfg = config_from(args)
+    assert (cfg.split_mode, cfg.augment, cfg.schedule, cfg.epochs, cfg.model) == ("heldout", False, "stages", 3, "dnn2")
+    assert cfg.model_options == {"activation": "minmax", "width": 4} and cfg.optimizer == "adam"

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from evalib.data import FgBgDataset
-from evalib.data.store import decode_depth
+from evalib.depth import decode_depth
 from evalib.models import create
 from evalib.unseen import (PHOTO_NAMES, PhotoPredictions, available_photos, in_textures, load_photo, load_photos,
                            map_stats, photo_stats, predict_photos, square, to_batch)

@@ -8,8 +8,10 @@
 """
 
 from .generate import build, default_dataset_path, info
-from .dataset import FgBgDataset, augmentations, make_loaders, split_indices
-from .store import (DEPTH_ENCODING, DatasetFormatError, OriginalLayout, PackedStore, decode_depth, encode_depth,
+from .dataset import FgBgDataset, augmentations, split_indices
+from .loaders import make_loaders
+from ..depth import DEPTH_ENCODING, decode_depth, encode_depth
+from .store import (DatasetFormatError, OriginalLayout, PackedStore,
                     export_original, open_store)
 from .pack import pack
 from .fast import FastLoader, resize_packed

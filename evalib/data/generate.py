@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..depth import DEPTH_ENCODING, encode_depth
+from ..paths import default_dataset_path, default_foregrounds, repo_root
 from . import compose, store
+from .dataset import split_indices
 from .backgrounds import background_scene
 from .output import prepare_destination, stale_partials
 from .scene import render
@@ -23,18 +26,6 @@ SAMPLE_DTYPE = np.dtype([
     ("row", np.int16), ("col", np.int16), ("fg_depth_m", np.float32), ("fg_height_m", np.float32),
     ("fg_height_px", np.float32), ("visible", np.float32), ("attempts", np.int16),
 ])
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
-def default_foregrounds() -> Path:
-    return Path(os.environ.get("DEPTHMASK_FOREGROUNDS", repo_root() / "data" / "foregrounds"))
-
-
-def default_dataset_path() -> Path:
-    return Path(os.environ.get("DEPTHMASK_DATA", repo_root() / "data" / "fgbg"))
 
 
 def choose_indices(count: int | None, total: int, seed: int) -> np.ndarray:
@@ -129,7 +120,7 @@ def _compose_chunk(job):
         rgb, mask, depth, p = compose.composite(bgs["rgb"][bg], bgs["depth"][bg], bgs["kind"][bg], cam, fgs[fg], bool(flip), rng)
         _W["images"][start + k] = rgb
         _W["targets"][start + k, ..., 0] = mask * 255
-        _W["targets"][start + k, ..., 1] = store.encode_depth(depth)
+        _W["targets"][start + k, ..., 1] = encode_depth(depth)
         rows[k] = (g, bg, fg, flip, placement, cam.height, cam.pitch, cam.roll, cam.yaw, cam.hfov,
                    p.row, p.col, p.depth, p.height_m, p.height_px, p.visible, p.attempts)
     _W["images"].flush()
@@ -177,9 +168,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         _W.clear()
         t_compose = time.perf_counter() - t1
         np.save(tmp / "samples.npy", samples)
-        np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=store.encode_depth(bgs["depth"]), camera=bgs["camera"])
-        from .dataset import split_indices
-
+        np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=encode_depth(bgs["depth"]), camera=bgs["camera"])
         train = split_indices(samples, "train", test_fraction=0.2, mode="random", seed=0)
         mean, std = store.channel_stats(np.load(tmp / "images.npy", mmap_mode="r"), train)
         manifest = {
@@ -187,7 +176,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
             "seed": seed, "total": total, "backgrounds": compose.BACKGROUNDS, "foregrounds": n_fg,
             "flips": compose.FLIPS, "placements": compose.PLACEMENTS,
             "index_layout": "g = ((background * foregrounds + foreground) * flips + flip) * placements + placement",
-            "depth_encoding": store.DEPTH_ENCODING, "mean": mean, "std": std,
+            "depth_encoding": DEPTH_ENCODING, "mean": mean, "std": std,
             "stats_over": "up to 2,000 images of the training part of the default split (random, test 0.2, seed 0)",
             "foreground_names": [f.name for f in fgs],
             "render_version": RENDER_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

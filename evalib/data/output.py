@@ -30,6 +30,8 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..paths import repo_root
+
 # files a packed dataset may hold (see store.py); manifest.json.tmp is a manifest being written
 PACKED_FILES = frozenset({"manifest.json", "manifest.json.tmp", "images.npy", "targets.npy", "samples.npy",
                           "backgrounds.npz"})
@@ -45,7 +47,7 @@ class OutputRefused(ValueError):
 
 
 def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return repo_root()
 
 
 def _protected(dest: Path) -> str | None:

@@ -8,6 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import store
+from .dataset import split_indices
 
 
 def pack(src: str | Path, dest: str | Path, force: bool = False, progress: bool = True) -> Path:
@@ -25,8 +26,6 @@ def pack(src: str | Path, dest: str | Path, force: bool = False, progress: bool 
         targets.flush()
         if layout.samples is not None:
             np.save(tmp / "samples.npy", layout.samples)
-        from .dataset import split_indices
-
         train = split_indices(None, "train", 0.2, "random", 0, count=len(layout))
         mean, std = store.channel_stats(images, train)
         manifest = dict(layout.manifest)

@@ -10,23 +10,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
 
-from ..cli import describe, int_at_least
-from .config import OPTIMIZERS, RECIPES, SCHEDULES, SPLIT_MODES, TrainConfig
-from .loop import NonFiniteLossError
-
-
-def _value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+from ..cli import describe, int_at_least, option_value
+from ..losses import parse_loss
+from ..paths import runs_root
+from .board import slug
+from .config import RECIPES, TrainConfig
+from .loop import NonFiniteLossError, build_loaders, build_model, fit
+from .lr_find import lr_find
+from .runtime import pick_device, seed_everything
 
 
 def _stages(text: str) -> tuple:
@@ -37,83 +34,67 @@ def _stages(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"stages must look like 20:2e-4,10:2e-5 (epochs:lr,...); got {text!r}")
 
 
+def _ints(text: str) -> tuple:
+    """'10,20' -> (10, 20)."""
+    try:
+        return tuple(int(m) for m in text.split(",") if m.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, e.g. 10,20; got {text!r}")
+
+
+def _add_field(p: argparse.ArgumentParser, f) -> None:
+    """One flag for a TrainConfig field, from its type and metadata; its default is None (= the recipe's)."""
+    meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+    shown = f"default {f.default!r}" if f.default is not dataclasses.MISSING else ""
+    text = "; ".join(t for t in (meta.get("help", ""), shown) if t)
+    if meta.get("parse") == "resume":
+        p.add_argument(flag, nargs="?", const=True, default=None, help=text)
+    elif f.type == "bool":
+        p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+    elif meta.get("parse"):
+        p.add_argument(flag, type={"stages": _stages, "ints": _ints}[meta["parse"]], default=None, help=text)
+    else:
+        kind = int if "int" in f.type else float if "float" in f.type else str
+        if kind is int and "low" in meta:
+            kind = int_at_least(meta["low"])
+        p.add_argument(flag, type=kind, default=None, choices=meta.get("choices"), help=text)
+
+
 def parser() -> argparse.ArgumentParser:
+    """Flags generated from TrainConfig's fields (a new field is a new flag), plus --recipe, --width,
+    --model-option and --lr-find."""
     p = argparse.ArgumentParser(prog="python -m evalib.train", description="Train a DepthMask network.")
-    sound = RECIPES["sound"]
     p.add_argument("--recipe", default="sound", choices=list(RECIPES),
-                   help="starting point for model, loss, optimizer, weight decay, schedule and lr; the flags below "
+                   help="starting point for model, loss, optimizer, weight decay, schedule and lr; other flags "
                         "override it. sound (default): unet_ed, sigmoid output, BCE+Dice mask, L1 depth, AdamW, "
                         "One Cycle; writeup: the write-up's DNN2, min-max output, MSE mask + SSIM depth, Adam 2e-4")
-    p.add_argument("--model", default=None, help=f"a name from evalib.models.names() (sound: {sound['model']})")
     p.add_argument("--width", type=int_at_least(1), default=None, help="the model's base width")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="any other model option")
-    p.add_argument("--loss", default=None, help=f"a loss spec, e.g. 'all:0.16*l1+0.84*msssim' (sound: {sound['loss']})")
-    p.add_argument("--profile", default=None, help="smoke, cpu or full: defaults for the options below")
-    p.add_argument("--data", default=None, help="dataset folder (default: the profile's, built if missing)")
-    p.add_argument("--size", type=int_at_least(8), default=None, help="image side the network sees")
-    p.add_argument("--batch-size", type=int_at_least(1), default=None)
-    p.add_argument("--fraction", type=float, default=None, help="share of each split used per epoch")
-    p.add_argument("--split-mode", default="random", choices=SPLIT_MODES,
-                   help="random (the write-up's split) or heldout (test backgrounds and objects never seen in training)")
-    p.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument("--workers", type=int_at_least(0), default=None, help="DataLoader workers (0 for exact resumes)")
-    p.add_argument("--fast", action="store_true", help="evalib.data's batch loader (packed data; not under torchrun)")
-    p.add_argument("--epochs", type=int_at_least(1), default=None)
-    p.add_argument("--lr", type=float, default=None, help=f"the (peak) learning rate (sound: {sound['lr']:g})")
-    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help=f"(sound: {sound['optimizer']})")
-    p.add_argument("--weight-decay", type=float, default=None, help=f"(sound: {sound['weight_decay']:g})")
-    p.add_argument("--schedule", default=None, choices=SCHEDULES, help=f"(sound: {sound['schedule']})")
-    p.add_argument("--stages", type=_stages, default=(), help="epochs:lr,... e.g. 20:2e-4,10:2e-5 (sets the schedule)")
-    p.add_argument("--milestones", default="", help="step schedule: comma list of epochs")
-    p.add_argument("--clip-grad", type=float, default=None, help="max gradient norm")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
-    p.add_argument("--experiment", default="default")
-    p.add_argument("--name", default=None, help="run name (default: model, loss and hyper-parameters)")
-    p.add_argument("--out", default=None, help="the run folder (default runs/<experiment>/<name>-<time>)")
-    p.add_argument("--resume", nargs="?", const=True, default=False,
-                   help="continue the run in --out (or the newest matching run), or the given checkpoint or folder")
-    p.add_argument("--stop-after", type=int_at_least(1), default=None, help="end after this epoch (resume later)")
-    p.add_argument("--best-metric", default="test_loss")
-    p.add_argument("--log-images", type=int_at_least(0), default=8)
-    p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--lr-find", action="store_true", help="only run the LR range test and print a suggestion")
+    for f in dataclasses.fields(TrainConfig):
+        if f.metadata.get("cli", True):
+            _add_field(p, f)
     return p
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig that parsed arguments describe."""
-    options = {}
+    """The TrainConfig that parsed arguments describe: the recipe, then every flag that was given."""
+    options = dict(RECIPES[args.recipe].get("model_options", {}))
     for item in args.model_option:
         if "=" not in item:
             raise ValueError(f"--model-option expects KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
-        options[key] = _value(value)
+        options[key] = option_value(value)
     if args.width is not None:
         options["width"] = args.width
-    milestones = tuple(int(m) for m in args.milestones.split(",") if m.strip())
-    chosen = {k: getattr(args, k) for k in ("model", "loss", "lr", "optimizer", "weight_decay", "schedule")
-              if getattr(args, k) is not None}
-    if args.stages:
-        chosen["schedule"] = "stages"
-    options = {**RECIPES[args.recipe]["model_options"], **options}
-    return TrainConfig.recipe(args.recipe, **chosen, model_options=options, profile=args.profile, data=args.data,
-                              size=args.size, batch_size=args.batch_size, fraction=args.fraction,
-                              split_mode=args.split_mode, augment=args.augment, workers=args.workers, fast=args.fast,
-                              epochs=args.epochs, stages=args.stages, milestones=milestones, clip_grad=args.clip_grad,
-                              seed=args.seed, device=args.device, amp=args.amp, progress=args.progress,
-                              experiment=args.experiment, name=args.name, out=args.out, resume=args.resume,
-                              stop_after=args.stop_after, best_metric=args.best_metric, log_images=args.log_images)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if f.metadata.get("cli", True) and getattr(args, f.name) is not None}
+    if given.get("stages"):
+        given["schedule"] = "stages"
+    return TrainConfig.recipe(args.recipe, **{**given, "model_options": options})
 
 
 def _lr_find(cfg: TrainConfig) -> None:
-    from ..losses import parse_loss
-    from .board import runs_root, slug
-    from .loop import build_loaders, build_model
-    from .lr_find import lr_find
-    from .runtime import pick_device, seed_everything
-
     cfg = cfg.resolved()
     seed_everything(cfg.seed)
     loss = parse_loss(cfg.loss)
@@ -135,8 +116,6 @@ def main(argv=None) -> int:
         if args.lr_find:
             _lr_find(cfg)
             return 0
-        from .loop import fit
-
         result = fit(cfg)
     except (ValueError, OSError) as err:  # bad input, a bad checkpoint, an --out that cannot be written
         print(f"error: {describe(err)}", file=sys.stderr)

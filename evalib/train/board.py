@@ -7,7 +7,6 @@ epoch; the model graph once; hyper-parameters with the final metrics (``hparam/<
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..paths import runs_root
 from .checkpoint import LAST
 from .config import TrainConfig
 
@@ -36,13 +36,6 @@ def run_name(cfg: TrainConfig) -> str:
         return slug(cfg.name)
     opts = "".join(f"_{k}{v}" for k, v in sorted(cfg.model_options.items()))
     return slug(f"{cfg.model}{opts}_{cfg.loss}_lr{cfg.lr:g}_bs{cfg.batch_size}_{cfg.schedule}")
-
-
-def runs_root() -> Path:
-    """$DEPTHMASK_RUNS, or runs/ in the repository."""
-    from ..data.generate import repo_root
-
-    return Path(os.environ.get("DEPTHMASK_RUNS", repo_root() / "runs"))
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:

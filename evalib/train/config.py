@@ -21,6 +21,12 @@ RECIPES = {
 }
 
 
+def opt(default, help: str = "", **cli):
+    """A TrainConfig field with its command-line help (and `cli` extras: `low` for integers, `choices`,
+    `parse` for a custom type, `cli=False` for none); the CLI's flags are generated from these."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class TrainConfig:
     """One run: what to train, on which data, how, and where its logs and checkpoints go.
@@ -30,49 +36,56 @@ class TrainConfig:
     """
 
     # what to train (defaults: the "sound" recipe; RECIPES["writeup"] holds the write-up's settings)
-    model: str = "unet_ed"  # a name from evalib.models.names()
-    model_options: dict = field(default_factory=dict)  # e.g. {"width": 8, "activation": "minmax"}
-    loss: str = "mask:bce+mask:dice+depth:l1"  # a spec for evalib.losses.parse_loss
+    model: str = opt("unet_ed", "a name from evalib.models.names()")
+    model_options: dict = field(default_factory=dict, metadata={
+        "help": "options of the model, e.g. {'width': 8, 'activation': 'minmax'}", "cli": False})
+    loss: str = opt("mask:bce+mask:dice+depth:l1", "a loss spec, e.g. 'all:0.16*l1+0.84*msssim' (evalib.losses)")
     # data; None: the profile's
-    profile: str | None = None  # smoke, cpu or full; None: $DEPTHMASK_PROFILE or cpu
-    data: str | None = None  # a dataset folder; None: the profile's, built if missing
-    size: int | None = None
-    batch_size: int | None = None
-    fraction: float | None = None
-    split_mode: str = "random"  # "random" (the write-up's) or "heldout" (unseen backgrounds and objects in test)
-    split_seed: int = 0  # draws the split and fraction subsets; `seed` (below) the weights, order and augmentation
-    augment: bool = True
-    workers: int | None = None
-    fast: bool = False  # evalib.data's batch loader: packed data read, resized and augmented a batch at a time
+    profile: str | None = opt(None, "smoke, cpu or full: the budget and dataset; None: $DEPTHMASK_PROFILE or cpu")
+    data: str | None = opt(None, "a dataset folder; None: the profile's, built if missing")
+    size: int | None = opt(None, "image side the network sees; None: the profile's", low=8)
+    batch_size: int | None = opt(None, "None: the profile's", low=1)
+    fraction: float | None = opt(None, "share of each split used per epoch; None: the profile's")
+    split_mode: str = opt("random", "random (the write-up's split) or heldout (test backgrounds and objects never "
+                                    "seen in training)", choices=SPLIT_MODES)
+    split_seed: int = opt(0, "draws the split and fraction subsets (seed draws weights, order and augmentation)",
+                          low=0)
+    augment: bool = opt(True, "augment the training images")
+    workers: int | None = opt(None, "DataLoader workers (0 for exact resumes); None: the profile's", low=0)
+    fast: bool = opt(False, "evalib.data's batch loader: packed data read, resized and augmented a batch at a time "
+                            "(not under torchrun)")
     # optimisation
-    epochs: int | None = None
-    lr: float = 2e-3  # the peak rate for onecycle and triangular2
-    optimizer: str = "adamw"
-    weight_decay: float = 1e-4
-    momentum: float = 0.9  # sgd only
-    schedule: str = "onecycle"  # one of SCHEDULES
-    stages: tuple = ()  # ((epochs, lr), ...) for schedule "stages"
-    milestones: tuple = ()  # "step": epochs after which lr *= gamma (default: every third of the run)
-    gamma: float = 0.1  # "step" and "plateau" factor
-    div_factor: float = 25.0  # "onecycle" starts at lr / div_factor; "triangular2" cycles down to it
-    cycle_epochs: float = 2.0  # "triangular2": epochs per full cycle
-    patience: int = 2  # "plateau": epochs without a better test loss before lr *= gamma
-    clip_grad: float | None = None  # max gradient norm
+    epochs: int | None = opt(None, "None: the profile's", low=1)
+    lr: float = opt(2e-3, "the learning rate (the peak for onecycle and triangular2)")
+    optimizer: str = opt("adamw", "", choices=OPTIMIZERS)
+    weight_decay: float = opt(1e-4, "")
+    momentum: float = opt(0.9, "sgd only")
+    schedule: str = opt("onecycle", "", choices=SCHEDULES)
+    stages: tuple = opt((), "the write-up's stages, epochs:lr,... e.g. 20:2e-4,10:2e-5 (sets the schedule, epochs "
+                            "and lr)", parse="stages")
+    milestones: tuple = opt((), "step schedule: epochs after which lr *= gamma, e.g. 10,20 (default: every third "
+                                "of the run)", parse="ints")
+    gamma: float = opt(0.1, "step and plateau factor")
+    div_factor: float = opt(25.0, "onecycle starts at lr / div_factor; triangular2 cycles down to it")
+    cycle_epochs: float = opt(2.0, "triangular2: epochs per full cycle")
+    patience: int = opt(2, "plateau: epochs without a better test loss before lr *= gamma", low=1)
+    clip_grad: float | None = opt(None, "max gradient norm")
     # runtime
-    seed: int = 0
-    device: str = "auto"  # auto: cuda, then mps, then cpu
-    amp: bool = True  # mixed precision (cuda only)
-    channels_last: bool = True  # cuda only
-    progress: bool = True  # tqdm bars
+    seed: int = opt(0, "draws the weights, the order of the images and the augmentation", low=0)
+    device: str = opt("auto", "auto: cuda, then mps, then cpu")
+    amp: bool = opt(True, "mixed precision (cuda only)")
+    channels_last: bool = opt(True, "channels_last memory format (cuda only)")
+    progress: bool = opt(True, "progress bars")
     # logs and checkpoints
-    experiment: str = "default"
-    name: str | None = None  # None: model, loss and hyper-parameters
-    out: str | None = None  # the run folder itself; None: runs/<experiment>/<name>-<time>
-    resume: bool | str = False  # True: the run folder's last.pt if any; or a checkpoint file or run folder
-    stop_after: int | None = None  # end this call after that epoch, as an interrupted session would
-    best_metric: str = "test_loss"  # best.pt tracks it (max for iou, dice, delta*, ssim; else min)
-    log_images: int = 8  # test images in each epoch's TensorBoard grids (0: none)
-    log_graph: bool = True
+    experiment: str = opt("default", "runs go to runs/<experiment>/")
+    name: str | None = opt(None, "run name; None: model, loss and hyper-parameters")
+    out: str | None = opt(None, "the run folder itself; None: runs/<experiment>/<name>-<time>")
+    resume: bool | str = opt(False, "continue the run in out (or the newest matching run), or the given checkpoint "
+                                    "or folder", parse="resume")
+    stop_after: int | None = opt(None, "end after this epoch (resume later), as an interrupted session would", low=1)
+    best_metric: str = opt("test_loss", "best.pt tracks it (max for iou, dice, delta*, ssim; else min)")
+    log_images: int = opt(8, "test images in each epoch's TensorBoard grids (0: none)", low=0)
+    log_graph: bool = opt(True, "the model graph in TensorBoard")
 
     def __post_init__(self):
         if self.split_mode not in SPLIT_MODES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..metrics import PooledScores, mask_dice, mask_iou
+from .metrics import PooledScores, mask_dice, mask_iou
 
 
 def _stack(ds, limit):

@@ -1,0 +1,29 @@
+"""Where things live by default: the repository, its data folders and the runs folder (environment variables
+override each). A bottom-layer module: the standard library only."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The folder holding the evalib package (the repository, for an editable install)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def default_dataset_path() -> Path:
+    """$DEPTHMASK_DATA, or data/fgbg in the repository."""
+    return Path(os.environ.get("DEPTHMASK_DATA", repo_root() / "data" / "fgbg"))
+
+
+def default_foregrounds() -> Path:
+    """$DEPTHMASK_FOREGROUNDS, or data/foregrounds in the repository."""
+    return Path(os.environ.get("DEPTHMASK_FOREGROUNDS", repo_root() / "data" / "foregrounds"))
+
+
+def runs_root() -> Path:
+    """$DEPTHMASK_RUNS, or runs/ in the repository."""
+    return Path(os.environ.get("DEPTHMASK_RUNS", repo_root() / "runs"))
+
+
+__all__ = ["default_dataset_path", "default_foregrounds", "repo_root", "runs_root"]
