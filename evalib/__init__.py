@@ -8,16 +8,18 @@ tests/test_layers.py, which parses every import, those inside functions included
    `cli` (shared command-line pieces).
 2. Building blocks, independent of one another:
    `data` (store, build and load the fg_bg dataset: packed arrays, the original layout, the renderer,
-   loaders, `python -m evalib.data`), `models` (every network, by name; parameters, receptive fields),
-   `losses` (loss specs such as "mask:mse+depth:ssim"), `metrics` (IoU, Dice, depth errors, pooled over
-   a set), `plots` (figures), `profiles` (smoke / cpu / full budgets).
-3. Judgements on data: `claims` (holds / does not hold / within noise), `baselines` (image-blind
-   predictors), `unseen` (real photographs the networks never saw).
+   loaders, `python -m evalib.data`), `models` (every network by name, with its output head; parameters,
+   receptive fields), `metrics` (IoU, Dice, depth errors, pooled over a set), `plots` (figures),
+   `profiles` (smoke / cpu / full budgets).
+3. `losses` (loss specs such as "mask:mse+depth:ssim"), and judgements on data: `claims` (holds / does
+   not hold / within noise), `baselines` (image-blind predictors), `unseen` (real photographs the
+   networks never saw).
 4. `train` (TrainConfig, recipes, `fit`, checkpoints, TensorBoard, `python -m evalib.train`).
-5. Using trained networks: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
+5. `predict` (inference: load a model or checkpoint, get maps from any output head, predictions).
+6. Using predictions: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
    checkpoint), `widgets` (browse and compare predictions).
-6. `reproduce` (the main job: `python -m evalib reproduce`).
-7. `experiment` (what every notebook does: settings, cached runs, claims tables).
+7. `reproduce` (the main job: `python -m evalib reproduce`).
+8. `experiment` (what every notebook does: settings, cached runs, claims tables).
 """
 
 __version__ = "0.1.0"

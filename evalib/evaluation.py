@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from .losses import parse_loss
 from .metrics import PooledScores
+from .predict import as_maps, load_model
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -24,8 +26,6 @@ DEFAULT_BATCH_SIZE = 32
 def _model(model_or_checkpoint, device: torch.device | None) -> tuple[nn.Module, torch.device]:
     """The network to score and the device to run it on."""
     if isinstance(model_or_checkpoint, (str, PathLike)):
-        from .train.loop import load_model
-
         device = device or torch.device("cpu")
         return load_model(model_or_checkpoint, device), device
     if isinstance(model_or_checkpoint, nn.Module):
@@ -62,7 +62,7 @@ def _maps(out: torch.Tensor, decode, x: torch.Tensor) -> torch.Tensor:
     if out.dim() != 4 or out.shape[1] != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(f"model_or_checkpoint must return (N, 2, H, W) maps in [0, 1] (mask, depth code) for "
                          f"{tuple(x.shape)} inputs; got {tuple(out.shape)}. Wrap a network that outputs logits "
-                         "in evalib.train.Maps(net, loss), or pass loss= so its decode applies")
+                         "in evalib.predict.Maps, or pass loss= so its decode applies")
     return out
 
 
@@ -72,7 +72,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
     """Score a network on a dataset: a flat dict of floats pooled over the whole set (see `evalib.metrics.POOLED_KEYS`).
 
     - `model_or_checkpoint`: an nn.Module returning (N, 2, H, W) maps in [0, 1] (such as
-      `evalib.train.Maps` or what `evalib.train.load_model` gives), or the path of a checkpoint /
+      `evalib.predict.Maps` or what `evalib.predict.load_model` gives), or the path of a checkpoint /
       run folder, loaded with `load_model`.
     - `dataset`: a torch Dataset yielding (image, target) pairs like `evalib.data.FgBgDataset`, read in
       its order with `batch_size` (default 32); or a DataLoader (or other iterable of batches), used as is.
@@ -90,12 +90,11 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
     loader = _loader(dataset, batch_size, per_image)
     decode = None
     if loss is not None:
-        from .losses import parse_loss
-
         decode = getattr(parse_loss(loss), "decode", None)
+    net = model if decode is not None else as_maps(model)  # the network's own head decodes, unless a loss does
     scores = PooledScores(per_image=per_image)
     was_training = model.training
-    model.eval()
+    net.eval()
     try:
         for batch in loader:
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
@@ -105,7 +104,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
             x, y = x.to(device), y.to(device)
             if y.dim() != 4 or y.shape[1] != 2:
                 raise ValueError(f"dataset targets must be (2, H, W) (mask, depth code); got batches of {tuple(y.shape)}")
-            scores.update(_maps(model(x), decode, x), y.float())
+            scores.update(_maps(net(x), decode, x), y.float())
     finally:
         model.train(was_training)
     result = scores.result()

@@ -253,10 +253,9 @@ def scores(results: dict) -> pd.DataFrame:
 
 def maps_model(result):
     """The run's network returning (N, 2, H, W) maps (classification logits decoded)."""
-    from .losses import parse_loss
-    from .train import Maps
+    from .predict import Maps
 
-    return Maps(result.model, parse_loss(result.config.loss)).eval()
+    return Maps(result.model).eval()
 
 
 def test_split(s: Settings):
@@ -276,7 +275,7 @@ def train_split(s: Settings):
 def prediction_figure(result, dataset, n: int = 8, threshold: float | None = None):
     """The write-up's grid (input, masks, depths) for the first `n` test images."""
     from .plots import prediction_grid
-    from .widgets import predict
+    from .predict import predict
 
     p = predict(maps_model(result), dataset, n=n)
     return prediction_grid(p.images, p.targets, p.preds, n=n, threshold=threshold)

@@ -34,6 +34,7 @@ from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 from torch import nn
 
 from .cli import option_value
+from .models.layers import bin_centres, decode_bins, decode_head  # noqa: F401 (the head's decoding, re-exported)
 
 CHANNELS = ("mask", "depth", "all")
 MSSSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003, finest scale first
@@ -194,25 +195,6 @@ def quantize(v: torch.Tensor, bins: int) -> torch.Tensor:
     return (v.clamp(0, 1) * bins).floor().clamp_max(bins - 1).long()
 
 
-def bin_centres(bins: int, device=None) -> torch.Tensor:
-    """The centre (k + 1/2) / bins of each bin, (bins,)."""
-    return (torch.arange(bins, device=device, dtype=torch.float32) + 0.5) / bins
-
-
-def decode_bins(logits: torch.Tensor, mode: str = "expectation") -> torch.Tensor:
-    """(N, K, H, W) bin logits -> (N, 1, H, W) values in [0, 1]: expected bin centre, or the argmax bin's centre.
-
-    >>> decode_bins(torch.tensor([0., 9., 0., 0.]).view(1, 4, 1, 1), "argmax").item()
-    0.375
-    """
-    centres = bin_centres(logits.shape[1], logits.device).view(1, -1, 1, 1)
-    if mode == "expectation":
-        return (logits.softmax(1) * centres).sum(1, keepdim=True)
-    if mode == "argmax":
-        return centres.squeeze(0).squeeze(-1).squeeze(-1)[logits.argmax(1)].unsqueeze(1)
-    raise ValueError(f"decode mode must be 'expectation' or 'argmax'; got {mode!r}")
-
-
 class BinnedCE(nn.Module):
     """Cross-entropy (gamma 0) or focal loss (gamma > 0) of (N, K, H, W) logits against [0, 1] targets in K bins."""
 
@@ -220,8 +202,10 @@ class BinnedCE(nn.Module):
 
     def __init__(self, bins: int = 16, gamma: float = 0.0):
         super().__init__()
-        if bins < 2:
-            raise ValueError(f"bins must be at least 2; got {bins}")
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+            raise ValueError(f"bins must be an integer of at least 2; got {bins!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or gamma < 0:
+            raise ValueError(f"gamma must be a number of at least 0; got {gamma!r}")
         self.bins, self.gamma = bins, gamma
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -340,11 +324,8 @@ class ChannelLoss(nn.Module):
         """Network output -> (N, 2, H, W) maps in [0, 1]: mask probability and depth code (identity for regression)."""
         if not self.logits:
             return output[:, :2]
-        m = self.mask_classes or 1
         self._check(output)
-        mask = output[:, 0:2].softmax(1)[:, 1:2] if self.mask_classes else output[:, 0:1].sigmoid()
-        depth = decode_bins(output[:, m:]) if self.depth_bins else output[:, m:m + 1].sigmoid()
-        return torch.cat([mask, depth], 1)
+        return decode_head(output, self.out_channels)
 
     def _check(self, output: torch.Tensor) -> None:
         want = sum(self.out_channels) if self.logits else 2

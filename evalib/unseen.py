@@ -117,7 +117,7 @@ def predict_photos(model: torch.nn.Module, photos: dict[str, np.ndarray], mean, 
     model.train(was_training)
     if out.shape[1] != 2:
         raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth); wrap classification "
-                         "networks with evalib.train.Maps (or pass experiment.maps_model(run))")
+                         "networks with evalib.predict.Maps (or pass experiment.maps_model(run))")
     images = np.stack([photos[n] for n in names]).astype(np.float32) / 255.0
     return PhotoPredictions(names, images, out.clamp(0, 1).numpy())
 

@@ -17,95 +17,9 @@ import torch
 
 from .plots import metres_label  # importing plots also selects a headless backend when needed
 from .depth import decode_depth
-from .metrics import depth_metrics, mask_iou
+from .predict import Predictions, predict, sample_metrics  # noqa: F401 (notebooks import them from here too)
 
 import matplotlib.pyplot as plt  # noqa: E402
-
-
-@dataclass
-class Predictions:
-    """A model's outputs on the first samples of a dataset, with what is needed to show them."""
-
-    images: np.ndarray  # (N, H, W, 3) in [0, 1]
-    targets: np.ndarray  # (N, 2, H, W) in [0, 1]: mask, depth
-    preds: np.ndarray  # (N, 2, H, W) in [0, 1]
-    indices: np.ndarray  # (N,) positions in the dataset
-    label: str = "model"
-
-    def save(self, path: str | Path) -> Path:
-        """Write to an .npz file (atomically) so a notebook can browse without the model."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, images=self.images, targets=self.targets, preds=self.preds,
-                            indices=self.indices, label=np.array(self.label))
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Predictions":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"saved predictions {path} not found")
-        with np.load(path) as z:
-            missing = {"images", "targets", "preds", "indices"} - set(z.files)
-            if missing:
-                raise ValueError(f"{path} is not a saved Predictions file: it lacks {sorted(missing)}")
-            return cls(z["images"], z["targets"], z["preds"], z["indices"], str(z["label"]) if "label" in z.files else path.stem)
-
-
-def _load_checkpoint_model(path: Path) -> torch.nn.Module:
-    """A model rebuilt from a training checkpoint (evalib.train's format)."""
-    try:
-        from .train import load_model
-    except ImportError as err:  # pragma: no cover - evalib.train is part of the package
-        raise RuntimeError(f"cannot load checkpoint {path}: evalib.train is unavailable ({err})") from err
-    return load_model(path)
-
-
-@torch.no_grad()
-def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | None = None,
-            label: str | None = None) -> Predictions:
-    """Run `source` (a model, a checkpoint path, or saved predictions) on the first `n` samples of `dataset`."""
-    if isinstance(source, Predictions):
-        return source
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if path.suffix == ".npz":
-            return Predictions.load(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} not found")
-        label = label or path.parent.name
-        source = _load_checkpoint_model(path)
-    if not isinstance(source, torch.nn.Module):
-        raise TypeError(f"source must be a model, a checkpoint path or Predictions, got {type(source).__name__}")
-    if dataset is None or len(dataset) == 0:
-        raise ValueError("predict needs a non-empty dataset to run the model on")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    was_training = source.training
-    model = source.to(device).eval()
-    n = min(n, len(dataset))
-    images, targets, preds = [], [], []
-    for start in range(0, n, batch_size):
-        batch = [dataset[i] for i in range(start, min(n, start + batch_size))]
-        x = torch.stack([b[0] for b in batch])
-        y = torch.stack([b[1] for b in batch])
-        out = model(x.to(device)).float()
-        if out.shape[1] != 2:
-            raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth): classification "
-                             "logits? Pass its checkpoint path, or wrap it: evalib.train.Maps(model, loss)")
-        images.append(dataset.denormalize(x))
-        targets.append(y.numpy())
-        preds.append(out.clamp(0, 1).cpu().numpy())
-    model.train(was_training)
-    return Predictions(np.concatenate(images), np.concatenate(targets), np.concatenate(preds), np.arange(n),
-                       label or type(source).__name__)
-
-
-def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """One sample's scores: mask IoU at `threshold`, depth RMSE (m) and delta < 1.25."""
-    p, t = torch.from_numpy(np.asarray(pred)), torch.from_numpy(np.asarray(target))
-    d = depth_metrics(p[1], t[1])
-    return {"iou": mask_iou(p[0], t[0], threshold), "rmse_m": d["rmse_m"], "delta1": d["delta1"]}
 
 
 def in_notebook() -> bool:

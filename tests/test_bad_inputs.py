@@ -24,7 +24,8 @@ from evalib.data import build, export_original, open_store, pack
 from evalib.data import output
 from evalib.data.__main__ import main as data_cli
 from evalib.losses import ChannelLoss, Term
-from evalib.train import TrainConfig, fit, load_checkpoint, load_model
+from evalib.predict import load_model
+from evalib.train import TrainConfig, fit, load_checkpoint
 from evalib.train import loop as train_loop
 from evalib.train.__main__ import main as train_cli
 from evalib.train.checkpoint import CheckpointError

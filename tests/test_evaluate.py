@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader, TensorDataset
 import evalib
 from evalib.data import FgBgDataset, decode_depth
 from evalib.metrics import POOLED_KEYS, PooledScores, batch_metrics
-from evalib.train import TrainConfig, build_model, load_model
+from evalib.predict import load_model
+from evalib.train import TrainConfig, build_model
 from evalib.train import evaluate as fit_evaluate
 from evalib.train import checkpoint
 from evalib.losses import parse_loss

@@ -10,13 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalib"
 # the layer of every component (first name under evalib); keep in step with evalib/__init__.py's docstring
 LAYERS = {
     "depth": 1, "paths": 1, "cli": 1,
-    "data": 2, "models": 2, "losses": 2, "metrics": 2, "plots": 2, "profiles": 2,
-    "claims": 3, "baselines": 3, "unseen": 3,
+    "data": 2, "models": 2, "metrics": 2, "plots": 2, "profiles": 2,
+    "losses": 3, "claims": 3, "baselines": 3, "unseen": 3,
     "train": 4,
-    "evaluation": 5, "widgets": 5,
-    "reproduce": 6,
-    "experiment": 7,
-    "__main__": 8, "__init__": 8,
+    "predict": 5,
+    "evaluation": 6, "widgets": 6,
+    "reproduce": 7,
+    "experiment": 8,
+    "__main__": 9, "__init__": 9,
 }
 
 

@@ -187,3 +187,10 @@ def test_unknown_names_are_clear_errors():
     with pytest.raises(ValueError, match="cannot read loss term"):
         parse_loss("mask:mse+")
     assert loss_names()[:3] == ["l1", "mse", "bce"]
+
+
+@pytest.mark.parametrize("spec", ["depth:ce(bins={K})", "depth:focal_ce(bins=x)", "depth:ce(bins=1.5)",
+                                  "depth:focal_ce(gamma=-1)"])
+def test_bad_loss_options_are_named(spec):
+    with pytest.raises(ValueError, match="bins|gamma"):
+        parse_loss(spec)

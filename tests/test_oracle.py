@@ -4,7 +4,8 @@ For every output activation the models offer and every loss spec that the notebo
 CLI use, the head is fed the pre-activation that makes it emit the target (for classification
 losses: confident one-hot logits of the target's classes), then scored as `fit` scores its test
 split (`loss.decode`, then the pooled metrics) and as `evalib.evaluate` scores a loaded model
-(`Maps`). IoU and delta < 1.25 must both be 1.0. Combinations that cannot get there are marked
+(decoded by the network's own head, as `evalib.predict` decodes a checkpoint). IoU and delta < 1.25
+must both be 1.0. Combinations that cannot get there are marked
 xfail(strict=True) with the reason: when someone fixes one, its test fails until the mark goes.
 """
 import math
@@ -21,7 +22,7 @@ from evalib.depth import DEPTH_MAX_M, DEPTH_MIN_M
 from evalib.losses import parse_loss, quantize
 from evalib.models import names, options
 from evalib.models.layers import ACTIVATIONS
-from evalib.train import Maps, TrainConfig, build_model
+from evalib.train import TrainConfig, build_model
 from evalib.train import evaluate as fit_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ def used_specs() -> list[str]:
     from evalib.train.config import RECIPES
 
     found = {TrainConfig().loss, *(r["loss"] for r in RECIPES.values())}
+    found |= {f"mask:ce+depth:ce(bins={k})" for k in (8, 16, 32)}  # notebook 06 builds these in an f-string
     quoted = re.compile(r"""["']((?:mask|depth|all):[^"'\s]+)["']""")
     for path in [*sorted((ROOT / "notebooks").glob("*.py")), *sorted((ROOT / "evalib").rglob("*.py"))]:
         found.update(quoted.findall(path.read_text(encoding="utf-8")))
@@ -137,7 +139,7 @@ def test_output_equal_to_the_target_scores_perfectly(targets, spec, activation):
     data = TensorDataset(index_images(len(targets), targets.shape[-1]), targets)
     scores = fit_evaluate(net, DataLoader(data, batch_size=16), loss, device="cpu")  # what fit reports
     assert math.isfinite(scores["test_loss"])
-    loaded = evalib.evaluate(Maps(net, loss), data, batch_size=16)  # what a loaded checkpoint reports
+    loaded = evalib.evaluate(net, data, batch_size=16)  # decoded by the network's own head, as a checkpoint is
     required = ["iou", "iou_per_image", "delta1", "delta1_near"]
     if not 0 < loss.depth_bins < MIN_BINS_SCALED:
         required.append("delta1_median_scaled")

@@ -98,10 +98,11 @@ def test_browse_a_checkpoint_written_by_fit(tiny, tmp_path):
     p = predict(result.run_dir / "last.pt", ds, n=6)
     assert p.preds.shape == (6, 2, 32, 32) and p.label == "run"
     assert p.preds.min() >= 0 and p.preds.max() <= 1  # logits decoded back to maps
-    with pytest.raises(ValueError, match="returns 10 channels"):  # fit's model outputs logits (2 + 8 bins)
-        predict(result.model, ds, n=6)
+    # fit's network outputs logits (2 + 8 bins); its own head decodes them, with no loss needed
+    direct = predict(result.model, ds, n=6)
+    np.testing.assert_allclose(direct.preds, p.preds, atol=1e-5)
     from evalib.losses import parse_loss
-    from evalib.train import Maps
+    from evalib.predict import Maps
 
-    wrapped = predict(Maps(result.model, parse_loss(cfg.loss)), ds, n=6)  # ... which Maps decodes, as load_model does
-    np.testing.assert_allclose(wrapped.preds, p.preds, atol=1e-5)
+    by_loss = predict(Maps(result.model, parse_loss(cfg.loss)), ds, n=6)  # the loss's decoding agrees with the head's
+    np.testing.assert_allclose(by_loss.preds, p.preds, atol=1e-5)

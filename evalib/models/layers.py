@@ -82,6 +82,37 @@ def example_sizes(multiple: int) -> list[int]:
     return [s for s in (32, 64, 80, 96, 112, 128, 160, 192, 224, 256) if s % multiple == 0]
 
 
+def bin_centres(bins: int, device=None) -> torch.Tensor:
+    """The centre (k + 1/2) / bins of each bin, (bins,)."""
+    return (torch.arange(bins, device=device, dtype=torch.float32) + 0.5) / bins
+
+
+def decode_bins(logits: torch.Tensor, mode: str = "expectation") -> torch.Tensor:
+    """(N, K, H, W) bin logits -> (N, 1, H, W) values in [0, 1]: expected bin centre, or the argmax bin's centre.
+
+    >>> decode_bins(torch.tensor([0., 9., 0., 0.]).view(1, 4, 1, 1), "argmax").item()
+    0.375
+    """
+    centres = bin_centres(logits.shape[1], logits.device).view(1, -1, 1, 1)
+    if mode == "expectation":
+        return (logits.softmax(1) * centres).sum(1, keepdim=True)
+    if mode == "argmax":
+        return centres.squeeze(0).squeeze(-1).squeeze(-1)[logits.argmax(1)].unsqueeze(1)
+    raise ValueError(f"decode mode must be 'expectation' or 'argmax'; got {mode!r}")
+
+
+def decode_head(logits: torch.Tensor, out_channels: tuple[int, int]) -> torch.Tensor:
+    """Raw outputs of a classification head, (N, m + d, H, W) -> (N, 2, H, W) maps in [0, 1].
+
+    The mask channels `m`: 2 (background / foreground logits: P(foreground)) or 1 (a sigmoid); the depth
+    channels `d`: K > 1 bins of equal width over the code range (the expected bin centre) or 1 (a sigmoid).
+    """
+    m, d = out_channels
+    mask = logits[:, 0:2].softmax(1)[:, 1:2] if m == 2 else logits[:, 0:1].sigmoid()
+    depth = decode_bins(logits[:, m:m + d]) if d > 1 else logits[:, m:m + 1].sigmoid()
+    return torch.cat([mask, depth], 1)
+
+
 class DepthMaskNet(nn.Module):
     """An encoder, one decoder per head, and an output activation: (N, 3, H, W) -> (N, C, H, W)."""
 
@@ -89,6 +120,7 @@ class DepthMaskNet(nn.Module):
                  multiple: int, out_channels: Channels):
         super().__init__()
         self.name, self.multiple, self.out_channels = name, multiple, out_channels
+        self.activation_name = activation
         self.encoder = encoder  # x -> [features, ..., bottleneck]
         self.decoders = nn.ModuleList(decoders)  # features -> logits; two heads: mask, then depth
         self.activation = make_activation(activation)
@@ -125,3 +157,10 @@ class DepthMaskNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.logits(x))  # (N, C, H, W); C = 2 by default: mask, depth
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 2, H, W) maps in [0, 1] whatever the head: a classification head's logits are decoded."""
+        out = self(x).float()
+        if self.activation_name == "none" and isinstance(self.out_channels, tuple):
+            return decode_head(out, self.out_channels)
+        return out[:, :2]  # already maps (a raw "none" regression head is taken as it is, as its loss takes it)

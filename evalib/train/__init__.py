@@ -12,11 +12,11 @@ random states), `board` (TensorBoard and run folders), `lr_find`, `grid` (run gr
 from .checkpoint import load as load_checkpoint
 from .config import SCHEDULES, TrainConfig
 from .grid import GridResult, grid_configs, run_grid
-from .loop import FitResult, Maps, NonFiniteLossError, build_loaders, build_model, evaluate, fit, load_model, load_result
+from .loop import FitResult, NonFiniteLossError, build_loaders, build_model, evaluate, fit, load_result
 from .lr_find import LRFinderResult, lr_find
 from .runtime import pick_device, seed_everything
 from .schedules import make_optimizer, make_schedule
 
-__all__ = ["FitResult", "GridResult", "LRFinderResult", "Maps", "NonFiniteLossError", "SCHEDULES", "TrainConfig",
+__all__ = ["FitResult", "GridResult", "LRFinderResult", "NonFiniteLossError", "SCHEDULES", "TrainConfig",
            "build_loaders", "build_model", "evaluate", "fit", "grid_configs", "load_checkpoint", "lr_find",
-           "load_model", "load_result", "make_optimizer", "make_schedule", "pick_device", "run_grid", "seed_everything"]
+           "load_result", "make_optimizer", "make_schedule", "pick_device", "run_grid", "seed_everything"]

@@ -420,18 +420,6 @@ def _log_epoch(board: Board, row: dict, epoch: int, model: nn.Module, preview, l
     board.flush()
 
 
-class Maps(nn.Module):
-    """A trained network that always returns (N, 2, H, W) maps in [0, 1]: classification logits are decoded."""
-
-    def __init__(self, net: nn.Module, loss_fn: nn.Module):
-        super().__init__()
-        self.net, self.loss_fn = net, loss_fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        return getattr(self.loss_fn, "decode", lambda o: o)(out.float())
-
-
 def load_result(path) -> FitResult:
     """A finished (or interrupted) run read back from its checkpoint: the raw network, history and config."""
     state = checkpoint.load(path)
@@ -444,16 +432,3 @@ def load_result(path) -> FitResult:
     best = state.get("best") or {"metric": cfg.best_metric, "value": None, "epoch": 0}
     return FitResult(net.eval(), list(state.get("history", [])), run_dir, best["metric"], best["value"], best["epoch"],
                      cfg)
-
-
-def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
-    """The network saved in a checkpoint (a file, or a run folder's last.pt), ready for inference."""
-    from ..losses import parse_loss
-
-    state = checkpoint.load(path)
-    known = set(TrainConfig.field_names())
-    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    loss_fn = parse_loss(cfg.loss)
-    net = build_model(cfg, loss_fn)
-    net.load_state_dict(state["model"])
-    return Maps(net, loss_fn).to(device).eval()

@@ -1,0 +1,142 @@
+"""Inference: load a trained network, turn its outputs into maps, run it over a dataset.
+
+    from evalib.predict import load_model, predict
+    net = load_model("runs/04_losses/custom-1a2b3c4d5e/best.pt")   # returns (N, 2, H, W) maps in [0, 1]
+    p = predict(net, test_dataset, n=32)                            # Predictions: images, targets, preds
+
+A network's output head (how many channels, which activation, binned depth or not) is described by the
+network itself (`evalib.models.DepthMaskNet.maps`), not by the loss it was trained with, so a checkpoint
+needs nothing but its own config to give maps. `browse`, `compare`, `evalib.evaluate`, the notebooks'
+helpers and `evalib.unseen` all go through here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .losses import parse_loss
+from .metrics import depth_metrics, mask_iou
+from .train import TrainConfig, build_model, checkpoint
+
+
+class Maps(nn.Module):
+    """A network that always returns (N, 2, H, W) maps in [0, 1]: a classification head's logits are decoded.
+
+    The head (its channels and activation) is read off the network itself (`DepthMaskNet.maps`); a loss
+    with a `decode` may be given for other networks, whose raw outputs only the loss can interpret.
+    """
+
+    def __init__(self, net: nn.Module, loss_fn: nn.Module | None = None):
+        super().__init__()
+        self.net, self.loss_fn = net, loss_fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.loss_fn is not None and hasattr(self.loss_fn, "decode"):
+            return self.loss_fn.decode(self.net(x).float())
+        if hasattr(self.net, "maps"):
+            return self.net.maps(x)
+        return self.net(x).float()
+
+
+def as_maps(model: nn.Module) -> nn.Module:
+    """`model` itself if it already returns maps (a Maps), else it wrapped in Maps."""
+    return model if isinstance(model, Maps) or not hasattr(model, "maps") else Maps(model)
+
+
+def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
+    """The network saved in a checkpoint (a file, or a run folder's last.pt), returning maps, ready for inference.
+
+    The checkpoint is read with the safe loader (weights and plain data only); its config names the
+    model and its options, from which the network and its head are rebuilt.
+    """
+    state = checkpoint.load(path)
+    known = set(TrainConfig.field_names())
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    net = build_model(cfg, parse_loss(cfg.loss))
+    net.load_state_dict(state["model"])
+    return Maps(net).to(device).eval()
+
+
+@dataclass
+class Predictions:
+    """A model's outputs on the first samples of a dataset, with what is needed to show them."""
+
+    images: np.ndarray  # (N, H, W, 3) in [0, 1]
+    targets: np.ndarray  # (N, 2, H, W) in [0, 1]: mask, depth
+    preds: np.ndarray  # (N, 2, H, W) in [0, 1]
+    indices: np.ndarray  # (N,) positions in the dataset
+    label: str = "model"
+
+    def save(self, path: str | Path) -> Path:
+        """Write to an .npz file (atomically) so a notebook can browse without the model."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez_compressed(tmp, images=self.images, targets=self.targets, preds=self.preds,
+                            indices=self.indices, label=np.array(self.label))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictions":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"saved predictions {path} not found")
+        with np.load(path) as z:
+            missing = {"images", "targets", "preds", "indices"} - set(z.files)
+            if missing:
+                raise ValueError(f"{path} is not a saved Predictions file: it lacks {sorted(missing)}")
+            return cls(z["images"], z["targets"], z["preds"], z["indices"], str(z["label"]) if "label" in z.files else path.stem)
+
+
+@torch.no_grad()
+def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | None = None,
+            label: str | None = None) -> Predictions:
+    """Run `source` (a model, a checkpoint path, or saved predictions) on the first `n` samples of `dataset`."""
+    if isinstance(source, Predictions):
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.suffix == ".npz":
+            return Predictions.load(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+        label = label or path.parent.name
+        source = load_model(path)
+    if not isinstance(source, torch.nn.Module):
+        raise TypeError(f"source must be a model, a checkpoint path or Predictions, got {type(source).__name__}")
+    if dataset is None or len(dataset) == 0:
+        raise ValueError("predict needs a non-empty dataset to run the model on")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    was_training = source.training
+    source = source.to(device)
+    model = as_maps(source).eval()
+    n = min(n, len(dataset))
+    images, targets, preds = [], [], []
+    for start in range(0, n, batch_size):
+        batch = [dataset[i] for i in range(start, min(n, start + batch_size))]
+        x = torch.stack([b[0] for b in batch])
+        y = torch.stack([b[1] for b in batch])
+        out = model(x.to(device)).float()
+        if out.shape[1] != 2:
+            raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth): a network "
+                             "outside evalib.models? Wrap it so it returns maps in [0, 1]")
+        images.append(dataset.denormalize(x))
+        targets.append(y.numpy())
+        preds.append(out.clamp(0, 1).cpu().numpy())
+    source.train(was_training)
+    return Predictions(np.concatenate(images), np.concatenate(targets), np.concatenate(preds), np.arange(n),
+                       label or type(source).__name__)
+
+
+def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """One sample's scores: mask IoU at `threshold`, depth RMSE (m) and delta < 1.25."""
+    p, t = torch.from_numpy(np.asarray(pred)), torch.from_numpy(np.asarray(target))
+    d = depth_metrics(p[1], t[1])
+    return {"iou": mask_iou(p[0], t[0], threshold), "rmse_m": d["rmse_m"], "delta1": d["delta1"]}
+
+
+__all__ = ["Maps", "Predictions", "as_maps", "load_model", "predict", "sample_metrics"]
