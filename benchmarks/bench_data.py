@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from evalib.data import FgBgDataset, build, export_original, open_store
 from evalib.data.fast import FastLoader, resize_packed
-from evalib.data.generate import render_backgrounds
+from evalib.synth.generate import render_backgrounds
 
 
 def machine() -> str:

@@ -7,14 +7,14 @@ tests/test_layers.py, which parses every import, those inside functions included
    `depth` (the depth encoding: metres <-> codes, limits), `paths` (repository, data and runs folders),
    `cli` (shared command-line pieces).
 2. Building blocks, independent of one another:
-   `data` (store, build and load the fg_bg dataset: packed arrays, the original layout, the renderer,
-   loaders, `python -m evalib.data`), `models` (every network by name, with its output head; parameters,
-   receptive fields), `metrics` (IoU, Dice, depth errors, pooled over a set), `plots` (figures),
-   `profiles` (smoke / cpu / full budgets).
-3. `losses` (loss specs such as "mask:mse+depth:ssim"), and judgements on data: `claims` (holds / does
-   not hold / within noise), `baselines` (image-blind predictors), `unseen` (real photographs the
-   networks never saw).
-4. `train` (TrainConfig, recipes, `fit`, checkpoints, TensorBoard, `python -m evalib.train`).
+   `synth` (the renderer of the built-in scenes: textures, ray casting, backgrounds, compositing),
+   `models` (every network by name, with its output head; parameters, receptive fields), `metrics`
+   (IoU, Dice, depth errors, pooled over a set), `plots` (figures), `profiles` (smoke / cpu / full budgets).
+3. `data` (the fg_bg dataset: packed arrays and the original layout, atomic writes, `build`, seeded
+   splits, loaders, `python -m evalib.data`), `losses` (loss specs such as "mask:mse+depth:ssim"),
+   `claims` (holds / does not hold / within noise), `unseen` (real photographs the networks never saw).
+4. `train` (TrainConfig, recipes, `fit`, checkpoints, TensorBoard, `python -m evalib.train`), and
+   `baselines` (image-blind predictors, scored like the networks).
 5. `predict` (inference: load a model or checkpoint, get maps from any output head, predictions).
 6. Using predictions: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
    checkpoint), `widgets` (browse and compare predictions).

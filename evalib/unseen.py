@@ -7,7 +7,7 @@
 There is no ground truth for these photographs, so `map_stats` describes maps instead of scoring
 them; run it on a test split's true maps as well to see what the training data looks like.
 Four of the photographs (astronaut, coffee, chelsea, rocket) are also textures of the framed
-pictures in the generator's rooms (`evalib.data.textures.PHOTOS`): small, in perspective, inside
+pictures in the generator's rooms (`evalib.synth.textures.PHOTOS`): small, in perspective, inside
 a scene. `in_textures` says which; the motorcycle and the cameraman appear nowhere in the data.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .depth import decode_depth
-from .data.textures import PHOTOS as TEXTURE_PHOTOS
+from .synth.textures import PHOTOS as TEXTURE_PHOTOS
 
 # name -> how to get it from skimage.data; every one ships inside the scikit-image wheel (no download)
 SOURCES = {

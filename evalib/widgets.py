@@ -9,11 +9,8 @@ the widgets render in JupyterLab, the classic notebook, VS Code and Colab alike.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from .plots import metres_label  # importing plots also selects a headless backend when needed
 from .depth import decode_depth

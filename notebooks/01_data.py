@@ -47,8 +47,8 @@ from IPython.display import Markdown, display
 
 from evalib.data import FgBgDataset, decode_depth, ensure_dataset, open_store, split_indices
 from evalib.baselines import shortcut_baselines
-from evalib.data.compose import load_foregrounds
-from evalib.data.generate import default_foregrounds
+from evalib.synth.compose import load_foregrounds
+from evalib.paths import default_foregrounds
 from evalib.plots import histogram, image_grid, sample_rows
 from evalib.profiles import get_profile
 from evalib.reproduce import record

@@ -18,7 +18,7 @@ from PIL import Image
 
 from evalib.data import (DatasetFormatError, FgBgDataset, OriginalLayout, PackedStore, augmentations, build,
                          decode_depth, encode_depth, export_original, make_loaders, open_store, pack, split_indices)
-from evalib.data.generate import choose_indices
+from evalib.synth.generate import choose_indices
 
 from .conftest import TINY_COUNT, TINY_SIZE
 
@@ -83,7 +83,7 @@ def test_depth_encoding_round_trip():
 def test_build_refuses_to_overwrite_and_cleans_up_on_failure(tmp_path, tiny, bg_cache, monkeypatch):
     with pytest.raises(FileExistsError, match="--force"):
         build(tiny, count=10, size=TINY_SIZE, cache_dir=bg_cache, progress=False)
-    from evalib.data import compose
+    from evalib.synth import compose
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -10,9 +10,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalib"
 # the layer of every component (first name under evalib); keep in step with evalib/__init__.py's docstring
 LAYERS = {
     "depth": 1, "paths": 1, "cli": 1,
-    "data": 2, "models": 2, "metrics": 2, "plots": 2, "profiles": 2,
-    "losses": 3, "claims": 3, "baselines": 3, "unseen": 3,
-    "train": 4,
+    "synth": 2, "models": 2, "metrics": 2, "plots": 2, "profiles": 2,
+    "data": 3, "losses": 3, "claims": 3, "unseen": 3,
+    "train": 4, "baselines": 4,
     "predict": 5,
     "evaluation": 6, "widgets": 6,
     "reproduce": 7,
@@ -125,3 +125,11 @@ def test_the_checks_catch_a_wrong_import(tmp_path, bad):
     else:  # a low layer reaching up
         (copy / "metrics.py").write_text((copy / "metrics.py").read_text() + "\nfrom .train import fit\n")
         assert any(line.startswith("evalib.metrics (layer 2) imports evalib.train") for line in wrong_way(imports(copy)))
+
+
+def test_the_renderer_stays_apart_from_storage_and_loading():
+    """A user who brings the original dataset never reads the renderer: data's storage and loaders don't import it."""
+    graph = imports()
+    for module in ("evalib.data.store", "evalib.data.dataset", "evalib.data.loaders", "evalib.data.fast",
+                   "evalib.data.pack"):
+        assert not any(t.startswith("evalib.synth") for t in graph[module]), module

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalib.data import compose
-from evalib.data import scene as sc
-from evalib.data import textures as tx
-from evalib.data.backgrounds import background_scene
+from evalib.synth import compose
+from evalib.synth import scene as sc
+from evalib.synth import textures as tx
+from evalib.synth.backgrounds import background_scene
 
 
 def flat_material(value=0.5):

@@ -7,7 +7,8 @@
 `make_loaders(..., fast=True, device=...)` (or `FastLoader`) reads whole batches and augments them on the device.
 """
 
-from .generate import build, default_dataset_path, info
+from ..paths import default_dataset_path
+from .builder import build, info
 from .dataset import FgBgDataset, augmentations, split_indices
 from .loaders import make_loaders
 from ..depth import DEPTH_ENCODING, decode_depth, encode_depth

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..cli import describe, int_at_least
-from . import generate as build_mod
+from . import builder as build_mod
 from .pack import pack
 from .store import export_original, open_store
 
