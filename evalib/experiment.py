@@ -1,7 +1,7 @@
 """What every experiment notebook does: resolve its parameters, train a few runs, tabulate and plot them.
 
-    s = settings("cpu")                                   # profile values, dataset built if missing
-    runs = train({"dnn1": config(s, "03", model="dnn1"), "dnn2": config(s, "03", model="dnn2")})
+    base = settings("cpu")                                # a TrainConfig: the profile's budget, the sound recipe
+    runs = train({"dnn1": config(base, "03", model="dnn1"), "dnn2": config(base, "03", model="dnn2")})
     table = scores(runs)                                  # one row per run: final test metrics
     history_curves({k: r.history for k, r in runs.items()})
 """
@@ -10,51 +10,50 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
+from IPython.display import Markdown, display
+from torchinfo import summary as layer_table
 
 from .claims import WITHIN_NOISE, Claim, better_sign, judge, to_markdown
+from .data import FgBgDataset, ensure_dataset
+from .evaluation import evaluate
+from .metrics import PooledScores
+from .models import count_params, create, receptive_field
+from .paths import runs_root
+from .plots import prediction_grid
+from .predict import Maps, predict
 from .profiles import get_profile
-from .train import checkpoint
+from .reproduce import record, record_claims
+from .train import TrainConfig, checkpoint, fit, load_result
+from .train.board import slug
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
                  "ssim", "checkerboard")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A notebook's resolved parameters."""
-
-    profile: str
-    data: Path
-    size: int
-    epochs: int
-    batch_size: int
-    fraction: float
-    workers: int
-
-
 def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None, batch_size=None,
-             fraction=None) -> Settings:
-    """The profile's values with the notebook's overrides; the profile's dataset is built if it is missing."""
-    from .data import ensure_dataset
+             fraction=None) -> TrainConfig:
+    """A notebook's base TrainConfig: the profile's budget and dataset (built if missing), with the notebook's
+    parameters overriding them, and the sound recipe for everything else. Each run is `config(base, ...)`,
+    or `dataclasses.replace(base, ...)`."""
+    cfg = TrainConfig(profile=profile, data=str(data_path) if data_path else None, size=image_size, epochs=epochs,
+                      batch_size=batch_size, fraction=fraction).resolved()
+    if not data_path:
+        p = get_profile(cfg.profile)
+        ensure_dataset(cfg.data, count=p.dataset_count, size=p.dataset_size)
+    return cfg
 
-    p = get_profile(profile, image_size=image_size, epochs=epochs, batch_size=batch_size, fraction=fraction)
-    data = Path(data_path) if data_path else ensure_dataset(p.dataset_path(), count=p.dataset_count, size=p.dataset_size)
-    return Settings(p.name, data, p.image_size, p.epochs, p.batch_size, p.fraction, p.num_workers)
 
-
-def config(s: Settings, experiment: str, **options):
-    """A TrainConfig for one run of this notebook, on its settings (options override them)."""
-    from .train import TrainConfig
-
-    base = dict(profile=s.profile, data=str(s.data), size=s.size, epochs=s.epochs, batch_size=s.batch_size,
-                fraction=s.fraction, workers=s.workers, experiment=experiment)
-    base.update(options)
-    return TrainConfig(**base)
+def config(base: TrainConfig, experiment: str, **options) -> TrainConfig:
+    """One run of a notebook: its base config with the experiment's name and the run's own options."""
+    return replace(base, experiment=experiment, **options)
 
 
 # TrainConfig fields that do not change what a run learns (where it is written, how it reports)
@@ -76,8 +75,6 @@ def run_key(cfg) -> str:
 
 def cached_run(cfg) -> Path | None:
     """The folder of a finished run with exactly this configuration (in any experiment), or None."""
-    from .train.board import runs_root
-
     cfg = cfg.resolved()
     for last in sorted(runs_root().glob(f"*/*-{run_key(cfg)}/last.pt")):
         try:
@@ -95,9 +92,6 @@ def train(configs: dict, cache: bool = True) -> dict:
     see `run_key`) is read back instead of trained again, and an interrupted one resumes from its last
     complete epoch; runs go to runs/<experiment>/<label>-<key>/.
     """
-    from .train import fit, load_result
-    from .train.board import slug
-
     results = {}
     for label, cfg in configs.items():
         t0 = time.perf_counter()
@@ -114,7 +108,7 @@ def train(configs: dict, cache: bool = True) -> dict:
     return results
 
 
-def seeds(s: Settings) -> tuple[int, ...]:
+def seeds(s: TrainConfig) -> tuple[int, ...]:
     """Training seeds of a notebook's reference run: two in the cpu and full profiles (for a noise band), one in smoke."""
     return (0,) if s.profile == "smoke" else (0, 1)
 
@@ -126,8 +120,6 @@ def train_seeds(label: str, cfg, seed_list) -> dict:
 
 def per_image(result, dataset) -> dict:
     """Per-image scores of a run's network on `dataset` (in order): iou, dice, rmse_m, delta1, ... (cached)."""
-    from .evaluation import evaluate
-
     memo = result.__dict__.setdefault("_per_image", {})
     key = id(dataset)
     if key not in memo:
@@ -141,11 +133,6 @@ _TRIVIAL: dict = {}
 def trivial_scores(test) -> dict:
     """Per-image scores of the best image-blind outputs on `test`: for each metric, the better of an empty and an
     all-foreground mask (mask metrics), and the test set's mean depth map for every image (depth metrics)."""
-    import numpy as np
-    import torch
-
-    from .metrics import PooledScores
-
     memo = _TRIVIAL.setdefault(id(test), {})  # keyed by the dataset object; checked below against id reuse
     if memo.get("test") is not test:
         targets = torch.stack([test[i][1] for i in range(len(test))])  # (N, 2, H, W)
@@ -165,8 +152,6 @@ def trivial_scores(test) -> dict:
 
 def beats_trivial(result, test, metric: str, band: float) -> bool:
     """Whether a run's mean `metric` on `test` is better than the best image-blind output's by more than `band`."""
-    import numpy as np
-
     ours = float(np.nanmean(per_image(result, test)[metric]))
     blind = float(np.nanmean(trivial_scores(test)[metric]))
     return (ours - blind) * better_sign(metric) > band
@@ -207,10 +192,6 @@ def compare_values(notebook: str, claim: str, writeup: str, a: float, b: float, 
 
 def claims_table(notebook: str, claims: list):
     """Show a notebook's claims table and record it for the main job's reports/claims.md and claims.csv."""
-    from IPython.display import Markdown, display
-
-    from .reproduce import record_claims
-
     record_claims(notebook, claims)
     display(Markdown(to_markdown(claims)))
     return claims
@@ -218,11 +199,6 @@ def claims_table(notebook: str, claims: list):
 
 def show_net(name: str, size: int, depth: int = 2, **options):
     """A compact layer table of a network (output shapes and parameters, via torchinfo) and its receptive field."""
-    import torch
-    from torchinfo import summary as layer_table
-
-    from .models import create, receptive_field
-
     with torch.random.fork_rng():
         net = create(name, **options)
     table = layer_table(net, input_size=(1, 3, size, size), depth=depth, col_names=("output_size", "num_params"),
@@ -235,8 +211,6 @@ def show_net(name: str, size: int, depth: int = 2, **options):
 def scores(results: dict) -> pd.DataFrame:
     """One row per run: model, loss, parameters, epochs, training seconds and images per second, and the last
     epoch's test scores."""
-    from .models import count_params
-
     rows = []
     for label, r in results.items():
         last = r.history[-1]
@@ -253,51 +227,55 @@ def scores(results: dict) -> pd.DataFrame:
 
 def maps_model(result):
     """The run's network returning (N, 2, H, W) maps (classification logits decoded)."""
-    from .predict import Maps
-
     return Maps(result.model).eval()
 
 
-def test_split(s: Settings):
+def test_split(s: TrainConfig):
     """The test split these runs were scored on (unaugmented), at the notebook's image size."""
-    from .data import FgBgDataset
-
     return FgBgDataset(s.data, "test", size=s.size, fraction=s.fraction)
 
 
-def train_split(s: Settings):
+def train_split(s: TrainConfig):
     """The training split (unaugmented), e.g. to fit the image-blind baselines."""
-    from .data import FgBgDataset
-
     return FgBgDataset(s.data, "train", size=s.size, fraction=s.fraction)
 
 
 def prediction_figure(result, dataset, n: int = 8, threshold: float | None = None):
     """The write-up's grid (input, masks, depths) for the first `n` test images."""
-    from .plots import prediction_grid
-    from .predict import predict
-
     p = predict(maps_model(result), dataset, n=n)
     return prediction_grid(p.images, p.targets, p.preds, n=n, threshold=threshold)
 
 
 def headless() -> bool:
     """True when the notebook runs unattended (the main job, the tests): skip TensorBoard servers and the like."""
-    import os
-
     return os.environ.get("DEPTHMASK_HEADLESS") == "1"
+
+
+def tensorboard(runs: dict) -> str:
+    """TensorBoard inline (Jupyter, Colab) over these runs' folders, each under its label (a run read back from
+    the cache lives in the notebook that trained it); unattended, it prints the command instead."""
+    spec = ",".join(f"{slug(label)}:{r.run_dir}" for label, r in runs.items())
+    shell = None
+    if not headless():
+        from IPython import get_ipython  # only a notebook has a shell to run the magic in
+
+        shell = get_ipython()
+    if shell is None:
+        print(f"TensorBoard of these runs: tensorboard --logdir_spec {spec}")
+        return spec
+    shell.run_line_magic("load_ext", "tensorboard")
+    shell.run_line_magic("tensorboard", f"--logdir_spec {spec}")
+    return spec
 
 
 def runs_dir(experiment: str) -> Path:
     """Where an experiment's runs (TensorBoard events, checkpoints) are written."""
-    from .train.board import runs_root, slug
-
     return runs_root() / slug(experiment)
 
 
 def lr_steps(profile: str) -> int:
-    """Batches the LR range test sweeps over in each profile."""
-    return {"smoke": 8, "cpu": 60}.get(profile, 100)
+    """Batches the LR range test sweeps over in this profile (`Profile.lr_test_steps`)."""
+    return get_profile(profile).lr_test_steps
 
 
 def factor(a: float, b: float) -> float:
@@ -307,8 +285,6 @@ def factor(a: float, b: float) -> float:
 
 def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict:
     """Record one run's numbers and the notebook's verdict for the main job's summary table."""
-    from .reproduce import record
-
     row = table.loc[run]
     return record(notebook, model=row["model"], loss=row["loss"], params=int(row["params"]), epochs=int(row["epochs"]),
                   images_seen=f"{int(row['images_seen']):,} at {int(row['size'])}px", mask_iou=float(row.get("iou", float("nan"))), depth_rmse_m=float(row.get("rmse_m", float("nan"))),

@@ -22,6 +22,7 @@ class Profile:
     epochs: int
     fraction: float  # share of each split used per epoch
     num_workers: int
+    lr_test_steps: int  # batches the LR range test sweeps over
 
     def dataset_path(self) -> Path:
         base = default_dataset_path()
@@ -33,12 +34,12 @@ class Profile:
 
 PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
-    "smoke": Profile("smoke", "fgbg-smoke", 400, 96, 32, 16, 1, 0.25, 0),
+    "smoke": Profile("smoke", "fgbg-smoke", 400, 96, 32, 16, 1, 0.25, 0, 8),
     # minutes per notebook on 2 cores: 800 training images per epoch at 64x64, 3 epochs (2,400 images, about
     # 2 minutes for DNN2); a notebook scales it where a comparison needs more
-    "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 3, 0.1, 0),
+    "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 3, 0.1, 0, 60),
     # the write-up's scale on a GPU: 32K train / 8K test images per epoch at 80x80, batch 256
-    "full": Profile("full", "fgbg-full", 100_000, 224, 80, 256, 20, 0.4, 4),
+    "full": Profile("full", "fgbg-full", 100_000, 224, 80, 256, 20, 0.4, 4, 100),
 }
 
 

@@ -156,11 +156,7 @@ run = seed_runs[0]
 display(run.frame())
 
 # %%
-logdir = ex.runs_dir("02_first_net")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Loss curves and predictions

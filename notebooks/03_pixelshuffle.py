@@ -136,11 +136,7 @@ ref_seeds = list(reference.values())
 dnn2, dnn1, wide = ref_seeds[0], others["dnn1"], others["dnn2_wide"]
 
 # %%
-logdir = ex.runs_dir("03_pixelshuffle")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ### Loss and checkerboard score per epoch

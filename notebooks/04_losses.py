@@ -100,11 +100,7 @@ runs = {reference: ref_runs[0], **others}  # one run per loss (the reference's s
 every_run = {**ref, **others}  # with the reference's other seeds, for the scores table
 
 # %%
-logdir = ex.runs_dir("04_losses")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Curves

@@ -138,11 +138,7 @@ runs = {reference: ref_runs[0], **others}
 custom, ce, focal = runs.values()
 
 # %%
-logdir = ex.runs_dir("05_focal_depth")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Curves

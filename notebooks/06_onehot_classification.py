@@ -128,11 +128,7 @@ runs = {reference: ref_runs[0], **others}
 by_bins = dict(zip(bins, others))  # bins -> label
 
 # %%
-logdir = ex.runs_dir("06_onehot_classification")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Curves

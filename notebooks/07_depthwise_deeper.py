@@ -118,11 +118,7 @@ runs = {**reference, **ex.train({"dsconv_deep": ex.config(s, NOTEBOOK, model="ds
                                                           loss=LOSS)})}
 
 # %%
-logdir = ex.runs_dir("07_depthwise_deeper")
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Equal time instead of equal images

@@ -91,11 +91,7 @@ b, a = b_runs[0], runs["dnn2_residual"]
 b_label = next(iter(ref))
 
 # %%
-logdir = ex.runs_dir(NB)
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Loss curves

@@ -100,11 +100,7 @@ b_runs = list(ref.values())  # the custom loss at each seed; the first shares se
 b, b_label = b_runs[0], next(iter(ref))
 
 # %%
-logdir = ex.runs_dir(NB)
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Loss curves and scores per epoch

@@ -125,11 +125,7 @@ first = {name: next(iter(group)) for name, group in refs.items()}  # the seed-0 
 label_of = {**first, **{k: k for k in others}}  # variant -> the run shown for it (seed 0)
 
 # %%
-logdir = ex.runs_dir(NB)
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %% [markdown]
 # ## Loss curves

@@ -125,11 +125,7 @@ print(f"model {base.model}, loss {base.loss}, {base.optimizer} (weight decay {ba
       f"to {base.lr}")
 
 # %%
-logdir = ex.runs_dir(NB)
-if not ex.headless():  # inline TensorBoard in Jupyter and Colab; unattended runs skip the server
-    # %load_ext tensorboard
-    # %tensorboard --logdir {logdir}
-    pass
+ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
 
 # %%
 histories = {k: r.history for k, r in runs.items()}
