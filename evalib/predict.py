@@ -57,7 +57,7 @@ def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
     known = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     net = build_model(cfg, parse_loss(cfg.loss))
-    net.load_state_dict(state["model"])
+    net.load_state_dict(checkpoint.weights(state))
     return Maps(net).to(device).eval()
 
 

@@ -37,7 +37,7 @@ def config(tiny, out, **kw) -> TrainConfig:
 
 
 def without_time(history):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+    return [{k: v for k, v in row.items() if k not in ("seconds", "train_seconds")} for row in history]
 
 
 def same_weights(a: nn.Module, b: nn.Module) -> bool:
@@ -132,6 +132,32 @@ def test_resume_equals_an_uninterrupted_run(tiny, tmp_path):
         fit(config(tiny, tmp_path / "straight", **kw))
     with pytest.raises(ValueError, match="trained with loss='mask:mse\\+depth:ssim'"):
         fit(config(tiny, tmp_path / "straight", resume=True, loss="mse", **kw))
+
+
+def test_moving_average_is_scored_saved_and_resumed(tiny, tmp_path):
+    """With ema, the averaged weights are tested, saved and loaded for predictions; a resume ends where a straight run does."""
+    from evalib.predict import load_model
+    from evalib.train.checkpoint import load
+
+    kw = dict(epochs=3, schedule="onecycle", ema=0.9)
+    straight = fit(config(tiny, tmp_path / "straight", **kw))
+    state = load(straight.run_dir / "last.pt")
+    trained = create("dnn2", width=4)
+    trained.load_state_dict(state["model"])
+    assert not same_weights(trained, straight.model)  # the average differs from the last weights
+    assert same_weights(load_model(straight.run_dir).net, straight.model)  # and predictions use the average
+    plain = fit(config(tiny, tmp_path / "plain", epochs=3, schedule="onecycle"))
+    assert same_weights(trained, plain.model)  # averaging does not change the training itself
+    assert straight.history[-1]["test_loss"] != plain.history[-1]["test_loss"]  # the average is what is tested
+
+    fit(config(tiny, tmp_path / "stopped", stop_after=1, **kw))
+    resumed = fit(config(tiny, tmp_path / "stopped", resume=True, **kw))
+    assert without_time(resumed.history) == without_time(straight.history)
+    assert same_weights(resumed.model, straight.model)
+    with pytest.raises(ValueError, match="trained with ema=0.9"):
+        fit(config(tiny, tmp_path / "stopped", resume=True, epochs=3, schedule="onecycle", ema=0.99))
+    with pytest.raises(ValueError, match="ema must be a decay"):
+        TrainConfig(ema=1.0)
 
 
 def test_two_stage_run_in_one_call(tiny, tmp_path):

@@ -102,6 +102,11 @@ def load(path: str | Path) -> dict:
     return ckpt
 
 
+def weights(ckpt: dict) -> dict:
+    """The weights to predict with: the moving average when the run kept one (`ema`), else the trained ones."""
+    return ckpt.get("ema") or ckpt["model"]
+
+
 def _augmenter(dataset):
     """The albumentations pipeline of a dataset (looking through Subset-like wrappers), or None."""
     while dataset is not None:

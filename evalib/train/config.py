@@ -70,6 +70,8 @@ class TrainConfig:
     cycle_epochs: float = opt(2.0, "triangular2: epochs per full cycle")
     patience: int = opt(2, "plateau: epochs without a better test loss before lr *= gamma", low=1)
     clip_grad: float | None = opt(None, "max gradient norm")
+    ema: float = opt(0.0, "decay of an exponential moving average of the weights (e.g. 0.999), which is scored and "
+                          "used for predictions in place of the raw weights; 0: none")
     # runtime
     seed: int = opt(0, "draws the weights, the order of the images and the augmentation", low=0)
     device: str = opt("auto", "auto: cuda, then mps, then cpu")
@@ -109,6 +111,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be at least 1; got {self.epochs}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be a decay in [0, 1) (0: no moving average); got {self.ema}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive; got {self.lr}")
         self.milestones = tuple(self.milestones)
@@ -132,7 +136,7 @@ class TrainConfig:
     def hparams(self) -> dict:
         """Scalar hyper-parameters for TensorBoard's HParams tab and results tables."""
         keep = ("model", "loss", "lr", "optimizer", "weight_decay", "schedule", "epochs", "batch_size", "size",
-                "fraction", "augment", "seed", "clip_grad")
+                "fraction", "augment", "seed", "clip_grad", "ema")
         out = {k: getattr(self, k) for k in keep}
         out.update({f"model.{k}": v for k, v in self.model_options.items()})
         if self.stages:

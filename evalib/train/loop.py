@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -32,7 +33,7 @@ from .runtime import Distributed, pick_device, seed_everything, shard_loaders
 from .schedules import Schedule, current_lr, make_optimizer, make_schedule
 
 
-_NOT_METRICS = ("epoch", "lr", "seconds", "train_samples", "test_samples")  # history columns that are not scores
+_NOT_METRICS = ("epoch", "lr", "seconds", "train_seconds", "train_samples", "test_samples")  # history columns that are not scores
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -61,6 +62,23 @@ class FitResult:
     def final(self) -> dict:
         """The last epoch's row of the history."""
         return self.history[-1] if self.history else {}
+
+
+def ema_model(net: nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of `net`'s weights and buffers (torch's AveragedModel), with a warm-up.
+
+    The decay used at update n is min(decay, (1 + n) / (10 + n)), so the average follows the first steps
+    closely instead of holding on to the random initial weights for thousands of steps.
+    """
+    @torch.no_grad()
+    def update(averaged: list, current: list, n) -> None:
+        if not torch.is_floating_point(averaged[0]):  # integer buffers (BatchNorm's batch count): the latest
+            torch._foreach_copy_(averaged, current)
+            return
+        d = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
+        torch._foreach_lerp_(averaged, current, 1.0 - d)
+
+    return AveragedModel(net, multi_avg_fn=update, use_buffers=True)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -115,8 +133,8 @@ def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                     schedule: Schedule, scaler: torch.amp.GradScaler, device: torch.device, cfg: TrainConfig,
-                    epoch: int, board: Board, bar=None) -> tuple[float, int, float]:
-    """One pass over `loader`: (sum of batch loss x batch size, samples, last learning rate)."""
+                    epoch: int, board: Board, bar=None, ema: AveragedModel | None = None) -> tuple[float, int, float]:
+    """One pass over `loader`: (sum of batch loss x batch size, samples, last learning rate); `ema` follows each step."""
     model.train()
     amp = scaler.is_enabled()
     total, count, lr, n = 0.0, 0, current_lr(optimizer), len(loader)
@@ -137,6 +155,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         scaler.step(optimizer)
         scaler.update()
+        if ema is not None:
+            ema.update_parameters(_unwrap(model))
         lr = current_lr(optimizer)
         schedule.step_batch()
         total, count = total + value * len(x), count + len(x)
@@ -318,6 +338,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     optimizer = optimizer or make_optimizer(cfg, net)
     schedule = make_schedule(cfg, optimizer, len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")  # disabled: a no-op
+    ema = ema_model(net, cfg.ema) if cfg.ema else None
 
     run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
     history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
@@ -325,16 +346,20 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if resume_from is not None:
         state = _load_for_resume(resume_from)
         saved = state["config"]
-        fixed = ("model", "loss", "model_options") + (("epochs", "schedule") if cfg.schedule == "onecycle" else ())
+        fixed = ("model", "loss", "model_options", "ema") + (("epochs", "schedule") if cfg.schedule == "onecycle" else ())
         for key in fixed:  # a One Cycle schedule is laid out over the whole run: its length cannot change
-            if saved.get(key) != getattr(cfg, key):
-                raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={saved.get(key)!r}, "
+            was = saved.get(key, 0.0 if key == "ema" else None)  # checkpoints from before `ema` had none
+            if was != getattr(cfg, key):
+                raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={was!r}, "
                                  f"this run asks for {getattr(cfg, key)!r}")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         history, best, start = state["history"], state["best"], state["epoch"]
+        if ema is not None:
+            ema.module.load_state_dict(state["ema"])
+            ema.n_averaged.fill_(state["ema_updates"])
 
     steps = len(train_loader)
     board = Board(run_dir, enabled=ctx.main, purge_step=start * steps + 1 if state else None)
@@ -344,6 +369,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if ctx.enabled:
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     raw = _unwrap(net)
+    scored = ema.module if ema is not None else raw  # what is tested, logged and returned
     if state is not None:
         checkpoint.set_rng_state(state["rng"], train_loader)  # last, after everything that draws at set-up
 
@@ -357,19 +383,20 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
             bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
             try:
                 train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler,
-                                                         device, cfg, epoch, board, bar)
+                                                         device, cfg, epoch, board, bar, ema)
             except NonFiniteLossError as err:
                 bar.close()
                 raise _stopped(err, run_dir, ctx) from None
+            train_seconds = time.perf_counter() - t0
             ctx.sync_buffers(raw)
-            sums, test_n = _score(raw, test_loader, loss_fn, device, amp)  # unwrapped: shards may differ in batches
+            sums, test_n = _score(scored, test_loader, loss_fn, device, amp)  # unwrapped: shards may differ in batches
             keys = ctx.broadcast(list(sums))  # the same order on every rank
             totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
             train_sum, train_n, test_n = totals[:3]
             scores = _scores(dict(zip(keys, totals[3:])), test_n)  # every rank's sums combined first
             row = {"epoch": epoch + 1, "train_loss": train_sum / max(train_n, 1), "test_loss": scores.pop("test_loss"),
                    **scores, "lr": lr, "train_samples": int(train_n), "test_samples": int(test_n),
-                   "seconds": time.perf_counter() - t0}
+                   "seconds": time.perf_counter() - t0, "train_seconds": train_seconds}
             history.append(row)
             schedule.step_epoch(row["test_loss"])
             if cfg.best_metric not in row:
@@ -382,11 +409,13 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
                             iou=f"{row.get('iou', float('nan')):.3f}", rmse_m=f"{row.get('rmse_m', float('nan')):.3g}")
             bar.close()
             if ctx.main:
-                _log_epoch(board, row, epoch, raw, preview, loss_fn, device)
+                _log_epoch(board, row, epoch, scored, preview, loss_fn, device)
                 state = {"format": checkpoint.FORMAT, "epoch": epoch + 1, "model": raw.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                          "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(train_loader),
                          "history": history, "best": best, "config": cfg.asdict()}
+                if ema is not None:
+                    state.update(ema=ema.module.state_dict(), ema_updates=int(ema.n_averaged))
                 checkpoint.save_atomic(state, run_dir / checkpoint.LAST)
                 if improved:
                     checkpoint.save_atomic(state, run_dir / checkpoint.BEST)
@@ -397,7 +426,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
             board.hparams(cfg.hparams(), {**final, f"best_{best['metric']}": best["value"]})
     finally:
         board.close()
-    return FitResult(raw, history, run_dir, best["metric"], best["value"], best["epoch"], cfg)
+    return FitResult(scored, history, run_dir, best["metric"], best["value"], best["epoch"], cfg)
 
 
 @torch.no_grad()
@@ -428,7 +457,7 @@ def load_result(path) -> FitResult:
     known = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     net = build_model(cfg, parse_loss(cfg.loss))
-    net.load_state_dict(state["model"])
+    net.load_state_dict(checkpoint.weights(state))
     best = state.get("best") or {"metric": cfg.best_metric, "value": None, "epoch": 0}
     return FitResult(net.eval(), list(state.get("history", [])), run_dir, best["metric"], best["value"], best["epoch"],
                      cfg)
