@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .losses import parse_loss
 from .metrics import PooledScores
-from .predict import as_maps, load_model
+from .predict import Maps, as_maps, load_model
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -56,9 +56,9 @@ def _loader(dataset, batch_size: int | None, per_image: bool):
     return dataset
 
 
-def _maps(out: torch.Tensor, decode, x: torch.Tensor) -> torch.Tensor:
+def _maps(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The network output as (N, 2, H, W) maps, or a ValueError saying what came instead."""
-    out = decode(out.float()) if decode is not None else out.float()
+    out = out.float()
     if out.dim() != 4 or out.shape[1] != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(f"model_or_checkpoint must return (N, 2, H, W) maps in [0, 1] (mask, depth code) for "
                          f"{tuple(x.shape)} inputs; got {tuple(out.shape)}. Wrap a network that outputs logits "
@@ -68,7 +68,7 @@ def _maps(out: torch.Tensor, decode, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device: str | torch.device | None = None,
-             per_image: bool = False, loss=None):
+             per_image: bool = False, loss=None, flip: bool = False):
     """Score a network on a dataset: a flat dict of floats pooled over the whole set (see `evalib.metrics.POOLED_KEYS`).
 
     - `model_or_checkpoint`: an nn.Module returning (N, 2, H, W) maps in [0, 1] (such as
@@ -82,16 +82,18 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
       (the inputs of `evalib.claims.paired_bootstrap`).
     - `loss`: a loss spec or module whose `decode` turns the network's raw outputs into maps (for a
       classification network that is not wrapped in `Maps`).
+    - `flip=True`: test-time augmentation, each image's maps averaged with those of its mirror image.
 
     The model is put in eval mode for the pass and given back in the mode it came in.
     """
     device = torch.device(device) if device is not None else None
     model, device = _model(model_or_checkpoint, device)
     loader = _loader(dataset, batch_size, per_image)
-    decode = None
-    if loss is not None:
-        decode = getattr(parse_loss(loss), "decode", None)
-    net = model if decode is not None else as_maps(model)  # the network's own head decodes, unless a loss does
+    loss_fn = parse_loss(loss) if loss is not None else None
+    if hasattr(loss_fn, "decode"):  # the loss turns the raw outputs into maps
+        net = Maps(model, loss_fn, flip=flip)
+    else:  # the network's own head does
+        net = as_maps(model, flip=flip)
     scores = PooledScores(per_image=per_image)
     was_training = model.training
     net.eval()
@@ -104,7 +106,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
             x, y = x.to(device), y.to(device)
             if y.dim() != 4 or y.shape[1] != 2:
                 raise ValueError(f"dataset targets must be (2, H, W) (mask, depth code); got batches of {tuple(y.shape)}")
-            scores.update(_maps(net(x), decode, x), y.float())
+            scores.update(_maps(net(x), x), y.float())
     finally:
         model.train(was_training)
     result = scores.result()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .depth import DEPTH_MIN_M, decode_depth
+from .depth import DEPTH_MAX_M, DEPTH_MIN_M, decode_depth
 
 # metrics where larger is better; every other metric (and every loss) is better when smaller
 HIGHER_IS_BETTER = frozenset({"iou", "dice", "delta1", "delta2", "delta3", "ssim", "iou_per_image", "dice_per_image",
@@ -186,7 +186,9 @@ class PooledScores:
     - the same with the suffix ``_near``: only pixels whose true code is above 0, i.e. nearer than the
       far limit DEPTH_MAX_M (the sky and everything past it are left out, as depth benchmarks cap range).
     - delta1_median_scaled: delta < 1.25 over all pixels after each image's predicted metres are
-      multiplied by median(true metres) / median(predicted metres) (scale-invariant depth).
+      multiplied by median(true metres) / median(predicted metres) (scale-invariant depth), then clipped
+      to the encoded range [DEPTH_MIN_M, DEPTH_MAX_M] as the truth is (a far prediction scaled past the
+      far limit is still "far").
     - ssim (depth codes) and checkerboard (depth): means over images, as in `batch_metrics`, but the
       checkerboard ratio is taken of the whole set's means rather than per batch.
 
@@ -246,7 +248,7 @@ class PooledScores:
         for k in (1, 2, 3):
             hit = (ratio < 1.25**k).double()
             row[f"delta{k}"], row[f"near_delta{k}"] = hit.sum(1), (hit * near).sum(1)
-        scaled = pd * (_median(td) / _median(pd)).unsqueeze(1)
+        scaled = (pd * (_median(td) / _median(pd)).unsqueeze(1)).clamp(DEPTH_MIN_M, DEPTH_MAX_M)  # the range scored
         row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1)
 
         from pytorch_msssim import ssim as _ssim

@@ -28,37 +28,50 @@ class Maps(nn.Module):
 
     The head (its channels and activation) is read off the network itself (`DepthMaskNet.maps`); a loss
     with a `decode` may be given for other networks, whose raw outputs only the loss can interpret.
+    `flip=True` averages the maps of the image and of its mirror image (mirrored back): test-time
+    augmentation, at twice the cost.
     """
 
-    def __init__(self, net: nn.Module, loss_fn: nn.Module | None = None):
+    def __init__(self, net: nn.Module, loss_fn: nn.Module | None = None, flip: bool = False):
         super().__init__()
-        self.net, self.loss_fn = net, loss_fn
+        self.net, self.loss_fn, self.flip = net, loss_fn, flip
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _maps(self, x: torch.Tensor) -> torch.Tensor:
         if self.loss_fn is not None and hasattr(self.loss_fn, "decode"):
             return self.loss_fn.decode(self.net(x).float())
         if hasattr(self.net, "maps"):
             return self.net.maps(x)
         return self.net(x).float()
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.flip:
+            return self._maps(x)
+        both = self._maps(torch.cat([x, x.flip(-1)]))  # one pass over 2N images
+        return (both[: len(x)] + both[len(x):].flip(-1)) / 2
 
-def as_maps(model: nn.Module) -> nn.Module:
-    """`model` itself if it already returns maps (a Maps), else it wrapped in Maps."""
-    return model if isinstance(model, Maps) or not hasattr(model, "maps") else Maps(model)
+
+def as_maps(model: nn.Module, flip: bool = False) -> nn.Module:
+    """`model` itself if it already returns maps (a Maps), else it wrapped in Maps; `flip`: see `Maps`."""
+    if isinstance(model, Maps):
+        return Maps(model.net, model.loss_fn, flip=True) if flip and not model.flip else model
+    if flip:
+        return Maps(model, flip=True)
+    return model if not hasattr(model, "maps") else Maps(model)
 
 
-def load_model(path, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(path, device: str | torch.device = "cpu", flip: bool = False) -> nn.Module:
     """The network saved in a checkpoint (a file, or a run folder's last.pt), returning maps, ready for inference.
 
     The checkpoint is read with the safe loader (weights and plain data only); its config names the
-    model and its options, from which the network and its head are rebuilt.
+    model and its options, from which the network and its head are rebuilt. When the run kept a moving
+    average of its weights (`ema`), that is what is loaded. `flip=True`: test-time mirroring (see `Maps`).
     """
     state = checkpoint.load(path)
     known = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     net = build_model(cfg, parse_loss(cfg.loss))
     net.load_state_dict(checkpoint.weights(state))
-    return Maps(net).to(device).eval()
+    return Maps(net, flip=flip).to(device).eval()
 
 
 @dataclass

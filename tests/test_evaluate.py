@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import evalib
 from evalib.data import FgBgDataset, decode_depth
+from evalib.depth import DEPTH_MAX_M, DEPTH_MIN_M
 from evalib.metrics import POOLED_KEYS, PooledScores, batch_metrics
 from evalib.predict import load_model
 from evalib.train import TrainConfig, build_model
@@ -72,7 +73,7 @@ def by_hand(data: TensorDataset) -> dict:
     ratio = np.maximum(pd / td, td / pd)
     near = y[:, 1] > 0
     scale = np.median(td.reshape(len(td), -1), 1) / np.median(pd.reshape(len(pd), -1), 1)
-    scaled = pd * scale[:, None, None]
+    scaled = np.clip(pd * scale[:, None, None], DEPTH_MIN_M, DEPTH_MAX_M)  # scaled, then clipped to the scored range
     return {
         "iou": inter.sum() / union.sum(),
         "iou_per_image": np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean(),
@@ -226,3 +227,32 @@ def test_model_mode_is_restored():
     net = Echo().train()
     evalib.evaluate(net, synthetic(3))
     assert net.training
+
+
+def test_median_scaled_delta_clips_at_the_far_limit():
+    """A prediction 1.5 times too near everywhere but the sky, which it puts at the far limit (code 0 = 100 m, as
+    the truth): median scaling makes it exact, so every pixel counts; unclipped, the sky would be scaled to 150 m."""
+    y = torch.zeros(1, 2, 8, 8)
+    y[0, 1] = torch.linspace(0.2, 0.9, 64).reshape(8, 8)
+    y[0, 1, :3] = 0  # sky
+    shift = math.log(1.5) / math.log(DEPTH_MAX_M / DEPTH_MIN_M)  # 1.5 times too near, in code units
+    pred = y.clone()
+    pred[0, 1] = (y[0, 1] + shift).clamp(0, 1)
+    pred[0, 1, :3] = 0
+    s = PooledScores()
+    s.update(pred, y)
+    r = s.result()
+    assert r["delta1"] == pytest.approx(3 / 8) and r["delta1_median_scaled"] == 1.0
+
+
+def test_flip_averages_an_image_and_its_mirror():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Sigmoid())  # not mirror-symmetric
+    x = torch.randn(4, 3, 16, 16)
+    from evalib.predict import Maps
+    want = (net(x) + net(x.flip(-1)).flip(-1)) / 2
+    assert torch.allclose(Maps(net, flip=True)(x), want, atol=1e-6)
+    data = TensorDataset(x, torch.rand(4, 2, 16, 16))
+    plain, flipped = evalib.evaluate(net, data), evalib.evaluate(net, data, flip=True)
+    assert plain["rmse_m"] != flipped["rmse_m"]
+    assert evalib.evaluate(Echo(), data, flip=True) == pytest.approx(evalib.evaluate(Echo(), data))  # Echo is symmetric
