@@ -21,7 +21,7 @@ import torch
 from IPython.display import Markdown, display
 from torchinfo import summary as layer_table
 
-from .claims import WITHIN_NOISE, Claim, better_sign, judge, to_markdown
+from .claims import DOES_NOT_HOLD, WITHIN_NOISE, Claim, better_sign, judge, to_markdown
 from .data import FgBgDataset, ensure_dataset
 from .evaluation import evaluate
 from .metrics import PooledScores
@@ -33,6 +33,7 @@ from .profiles import get_profile
 from .reproduce import record, record_claims
 from .train import TrainConfig, checkpoint, fit, load_result
 from .train.board import slug
+from .widgets import compare as side_by_side
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
                  "ssim", "checkerboard")
@@ -244,6 +245,47 @@ def prediction_figure(result, dataset, n: int = 8, threshold: float | None = Non
     """The write-up's grid (input, masks, depths) for the first `n` test images."""
     p = predict(maps_model(result), dataset, n=n)
     return prediction_grid(p.images, p.targets, p.preds, n=n, threshold=threshold)
+
+
+def trivial_output(p, metric: str, fg_share: float, target_spread: float) -> str | None:
+    """How predictions `p` (a `Predictions`) fail trivially on the channel that `metric` scores, or None.
+
+    An empty mask predicts under a tenth of the test set's foreground share `fg_share`, an all-foreground
+    mask over 90 % foreground; a nearly flat depth map has under a tenth of the per-image spread of the
+    true depth codes (`target_spread`).
+    """
+    if metric in ("iou", "dice", "iou_per_image", "dice_per_image"):
+        share = float((p.preds[:, 0] > 0.5).mean())
+        return "an empty mask" if share < 0.1 * fg_share else "an all-foreground mask" if share > 0.9 else None
+    return "a nearly flat depth map" if float(p.preds[:, 1].std(axis=(1, 2)).mean()) < 0.1 * target_spread else None
+
+
+def claim_sentence(claim: Claim, trivial: dict, why_not: str, within: str | None = None) -> str:
+    """One line of a notebook's "What we saw": the verdict and its numbers, and why, when it can be said.
+
+    `trivial` maps each compared run's label to its `trivial_output` (None for a learned one); when every
+    run compared is trivial, a verdict beyond noise compares trivial outputs and says so. A claim that
+    does not hold gets the trivial outputs or `why_not` as its likely reason; one within noise gets
+    `within` (default: the two cannot be told apart at this budget).
+    """
+    said = f"{claim.claim}: {claim.verdict} ({claim.ours:+.3g}, noise ±{claim.noise:.3g})"
+    fails = [f"{label} gives {what}" for label, what in trivial.items() if what]
+    if claim.verdict != WITHIN_NOISE and trivial and len(fails) == len(trivial):
+        return f"{said}; but {' and '.join(fails)}, so this compares trivial outputs, not learned ones"
+    if claim.verdict == DOES_NOT_HOLD:
+        return f"{said}; likely because " + ("; ".join(fails) if fails else why_not)
+    if claim.verdict == WITHIN_NOISE:
+        return f"{said}; {within or 'the two cannot be told apart at this budget'}"
+    return said
+
+
+def show_runs(runs: dict, test, n: int = 8, compare_n: int = 32):
+    """The write-up's grid for each run (titled with its label) on the first `n` test images, then a widget that
+    puts any two of them side by side on the first `compare_n` (each side's run chosen from a dropdown)."""
+    for label, run in runs.items():
+        fig = prediction_figure(run, test, n=n)
+        fig.suptitle(label, fontsize=9, y=1.02)
+    return side_by_side({label: maps_model(run) for label, run in runs.items()}, test, n=compare_n)
 
 
 def headless() -> bool:

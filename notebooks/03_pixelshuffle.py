@@ -75,7 +75,6 @@ from evalib.claims import DOES_NOT_HOLD, HOLDS
 from evalib.metrics import checkerboard_score
 from evalib.models import create, summary
 from evalib.plots import history_curves
-from evalib.widgets import compare
 
 NOTEBOOK = "03_pixelshuffle"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
@@ -154,16 +153,7 @@ history_curves({k: r.history for k, r in runs.items()}, keys=("iou", "rmse_m"));
 # then the networks on the same test images: pick a side's network from its dropdown.
 
 # %%
-ex.prediction_figure(dnn1, test, n=8);
-
-# %%
-ex.prediction_figure(dnn2, test, n=8);
-
-# %%
-ex.prediction_figure(wide, test, n=8);
-
-# %%
-compare({k: ex.maps_model(r) for k, r in runs.items()}, test, n=32)
+ex.show_runs({"dnn1": dnn1, "dnn2": dnn2, "dnn2_wide": wide}, test)
 
 # %% [markdown]
 # ## Scores

@@ -60,7 +60,7 @@ from IPython.display import Markdown, display
 from evalib import experiment as ex
 from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
 from evalib.plots import history_curves
-from evalib.widgets import compare, predict
+from evalib.widgets import predict
 
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
 print(s)
@@ -129,15 +129,7 @@ relative.plot(marker="o", ylabel="test loss / epoch-1 test loss", figsize=(6, 3.
 
 # %%
 test = ex.test_split(s)
-for label, run in runs.items():
-    fig = ex.prediction_figure(run, test, n=6)
-    fig.suptitle(label, fontsize=9, y=1.02)
-
-# %% [markdown]
-# Any two losses side by side on the same samples (choose each side's run from its dropdown):
-
-# %%
-compare({k: ex.maps_model(r) for k, r in runs.items()}, test, n=32)
+ex.show_runs(runs, test, n=6)  # then any two losses side by side: choose each side's run from its dropdown
 
 # %% [markdown]
 # ## Scores
@@ -201,15 +193,6 @@ ex.claims_table(NB, claims);
 
 # %%
 fg_share = float(torch.stack([test[i][1][0] for i in range(len(test))]).mean())  # foreground share of the test pixels
-predicted_fg = pd.Series({k: float((p.preds[:, 0] > 0.5).mean()) for k, p in preds.items()})
-
-
-def trivial(label, metric):
-    """How run `label` fails trivially on the channel `metric` scores, or None."""
-    if metric in ("iou", "dice"):
-        share = predicted_fg[label]
-        return "an empty mask" if share < 0.1 * fg_share else "an all-foreground mask" if share > 0.9 else None
-    return "a nearly flat depth map" if spread[label] < 0.1 * target_spread else None
 
 
 terms = runs[reference].history[-1]  # each loss term's last test value
@@ -231,15 +214,8 @@ why_not = {  # the likely reason when a claim goes the other way beyond its nois
 
 
 def sentence(i, c, a, b, metric):
-    said = f"{c.claim}: {c.verdict} ({c.ours:+.3g}, noise ±{c.noise:.3g})"
-    fails = [f"{label} gives {what}" for label in (a, b) if (what := trivial(label, metric))]
-    if c.verdict != WITHIN_NOISE and len(fails) == 2:
-        return f"{said}; but {' and '.join(fails)}, so this compares two trivial outputs, not two learned ones"
-    if c.verdict == DOES_NOT_HOLD:
-        return f"{said}; likely because " + ("; ".join(fails) if fails else why_not[i])
-    if c.verdict == WITHIN_NOISE:
-        return said + ("; that is what the claim asks" if i == 7 else "; the two cannot be told apart at this budget")
-    return said
+    trivial = {label: ex.trivial_output(preds[label], metric, fg_share, target_spread) for label in (a, b)}
+    return ex.claim_sentence(c, trivial, why_not[i], within="that is what the claim asks" if i == 7 else None)
 
 
 counts = {w: sum(c.verdict == w for c in claims) for w in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)}

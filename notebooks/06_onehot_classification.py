@@ -58,7 +58,7 @@ from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
 from evalib.losses import bin_centres, parse_loss, quantize
 from evalib.metrics import depth_metrics
 from evalib.plots import history_curves
-from evalib.widgets import compare, predict
+from evalib.widgets import predict
 
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
 print(s)
@@ -159,12 +159,7 @@ fig.tight_layout()
 # ## Predictions
 
 # %%
-for label, run in runs.items():
-    fig = ex.prediction_figure(run, test, n=6)
-    fig.suptitle(label, fontsize=9, y=1.02)
-
-# %%
-compare({k: ex.maps_model(r) for k, r in runs.items()}, test, n=32)
+ex.show_runs(runs, test, n=6)
 
 # %% [markdown]
 # ## Scores
@@ -205,15 +200,6 @@ fg_share = float(torch.stack([test[i][1][0] for i in range(len(test))]).mean())
 target_spread = float(preds[reference].targets[:, 1].std(axis=(1, 2)).mean())
 
 
-def trivial(label, metric):
-    """How run `label` fails trivially on the channel `metric` scores, or None."""
-    p = preds[label].preds
-    if metric in ("iou", "dice"):
-        share = float((p[:, 0] > 0.5).mean())
-        return "an empty mask" if share < 0.1 * fg_share else "an all-foreground mask" if share > 0.9 else None
-    return "a nearly flat depth map" if float(p[:, 1].std(axis=(1, 2)).mean()) < 0.1 * target_spread else None
-
-
 why_not = {  # the likely reason when a claim goes the other way beyond its noise
     0: "a classifier must sort pixels into 16 classes before its decoded depth gets close, which takes longer "
        "than a regression head needs",
@@ -225,15 +211,8 @@ why_not = {  # the likely reason when a claim goes the other way beyond its nois
 
 
 def sentence(i, c, a, b, metric):
-    said = f"{c.claim}: {c.verdict} ({c.ours:+.3g}, noise ±{c.noise:.3g})"
-    fails = [f"{label} gives {what}" for label in (a, b) if (what := trivial(label, metric))]
-    if c.verdict != WITHIN_NOISE and len(fails) == 2:
-        return f"{said}; but {' and '.join(fails)}, so this compares two trivial outputs, not two learned ones"
-    if c.verdict == DOES_NOT_HOLD:
-        return f"{said}; likely because " + ("; ".join(fails) if fails else why_not[i])
-    if c.verdict == WITHIN_NOISE:
-        return f"{said}; the two cannot be told apart at this budget"
-    return said
+    trivial = {label: ex.trivial_output(preds[label], metric, fg_share, target_spread) for label in dict.fromkeys((a, b))}
+    return ex.claim_sentence(c, trivial, why_not[i])
 
 
 counts = {w: sum(c.verdict == w for c in claims) for w in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)}

@@ -63,7 +63,6 @@ from evalib.claims import DOES_NOT_HOLD, HOLDS
 from evalib.models import count_params, create, summary
 from evalib.models.dsconv import BLOCKS
 from evalib.plots import history_curves
-from evalib.widgets import compare
 
 NOTEBOOK = "07_depthwise_deeper"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
@@ -155,12 +154,7 @@ history_curves(histories, keys=("iou", "rmse_m", "ssim"));
 
 # %%
 test = ex.test_split(s)
-for name, run in runs.items():
-    fig = ex.prediction_figure(run, test, n=8)
-    fig.suptitle(name, y=1.02)
-
-# %%
-compare({name: ex.maps_model(run) for name, run in runs.items()}, test, n=32)
+ex.show_runs(runs, test)
 
 # %% [markdown]
 # ## Scores, size and speed

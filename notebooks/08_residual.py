@@ -50,7 +50,6 @@ from IPython.display import Markdown, display
 from evalib import experiment as ex
 from evalib.models import summary
 from evalib.plots import history_curves
-from evalib.widgets import compare
 
 NB = "08_residual"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
@@ -108,12 +107,7 @@ history_curves(histories, keys=("iou", "rmse_m", "ssim"));
 
 # %%
 test = ex.test_split(s)
-for name in (b_label, "dnn2_residual"):
-    fig = ex.prediction_figure(runs[name], test, n=8)
-    fig.suptitle(name, y=1.02)
-
-# %%
-compare({name: ex.maps_model(runs[name]) for name in (b_label, "dnn2_residual")}, test, n=32)
+ex.show_runs({name: runs[name] for name in (b_label, "dnn2_residual")}, test)
 
 # %% [markdown]
 # ## Scores, next to the write-up's

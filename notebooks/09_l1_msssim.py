@@ -56,7 +56,6 @@ from evalib.data import make_loaders
 from evalib.losses import msssim_plan
 from evalib.plots import history_curves
 from evalib.train import evaluate
-from evalib.widgets import compare
 
 NB = "09_l1_msssim"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
@@ -142,13 +141,7 @@ display(table)
 
 # %%
 test = ex.test_split(s)
-shown = [b_label, "L1 + MS-SSIM", "adaptive"]
-for label in shown:
-    fig = ex.prediction_figure(runs[label], test, n=8)
-    fig.suptitle(label, y=1.02)
-
-# %%
-compare({label: ex.maps_model(runs[label]) for label in shown}, test, n=32)
+ex.show_runs({label: runs[label] for label in (b_label, "L1 + MS-SSIM", "adaptive")}, test)
 
 # %% [markdown]
 # ## Claims
