@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import FgBgDataset
 from .losses import parse_loss
 from .metrics import depth_metrics, mask_iou
+from .models.pretrained import WEIGHTS_FORMAT, available, pretrained
 from .train import TrainConfig, build_model, checkpoint
 
 
@@ -74,6 +76,24 @@ def load_model(path, device: str | torch.device = "cpu", flip: bool = False) -> 
     return Maps(net, flip=flip).to(device).eval()
 
 
+def export_weights(path, dest: str | Path, card: dict, mean=None, std=None) -> Path:
+    """Write a run's weights (the moving average when it kept one) as a small shippable file, atomically.
+
+    The result is what `evalib.models.pretrained` reads: float16 weights, the model name and options, the
+    input normalisation (`mean`/`std`, default: the training dataset's statistics) and `card`, a dict
+    of plain data (recipe, data, seed, scores).
+    """
+    state = checkpoint.load(path)
+    cfg = state["config"]
+    if mean is None or std is None:
+        ds = FgBgDataset(cfg["data"], split="train", size=cfg.get("size"))
+        mean, std = ds.mean, ds.std
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in checkpoint.weights(state).items()}
+    blob = {"format": WEIGHTS_FORMAT, "model": cfg["model"], "model_options": dict(cfg.get("model_options") or {}),
+            "state_dict": weights, "mean": [float(v) for v in mean], "std": [float(v) for v in std], "card": card}
+    return checkpoint.save_atomic(blob, Path(dest))
+
+
 @dataclass
 class Predictions:
     """A model's outputs on the first samples of a dataset, with what is needed to show them."""
@@ -108,17 +128,20 @@ class Predictions:
 @torch.no_grad()
 def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | None = None,
             label: str | None = None) -> Predictions:
-    """Run `source` (a model, a checkpoint path, or saved predictions) on the first `n` samples of `dataset`."""
+    """Run `source` (a model, a checkpoint path, the name of shipped weights such as "depthmask-best", or saved
+    predictions) on the first `n` samples of `dataset`."""
     if isinstance(source, Predictions):
         return source
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.suffix == ".npz":
             return Predictions.load(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} not found")
-        label = label or path.parent.name
-        source = load_model(path)
+        if not path.exists() and str(source) in available():  # the name of shipped weights
+            label, source = label or str(source), Maps(pretrained(str(source)))
+        elif not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found (shipped weights are called: {', '.join(available())})")
+        else:
+            label, source = label or path.parent.name, load_model(path)
     if not isinstance(source, torch.nn.Module):
         raise TypeError(f"source must be a model, a checkpoint path or Predictions, got {type(source).__name__}")
     if dataset is None or len(dataset) == 0:

@@ -1,0 +1,63 @@
+"""The shipped weights: they load offline and safely, and still score what their card says."""
+import pytest
+import torch
+
+import evalib
+from evalib.data import FgBgDataset, build
+from evalib.models import available, create, pretrained
+from evalib.models.pretrained import CHECK_SET, WEIGHTS_FORMAT, read_weights
+from evalib.predict import predict
+
+
+@pytest.fixture(scope="module")
+def check_set(tmp_path_factory, bg_cache):
+    out = tmp_path_factory.mktemp("check") / "check"
+    data = build(out, count=CHECK_SET["count"], size=CHECK_SET["size"], seed=CHECK_SET["seed"], cache_dir=bg_cache,
+                 progress=False)
+    return FgBgDataset(data, split="test", split_mode=CHECK_SET["split_mode"])
+
+
+def test_shipped_weights_are_small_and_described():
+    assert "depthmask-best" in available()
+    net = pretrained("depthmask-best")
+    card = net.card
+    assert card["recipe"] == "python -m evalib.train --recipe best"
+    assert {"heldout_test", "check", "trained_images", "train_seconds"} <= set(card)
+    assert len(net.normalization[0]) == 3 and not net.training
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    from evalib.models.pretrained import WEIGHTS_DIR
+    assert (WEIGHTS_DIR / "depthmask-best.pt").stat().st_size < 10e6
+
+
+def test_shipped_weights_still_score_what_the_card_says(check_set):
+    net = pretrained("depthmask-best")
+    card = net.card["check"]
+    assert len(check_set) == card["images"]
+    got = evalib.evaluate(net, check_set, batch_size=64)
+    for key in ("iou", "delta1", "delta1_median_scaled"):
+        assert got[key] == pytest.approx(card[key], abs=0.02), key
+    assert got["rmse_m"] == pytest.approx(card["rmse_m"], rel=0.1)
+    p = predict("depthmask-best", check_set, n=4)  # a name of shipped weights works wherever a checkpoint does
+    assert p.preds.shape == (4, 2, 64, 64) and p.label == "depthmask-best"
+
+
+def test_a_weights_file_is_read_safely(tmp_path):
+    evil = tmp_path / "evil.pt"
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    torch.save({"format": WEIGHTS_FORMAT, "x": Boom()}, evil)
+    with pytest.raises(ValueError, match="not a readable weights file"):
+        read_weights(evil)
+    partial = tmp_path / "partial.pt"
+    torch.save({"format": WEIGHTS_FORMAT, "model": "unet_ed"}, partial)
+    with pytest.raises(ValueError, match="lacks model_options, state_dict"):
+        read_weights(partial)
+    with pytest.raises(ValueError, match="no shipped weights called 'nope'; available: depthmask-best"):
+        pretrained("nope")
+    other = tmp_path / "other.pt"
+    torch.save({"model": create("dnn2", width=4).state_dict()}, other)
+    with pytest.raises(ValueError, match="not an evalib weights file"):
+        read_weights(other)
