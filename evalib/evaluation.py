@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from os import PathLike
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from .depth import decode_depth
 from .losses import parse_loss
 from .metrics import PooledScores
 from .predict import Maps, as_maps, load_model
@@ -114,3 +117,39 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
 
 
 __all__ = ["evaluate"]
+
+
+# object size (share of the image the true mask covers) and true depth bands of `breakdown`
+SIZE_BANDS = (("small (< 5 %)", 0.0, 0.05), ("medium (5-15 %)", 0.05, 0.15), ("large (> 15 %)", 0.15, 1.01))
+DEPTH_BANDS_M = (("near (< 3 m)", 0.0, 3.0), ("middle (3-10 m)", 3.0, 10.0), ("far (10-50 m)", 10.0, 50.0),
+                 ("very far (>= 50 m, sky at 100)", 50.0, 1e9))
+
+
+def breakdown(preds, threshold: float = 0.5) -> dict:
+    """Where the errors are, from `evalib.predict.Predictions` (maps and targets in [0, 1]).
+
+    Returns two tables: "mask", the IoU pooled over the images of each object-size band (`SIZE_BANDS`, by
+    the share of the image the true mask covers), and "depth", delta<1.25 and the median ratio error
+    (max(pred/true, true/pred)) over the pixels of each true-depth band (`DEPTH_BANDS_M`), with the share
+    of the pixels each band holds.
+    """
+    true_mask, pred_mask = preds.targets[:, 0] >= 0.5, preds.preds[:, 0] >= threshold
+    share = true_mask.mean(axis=(1, 2))
+    mask_rows = []
+    for name, lo, hi in SIZE_BANDS:
+        rows = (share >= lo) & (share < hi) & (share > 0)
+        inter, union = (true_mask[rows] & pred_mask[rows]).sum(), (true_mask[rows] | pred_mask[rows]).sum()
+        mask_rows.append({"objects": name, "images": int(rows.sum()),
+                          "iou": float(inter / union) if union else float("nan")})
+    true_m = decode_depth(np.clip(preds.targets[:, 1].astype(np.float64), 0, 1))
+    pred_m = decode_depth(np.clip(preds.preds[:, 1].astype(np.float64), 0, 1))
+    ratio = np.maximum(pred_m / true_m, true_m / pred_m)
+    depth_rows = []
+    for name, lo, hi in DEPTH_BANDS_M:
+        px = (true_m >= lo) & (true_m < hi)
+        r = ratio[px]
+        depth_rows.append({"true depth": name, "pixel_share": float(px.mean()),
+                           "delta1": float((r < 1.25).mean()) if r.size else float("nan"),
+                           "median_ratio": float(np.median(r)) if r.size else float("nan")})
+    return {"mask": pd.DataFrame(mask_rows).set_index("objects"),
+            "depth": pd.DataFrame(depth_rows).set_index("true depth")}

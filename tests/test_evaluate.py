@@ -256,3 +256,25 @@ def test_flip_averages_an_image_and_its_mirror():
     plain, flipped = evalib.evaluate(net, data), evalib.evaluate(net, data, flip=True)
     assert plain["rmse_m"] != flipped["rmse_m"]
     assert evalib.evaluate(Echo(), data, flip=True) == pytest.approx(evalib.evaluate(Echo(), data))  # Echo is symmetric
+
+
+def test_breakdown_by_object_size_and_depth_band():
+    from evalib.evaluation import breakdown
+    from evalib.predict import Predictions
+
+    t = np.zeros((3, 2, 20, 20), np.float32)
+    t[0, 0, :2, :2] = 1  # 1 % of the image: small
+    t[1, 0, :8, :8] = 1  # 16 %: large
+    t[2, 0, :4, :5] = 1  # 5 %: medium
+    t[:, 1] = 0.9  # about 1.0 m everywhere
+    t[:, 1, 10:] = 0.0  # the far limit (sky) in the lower half
+    p = t.copy()
+    p[1, 0] = 0  # the large object is missed
+    p[:, 1, :10] = 0.5  # near pixels predicted at about 7 m
+    b = breakdown(Predictions(np.zeros((3, 20, 20, 3)), t, p, np.arange(3)))
+    assert b["mask"]["images"].tolist() == [1, 1, 1]
+    assert b["mask"]["iou"].tolist() == [1.0, 1.0, 0.0]
+    d = b["depth"]
+    assert d.loc["near (< 3 m)", "delta1"] == 0.0 and d.loc["near (< 3 m)", "pixel_share"] == 0.5
+    assert d.iloc[-1]["delta1"] == 1.0 and d.iloc[-1]["median_ratio"] == 1.0
+    assert np.isnan(d.loc["middle (3-10 m)", "delta1"])
