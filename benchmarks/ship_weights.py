@@ -29,11 +29,19 @@ def rounded(scores: dict) -> dict:
     return {k: round(float(scores[k]), 4) for k in KEYS}
 
 
+def data_facts(path) -> dict:
+    """What a reader needs to rebuild the training data: the build command and the manifest's facts."""
+    m = json.loads((Path(path) / "manifest.json").read_text())
+    return {"folder": Path(path).name, "count": m["count"], "stored_size": m["size"], "seed": m["seed"],
+            "command": f"python -m evalib.data build --count {m['count']} --size {m['size']} --seed {m['seed']}"}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
     p.add_argument("--name", default="depthmask-best")
     p.add_argument("--bench", help="bench_quality.py --json output of the same run (time to quality, ceiling)")
+    p.add_argument("--ablation", help="a JSON list of rows (one per run: ingredient, images, scores) for the card")
     a = p.parse_args(argv)
     state = checkpoint.load(a.checkpoint)
     cfg = state["config"]
@@ -43,12 +51,15 @@ def main(argv=None) -> None:
     heldout = {"plain": rounded(evalib.evaluate(net, test, batch_size=64)),
                "mirrored": rounded(evalib.evaluate(net, test, batch_size=64, flip=True)), "images": len(test)}
     history = state["history"]
-    card = {"recipe": "python -m evalib.train --recipe best", "config": {k: cfg[k] for k in (
+    card = {"recipe": "python -m evalib.train --recipe best", "config": {k: cfg.get(k) for k in (
                 "model", "model_options", "loss", "optimizer", "lr", "weight_decay", "schedule", "ema", "epochs",
-                "fraction", "batch_size", "size", "split_mode", "split_seed", "seed", "data")},
+                "fraction", "batch_size", "size", "split_mode", "split_seed", "seed")},
+            "data": data_facts(cfg["data"]),
             "trained_images": int(sum(h["train_samples"] for h in history)),
             "train_seconds": round(sum(h.get("train_seconds", h["seconds"]) for h in history), 1),
             "heldout_test": heldout}
+    if a.ablation:
+        card["ablation"] = json.loads(Path(a.ablation).read_text())
     if a.bench:
         bench = json.loads(Path(a.bench).read_text())
         card["time_to_quality"] = bench["reached"]

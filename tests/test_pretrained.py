@@ -1,4 +1,5 @@
 """The shipped weights: they load offline and safely, and still score what their card says."""
+import numpy as np
 import pytest
 import torch
 
@@ -14,7 +15,11 @@ def check_set(tmp_path_factory, bg_cache):
     out = tmp_path_factory.mktemp("check") / "check"
     data = build(out, count=CHECK_SET["count"], size=CHECK_SET["size"], seed=CHECK_SET["seed"], cache_dir=bg_cache,
                  progress=False)
-    return FgBgDataset(data, split="test", split_mode=CHECK_SET["split_mode"])
+    test = FgBgDataset(data, split="test", split_mode=CHECK_SET["split_mode"])
+    # every background and object occurs, so the held-out ones are those held out of the weights' training set
+    assert len(np.unique(test.store.samples["background"])) == 100
+    assert len(np.unique(test.store.samples["foreground"])) == 100
+    return test
 
 
 def test_shipped_weights_are_small_and_described():
