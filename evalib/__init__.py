@@ -20,6 +20,24 @@ tests/test_layers.py, which parses every import, those inside functions included
    checkpoint), `widgets` (browse and compare predictions).
 7. `reproduce` (the main job: `python -m evalib reproduce`).
 8. `experiment` (what every notebook does: settings, cached runs, claims tables).
+
+The modules inside the subpackages, one line each:
+
+- `synth`: `textures` (procedural and photo textures), `scene` (camera, ray-plane and box intersections,
+  rendering with depth), `backgrounds` (the 100 indoor and outdoor scenes), `compose` (pasting a
+  foreground upright on the floor, with its depth), `generate` (one sample from its global index).
+- `models`: `registry` (`create(name, **options)`), `layers` (shared blocks and `DepthMaskNet`, the
+  output head that gives maps), `dilated` (DNN1, DNN2 and variants), `resnet` (ResNet18 encoder-decoder),
+  `unet` (UNet-like encoder-decoders), `dsconv` (the deeper depthwise-separable net), `receptive`
+  (receptive fields), `stats` (parameters, multiply-adds, summaries), `pretrained` (the shipped weights).
+- `data`: `store` (packed arrays and the original layout behind one interface), `output` (atomic writes
+  and what `--force` may replace), `builder` (`build`, `info`), `pack` (original layout <-> packed),
+  `dataset` (`FgBgDataset`, seeded splits, augmentation), `fast` (the batch loader), `loaders`
+  (`make_loaders`), `__main__` (the `python -m evalib.data` command line).
+- `train`: `config` (`TrainConfig`, recipes), `loop` (`fit`, the moving average of weights), `checkpoint`
+  (safe, atomic checkpoints), `schedules` (optimizers and learning-rate schedules), `lr_find` (the range
+  test), `board` (TensorBoard and run folders), `runtime` (devices, seeds, torchrun), `grid` (run grids),
+  `__main__` (the `python -m evalib.train` command line).
 """
 
 __version__ = "0.1.0"

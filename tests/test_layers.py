@@ -112,6 +112,15 @@ def test_the_docstring_states_the_layers():
             assert f"`{name}`" in evalib.__doc__, f"evalib's docstring does not place `{name}`"
 
 
+def test_the_docstring_lists_every_module_of_the_subpackages():
+    import evalib
+
+    for sub in ("synth", "models", "data", "train"):
+        for path in sorted((PACKAGE / sub).glob("*.py")):
+            if path.stem != "__init__":
+                assert f"`{path.stem}`" in evalib.__doc__, f"evalib's docstring does not describe {sub}/{path.name}"
+
+
 @pytest.mark.parametrize("bad", ["metrics -> train", "cycle"])
 def test_the_checks_catch_a_wrong_import(tmp_path, bad):
     """A copy of the package with one import added on purpose fails the checks."""

@@ -19,7 +19,7 @@ RECIPES = {
     # weights evalib.models.pretrained("depthmask-best")): two decoders, the heldout split, the batch loader, 64x64
     "best": dict(model="unet_ed", model_options={"heads": 2}, loss="mask:bce+mask:dice+depth:l1", optimizer="adamw",
                  weight_decay=1e-4, schedule="onecycle", lr=2e-3, split_mode="heldout", fast=True, size=64,
-                 batch_size=32, epochs=32, fraction=1.0),
+                 batch_size=32, epochs=30, fraction=1.0),
     # the write-up's own settings: DNN2, per-image min-max outputs, MSE mask + SSIM depth, Adam at 2e-4, constant
     "writeup": dict(model="dnn2", model_options={"activation": "minmax"}, loss="mask:mse+depth:ssim",
                     optimizer="adam", weight_decay=0.0, schedule="constant", lr=2e-4),
