@@ -95,13 +95,28 @@ def extract_figures(executed: Path, dest: Path) -> list[Path]:
     return out
 
 
+def _kernel_manager():
+    """jupyter_client's kernel manager, asked to give the kernel CurveZMQ keys when its kernelspec supports them:
+    the local kernel's traffic is then encrypted, and ipykernel no longer warns on every start that it is not."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt_when_supported(self):
+            return "auto"
+
+    return EncryptedKernelManager
+
+
 def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None) -> None:
     """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"."""
     import papermill as pm
 
     os.environ["DEPTHMASK_HEADLESS"] = "1"  # the kernel inherits it: notebooks skip inline TensorBoard servers
     pm.execute_notebook(str(src), str(dest), parameters=parameters, cwd=str(cwd), kernel_name="python3",
-                        language="python", progress_bar=False, execution_timeout=timeout)
+                        language="python", progress_bar=False, execution_timeout=timeout,
+                        kernel_manager_class=_kernel_manager())
 
 
 def summary_table(rows: list[dict]) -> str:

@@ -45,6 +45,19 @@ def test_01_data_runs_headless(tiny, tmp_path):
     assert "per-row mean depth" in text and "What we saw" in text
 
 
+def test_a_notebook_runs_without_kernel_noise(tmp_path, capfd):
+    """The main job's output holds its own lines only: no transport warning from each kernel it starts."""
+    src = tmp_path / "t.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell("print(x + 1)")]
+    nbformat.write(nb, src)
+    run_notebook(src, tmp_path / "out.ipynb", {"x": 41}, cwd=tmp_path)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[-1].outputs[0]["text"] == "42\n"
+    captured = capfd.readouterr()
+    assert "WARNING" not in captured.err and "encryption" not in captured.err, captured.err
+
+
 def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
     """The main job in the smoke profile: each notebook in a fresh kernel, one summary row each."""
     monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
