@@ -179,16 +179,7 @@ def run_curves(runs, tags=("loss/train", "loss/test"), title: str | None = None,
                 raise KeyError(f"run {run} has no scalar {tag!r}; it has {sorted(scalars)}")
             steps, values = scalars[tag]
             ax.plot(steps, values, marker="o" if len(steps) < 30 else None, ms=3, label=label)
-    for ax, tag in zip(axes[0], tags):
-        ax.set_title(tag)
-        ax.set_xlabel("step")
-        if logy:
-            ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes[0], list(tags), "step", logy, title)
 
 
 def history_curves(histories: dict, keys=("train_loss", "test_loss"), logy: bool = False, title: str | None = None):
@@ -200,9 +191,14 @@ def history_curves(histories: dict, keys=("train_loss", "test_loss"), logy: bool
             if rows and key not in rows[0]:
                 raise KeyError(f"history of {label!r} has no {key!r}; it has {sorted(rows[0])}")
             ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], marker="o", ms=3, label=label)
-    for ax, key in zip(axes[0], keys):
-        ax.set_title(key.replace("_", " "))
-        ax.set_xlabel("epoch")
+    return _finish_panels(fig, axes[0], [k.replace("_", " ") for k in keys], "epoch", logy, title)
+
+
+def _finish_panels(fig, axes, titles: list[str], xlabel: str, logy: bool, title: str | None):
+    """Titles, x label, optional log scale and a legend on each panel of a row of curves; the figure's title."""
+    for ax, name in zip(axes, titles):
+        ax.set_title(name)
+        ax.set_xlabel(xlabel)
         if logy:
             ax.set_yscale("log")
         ax.legend(fontsize=8)
