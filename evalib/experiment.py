@@ -62,10 +62,16 @@ _NOT_IN_KEY = ("out", "experiment", "name", "progress", "resume", "stop_after", 
                "best_metric")
 
 
+# fields added to TrainConfig after runs were cached: at these values they change nothing, so they stay out of
+# the key and a run trained before the field existed is still found
+_ADDED_LATER = {"ema": 0.0}
+
+
 def run_key(cfg) -> str:
     """A short hash of everything that decides a run's numbers: its resolved config and its dataset's identity."""
     cfg = cfg.resolved()
-    fields = {k: v for k, v in cfg.asdict().items() if k not in _NOT_IN_KEY}
+    fields = {k: v for k, v in cfg.asdict().items()
+              if k not in _NOT_IN_KEY and not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
     manifest = Path(cfg.data) / "manifest.json"
     if manifest.is_file():  # a rebuilt dataset (new "created" stamp) never reuses runs of the old one
         meta = json.loads(manifest.read_text())
