@@ -11,8 +11,11 @@ Each executed notebook and the figures it drew land in runs/reproduce-<profile>-
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -140,6 +143,94 @@ def _write_summary(rows: list[dict], profile: str, stamp: str, run_dir: Path, re
     return table
 
 
+def _headline(row: dict) -> str:
+    """The numbers a notebook recorded, for its one line of the main job's output."""
+    parts = [f"{k} {row[k]:.3f}" for k in ("mask_iou", "delta1") if isinstance(row.get(k), (int, float))]
+    if row.get("claims"):
+        parts.append(f"claims: {row['claims']}")
+    return " · ".join(parts)
+
+
+def _render_html(executed: Path, dest: Path) -> None:
+    """An executed notebook as one self-contained HTML page (figures inlined), written atomically."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(executed))
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, dest)
+
+
+def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, reports_dir: Path) -> Path:
+    """reports/index.html: one row per notebook (status, time, headline numbers, a thumbnail of its first figure,
+    a link to the executed notebook rendered as HTML), every claim with its verdict, and the run's settings.
+
+    Everything it links to is copied under `reports_dir` (notebooks/NAME.html, figures/NAME.png), with relative
+    links, so the page opens from disk without a server.
+    """
+    import pandas as pd
+
+    reports_dir = Path(reports_dir)
+    (reports_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    (reports_dir / "figures").mkdir(parents=True, exist_ok=True)
+    items = []
+    for row in rows:
+        name = row["notebook"]
+        executed = run_dir / f"{name}.ipynb"
+        link = thumb = ""
+        if executed.is_file():
+            try:
+                _render_html(executed, reports_dir / "notebooks" / f"{name}.html")
+                link = f"notebooks/{name}.html"
+            except Exception as err:  # a page that cannot be rendered is named, the index is still written
+                row.setdefault("note", f"no HTML page: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}")
+        figures = sorted((run_dir / "figures" / name).glob("*.png"))
+        if figures:
+            shutil.copyfile(figures[0], reports_dir / "figures" / f"{name}.png")
+            thumb = f"figures/{name}.png"
+        ok = row.get("status") == "ok"
+        title = f'<a href="{html.escape(link)}">{html.escape(name)}</a>' if link else html.escape(name)
+        image = f'<a href="{html.escape(link or thumb)}"><img src="{html.escape(thumb)}" alt="{html.escape(name)}: first figure"></a>' if thumb else ""
+        items.append(
+            f'<div class="nb {"ok" if ok else "failed"}">{image}<h3>{title}</h3>'
+            f'<p class="status">{html.escape(str(row.get("status", "")))} · {row.get("wall_s", "")} s</p>'
+            f'<p>{html.escape(_headline(row))}</p>'
+            f'<p class="verdict">{html.escape(str(row.get("verdict", "")))}</p></div>')
+    claims_html = "<p>No claims recorded.</p>"
+    if claims:
+        from dataclasses import asdict
+
+        frame = pd.DataFrame([asdict(c) for c in claims])
+        claims_html = frame.to_html(index=False, escape=True, float_format=lambda v: f"{v:+.3g}", classes="claims")
+    settings_html = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                            for k, v in settings.items())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>DepthMask: main job report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.nb {{ width: 260px; border: 1px solid #ccc; border-radius: 6px; padding: 8px; }}
+.nb.failed {{ border-color: #c33; background: #fff4f4; }}
+.nb img {{ width: 100%; max-height: 180px; object-fit: contain; background: #fafafa; }}
+.nb h3 {{ margin: 6px 0 2px; font-size: 1em; }} .nb p {{ margin: 2px 0; font-size: 0.85em; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin-top: 0.5em; }}
+td, th {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }}
+</style></head><body>
+<h1>DepthMask: main job report</h1>
+<p>Also in this folder: <a href="summary.md">summary.md</a> (the same rows as a table), <a href="claims.md">claims.md</a>
+and <a href="claims.csv">claims.csv</a>.</p>
+<h2>Notebooks</h2><div class="grid">{"".join(items)}</div>
+<h2>Claims</h2>{claims_html}
+<h2>Settings</h2><table>{settings_html}</table>
+</body></html>
+"""
+    dest = reports_dir / "index.html"
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, dest)
+    return dest
+
+
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
               parameters: dict | None = None, data_path: str | Path | None = None) -> int:
@@ -166,10 +257,17 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
         parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
     os.environ[RESULTS_ENV] = str(results_dir)
+    reports_dir = (Path(reports) if reports else root / "reports").resolve()
+    import torch
+
+    settings = {"profile": prof.name, **prof.asdict(), "dataset used": str(data), "notebooks": str(nb_dir),
+                "run folder": str(run_dir), "started": stamp, "parameters": parameters or {},
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                           f"torch {torch.__version__}, CUDA {'yes' if torch.cuda.is_available() else 'no'}"}
     rows = []
     for src in books:
         name = src.stem
-        print(f"[{name}] running ({prof.name} profile) ...", flush=True)
+        print(f"[{name}] {prof.name} profile ... ", end="", flush=True)
         t0 = time.perf_counter()
         row = {"notebook": name}
         try:
@@ -189,9 +287,13 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
             words = [c["verdict"] for c in json.loads(claims_file.read_text())]
             row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in ("holds", "does not hold", "within noise")
                                       if words.count(w))
-        print(f"[{name}] {row['status']} in {row['wall_s']} s", flush=True)
+        headline = _headline(row)
+        print(f"{row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else ""), flush=True)
         rows.append(row)
-        table = _write_summary(rows, prof.name, stamp, run_dir, reports)  # after every notebook: nothing lost
-        _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports)
-    print(table)
-    return 0 if all(r["status"] == "ok" for r in rows) else 1
+        _write_summary(rows, prof.name, stamp, run_dir, reports)  # after every notebook: nothing lost
+        claims = _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports)
+        write_index(rows, claims, settings, run_dir, reports_dir)
+    failed = sum(r["status"] != "ok" for r in rows)
+    print(f"{len(rows) - failed} of {len(rows)} notebooks ok; report: {reports_dir / 'index.html'} "
+          f"(also {reports_dir / 'summary.md'}, claims.md)")
+    return 0 if not failed else 1

@@ -75,7 +75,7 @@ def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
         assert list((tmp_path / "run" / "figures" / book).glob("*.png")), f"{book} drew no figure"
 
 
-def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path, monkeypatch):
+def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # relative folders, as typed on a command line (the notebooks run elsewhere)
     books = tmp_path / "notebooks"
     books.mkdir()
@@ -102,6 +102,19 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
         assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == "notebook,claim,writeup,ours,noise,verdict"
     assert (tmp_path / "run" / "01_good.ipynb").is_file()
     assert len(list((tmp_path / "run" / "figures" / "01_good").glob("*.png"))) == 1
+    # reports/index.html: a card per notebook with its thumbnail and its page, the claims, the settings; relative links
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert 'href="notebooks/01_good.html"' in index and 'src="figures/01_good.png"' in index
+    assert "deliberate failure" in index and "A beats B" in index and "within noise" in index
+    assert "smoke" in index and str(tiny) in index  # the settings: profile and dataset
+    page = (tmp_path / "reports" / "notebooks" / "01_good.html").read_text()
+    assert "data:image/png;base64" in page  # the figure is inside the page: it opens from disk alone
+    assert (tmp_path / "reports" / "figures" / "01_good.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("1 of 2 notebooks ok; report: ") and out[-1].split("report: ")[1].split()[0].endswith(
+        "index.html")
+    lines = [line for line in out if line.startswith("[")]
+    assert len(lines) == 2 and "FAILED" in lines[0] and "ok in" in lines[1] and "mask_iou 0.500" in lines[1]
     assert find_notebooks(books, "1") == [books / "01_good.ipynb"]
     with pytest.raises(ValueError, match="07"):
         find_notebooks(books, "07")
