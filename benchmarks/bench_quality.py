@@ -1,7 +1,7 @@
 """Time to quality: train a recipe on the heldout split and print the images and seconds it took to reach
 mask IoU and delta<1.25 of 0.80 and 0.90. Prints figures; not a test.
 
-    python benchmarks/bench_quality.py                                  # --recipe best on data/fgbg, CPU (about an hour)
+    python benchmarks/bench_quality.py                                  # --recipe best on data/fgbg, CPU (about 50 minutes)
     python benchmarks/bench_quality.py --model dnn2 --epochs 6          # a write-up network under the same recipe
     python benchmarks/bench_quality.py --device cuda --data data/fgbg-full --batch-size 256 --lr 8e-3   # a GPU
 
