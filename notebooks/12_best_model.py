@@ -147,6 +147,15 @@ for a in axes:
     a.set_xlabel("")
 plt.show()
 
+names = test.store.manifest.get("foreground_names")
+objects = pd.DataFrame({"object": [names[f] if names else f for f in test.store.samples["foreground"][test.indices]],
+                        "iou": each["iou"], "delta1": each["delta1"]})
+by_object = objects.groupby("object").agg(images=("iou", "size"), iou=("iou", "mean"), delta1=("delta1", "mean"))
+enough = min(5, int(by_object["images"].max()))  # the smoke set has few images of each object
+by_object = by_object[by_object["images"] >= enough].sort_values("iou")
+print(f"mean per-image IoU of each held-out object (at least {enough} test images): the weakest and the strongest")
+display(pd.concat([by_object.head(5), by_object.tail(5)]).style.format({"iou": "{:.3f}", "delta1": "{:.3f}"}))
+
 worst = np.argsort(each["iou"])[:6]
 prediction_grid(p.images[worst], p.targets[worst], p.preds[worst], n=len(worst));
 
@@ -233,6 +242,8 @@ display(Markdown(
     f"{ceiling['delta1']:.3f}: absolute depth is {gap:+.3f} from that ceiling. By object size the mask scores "
     f"{', '.join(f'{v:.3f} ({k.split()[0]})' for k, v in parts['mask']['iou'].items())}; depth is weakest on the "
     f"{weakest} pixels: delta<1.25 {parts['depth'].loc[weakest, 'delta1']:.3f}, on "
-    f"{parts['depth'].loc[weakest, 'pixel_share']:.0%} of the pixels. {held} of the {len(claims)} goals hold."
+    f"{parts['depth'].loc[weakest, 'pixel_share']:.0%} of the pixels. By object, the weakest is {by_object.index[0]} "
+    f"(mean IoU {by_object['iou'].iloc[0]:.3f}) and the strongest {by_object.index[-1]} "
+    f"({by_object['iou'].iloc[-1]:.3f}). {held} of the {len(claims)} goals hold."
     + (" (Smoke profile: a small set whose 'held-out' backgrounds were drawn among fewer, some seen in training; "
        "these numbers only show that the code runs.)" if s.profile == "smoke" else "")))
