@@ -116,9 +116,6 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
     return (result, scores.per_image_arrays()) if per_image else result
 
 
-__all__ = ["evaluate"]
-
-
 # object size (share of the image the true mask covers) and true depth bands of `breakdown`
 SIZE_BANDS = (("small (< 5 %)", 0.0, 0.05), ("medium (5-15 %)", 0.05, 0.15), ("large (> 15 %)", 0.15, 1.01))
 DEPTH_BANDS_M = (("near (< 3 m)", 0.0, 3.0), ("middle (3-10 m)", 3.0, 10.0), ("far (10-50 m)", 10.0, 50.0),
@@ -153,3 +150,6 @@ def breakdown(preds, threshold: float = 0.5) -> dict:
                            "median_ratio": float(np.median(r)) if r.size else float("nan")})
     return {"mask": pd.DataFrame(mask_rows).set_index("objects"),
             "depth": pd.DataFrame(depth_rows).set_index("true depth")}
+
+
+__all__ = ["DEPTH_BANDS_M", "SIZE_BANDS", "breakdown", "evaluate"]

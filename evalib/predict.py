@@ -175,4 +175,4 @@ def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5)
     return {"iou": mask_iou(p[0], t[0], threshold), "rmse_m": d["rmse_m"], "delta1": d["delta1"]}
 
 
-__all__ = ["Maps", "Predictions", "as_maps", "load_model", "predict", "sample_metrics"]
+__all__ = ["Maps", "Predictions", "as_maps", "export_weights", "load_model", "predict", "sample_metrics"]

@@ -104,6 +104,9 @@ def _kernel_manager():
     from jupyter_client import AsyncKernelManager
     from traitlets import default
 
+    if "transport_encryption" not in AsyncKernelManager.class_trait_names():  # jupyter_client before the option
+        return AsyncKernelManager
+
     class EncryptedKernelManager(AsyncKernelManager):
         @default("transport_encryption")
         def _encrypt_when_supported(self):
