@@ -284,13 +284,16 @@ image_grid([*p_ship.images, *p_ship.preds[:, 0], *p_ship.preds[:, 1], *p_long64.
 ship_stats = photo_stats(p_ship)
 test64 = FgBgDataset(s.data, "test", size=64, split_mode="heldout")
 ship_test = map_stats(predict(best_net, test64, n=128).preds)
-photo_table = pd.DataFrame({
-    "best model, photographs": ship_stats[["fg_share", "undecided", "fg_nearer", "depth_median_m"]].median(),
-    "longer run, photographs": photo_stats(p_long64)[["fg_share", "undecided", "fg_nearer", "depth_median_m"]].median(),
-    "best model, held-out composites": ship_test[["fg_share", "undecided", "fg_nearer", "depth_median_m"]].median(),
-}).T
-photo_table["fg_nearer"] = [ship_stats["fg_nearer"].mean(), photo_stats(p_long64)["fg_nearer"].mean(),
-                            ship_test["fg_nearer"].mean()]  # a share of images, not a median
+
+
+def typical(stats):
+    """Medians of the per-image descriptions, and the share of images whose foreground is nearer."""
+    return {**stats[["fg_share", "undecided", "depth_median_m"]].median(), "fg_nearer": stats["fg_nearer"].mean()}
+
+
+photo_table = pd.DataFrame({"best model, photographs": typical(ship_stats),
+                            "longer run, photographs": typical(photo_stats(p_long64)),
+                            "best model, held-out composites": typical(ship_test)}).T
 third = p_ship.preds.shape[-2] // 3
 ship_stats["bottom_nearer"] = p_ship.preds[:, 1, -third:].mean(axis=(1, 2)) > p_ship.preds[:, 1, :third].mean(axis=(1, 2))
 display(ship_stats)
