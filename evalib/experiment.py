@@ -64,7 +64,7 @@ _NOT_IN_KEY = ("out", "experiment", "name", "progress", "resume", "stop_after", 
 
 # fields added to TrainConfig after runs were cached: at these values they change nothing, so they stay out of
 # the key and a run trained before the field existed is still found
-_ADDED_LATER = {"ema": 0.0}
+_ADDED_LATER = {"ema": 0.0, "fast_augment": "auto", "max_steps": None}
 
 
 def run_key(cfg) -> str:

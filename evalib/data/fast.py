@@ -394,7 +394,10 @@ class FastLoader:
     with num_workers=0, over whole epochs (so `make_loaders(..., fast=True)` iterates the same samples in
     the same order). Workers (persistent) read, resize and, for a CPU device, also augment (OpenCV, uint8);
     normalising, and on a GPU augmenting, happens here, on `device`, after a pinned, non-blocking copy of
-    the uint8 batch.
+    the uint8 batch. `augment_backend` overrides where augmentation happens: "opencv" (in the workers, as for a
+    CPU) or "torch" (here, batched on `device`, as for a GPU; on a CPU device this runs the GPU's code path).
+    `pin_memory` (default: on for CUDA) pins the workers' batches so the copy to the GPU is non-blocking; it only
+    applies where torch finds an accelerator (elsewhere the DataLoader warns and ignores it).
 
     This process finishes each batch (and with num_workers=0 also reads and augments it) with `threads`
     intra-op threads, 1 by default: a batch's small operations gain little from more, and a second
@@ -406,7 +409,7 @@ class FastLoader:
     def __init__(self, dataset: FgBgDataset, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
                  device: str | torch.device | None = None, num_workers: int = 0, drop_last: bool = False,
                  pin_memory: bool | None = None, channels_last: bool = False, prefetch_factor: int = 2,
-                 threads: int | None = 1):
+                 threads: int | None = 1, augment_backend: str | None = None):
         if not isinstance(dataset.store, PackedStore):
             raise ValueError(f"FastLoader reads packed arrays, but {dataset.store.root} is the per-file layout; "
                              f"convert it once with `python -m evalib.data pack {dataset.store.root} DEST`")
@@ -416,10 +419,15 @@ class FastLoader:
         self.device = torch.device(device if device is not None else "cpu")
         self.channels_last, self.threads = channels_last, threads
         self.generator = torch.Generator().manual_seed(seed)
+        if augment_backend not in (None, "opencv", "torch"):
+            raise ValueError(f"augment_backend must be 'opencv', 'torch' or None (opencv for a CPU device, torch on a "
+                             f"GPU); got {augment_backend!r}")
+        self.augment_backend = augment_backend or ("opencv" if self.device.type == "cpu" else "torch")
         pin = self.device.type == "cuda" if pin_memory is None else pin_memory
+        self.non_blocking = pin and self.device.type == "cuda"
         self._sampler = _EpochBatches()
         self._mean, self._std = torch.from_numpy(dataset.mean), torch.from_numpy(dataset.std)
-        batches = _Batches(dataset, augment_here=self.device.type == "cpu")
+        batches = _Batches(dataset, augment_here=self.augment_backend == "opencv")
         self._loader = DataLoader(batches, batch_size=None, sampler=self._sampler,
                                   num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,
                                   prefetch_factor=prefetch_factor if num_workers > 0 else None,
@@ -443,7 +451,7 @@ class FastLoader:
 
     def __iter__(self):
         self._sampler.batches = self.epoch_batches()
-        nb = self.device.type == "cuda"
+        nb = self.non_blocking
         batches = iter(self._loader)
         while True:
             with _intra_op_threads(self.threads):
@@ -452,14 +460,16 @@ class FastLoader:
                     return
                 image, target = item[0].to(self.device, non_blocking=nb), item[1].to(self.device, non_blocking=nb)
                 seed = int(item[2])  # -1: augmented already (on a CPU device) or not to be augmented
-                image, target = prepare_batch(image, target, self._mean, self._std, seed >= 0, seed)
+                image, target = prepare_batch(image, target, self._mean, self._std, seed >= 0, seed,
+                                              backend=self.augment_backend)
                 if self.channels_last:
                     image = image.contiguous(memory_format=torch.channels_last)
             yield image, target
 
     def __repr__(self) -> str:
         return (f"FastLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"device={str(self.device)!r}, num_workers={self._loader.num_workers})")
+                f"device={str(self.device)!r}, num_workers={self._loader.num_workers}, "
+                f"augment_backend={self.augment_backend!r})")
 
 
 __all__ = ["FastLoader", "PackedReader", "resize_packed", "augment_batch", "augment_uint8", "augment_uint8_batch",

@@ -19,7 +19,8 @@ def _seed_worker(worker_id: int) -> None:
 def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32, fraction: float = 1.0,
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0, augment: bool = True,
                  num_workers: int = 0, pin_memory: bool | None = None, fast: bool = False,
-                 device: str | torch.device | None = None, channels_last: bool = False, split_seed: int | None = None):
+                 device: str | torch.device | None = None, channels_last: bool = False, split_seed: int | None = None,
+                 augment_backend: str | None = None):
     """Train and test loaders over one dataset: the train split augmented and shuffled with `seed`.
 
     `split_seed` (default: `seed`) draws the split and the `fraction` subsets, so runs of several seeds can
@@ -27,7 +28,8 @@ def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32
 
     `fast=True` gives `evalib.data.fast.FastLoader`s instead of DataLoaders (packed datasets only): whole
     batches read at once and augmented in batches on `device`, with the same batches as the simple path
-    when augmentation is off. `device` and `channels_last` apply to the fast path only.
+    when augmentation is off. `device`, `channels_last` and `augment_backend` (where it augments: "opencv" or
+    "torch"; see `FastLoader`) apply to the fast path only.
     """
     common = dict(root=root, size=size, fraction=fraction, test_fraction=test_fraction, split_mode=split_mode, seed=seed,
                   split_seed=split_seed)
@@ -35,7 +37,7 @@ def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32
     test = FgBgDataset(split="test", augment=False, **common)
     if fast:
         extra = dict(batch_size=batch_size, num_workers=num_workers, device=device, pin_memory=pin_memory,
-                     channels_last=channels_last)
+                     channels_last=channels_last, augment_backend=augment_backend)
         return FastLoader(train, shuffle=True, seed=seed, **extra), FastLoader(test, shuffle=False, seed=seed, **extra)
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     extra = dict(num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,

@@ -23,7 +23,7 @@ from .board import slug
 from .config import RECIPES, TrainConfig
 from .loop import NonFiniteLossError, build_loaders, build_model, fit
 from .lr_find import lr_find
-from .runtime import pick_device, seed_everything
+from .runtime import amp_mode, layout_mode, pick_device, seed_everything
 
 
 def _stages(text: str) -> tuple:
@@ -42,6 +42,17 @@ def _ints(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, e.g. 10,20; got {text!r}")
 
 
+def _mode(check):
+    """An argparse type for --amp / --channels-last values, with the config's own message on a bad one."""
+    def parse(text: str):
+        try:
+            return check(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err))
+    parse.__name__ = "mode"
+    return parse
+
+
 def _add_field(p: argparse.ArgumentParser, f) -> None:
     """One flag for a TrainConfig field, from its type and metadata; its default is None (= the recipe's)."""
     meta, flag = f.metadata, "--" + f.name.replace("_", "-")
@@ -49,7 +60,11 @@ def _add_field(p: argparse.ArgumentParser, f) -> None:
     text = "; ".join(t for t in (meta.get("help", ""), shown) if t)
     if meta.get("parse") == "resume":
         p.add_argument(flag, nargs="?", const=True, default=None, help=text)
-    elif f.type == "bool":
+    elif meta.get("parse") in ("amp", "layout"):  # --amp [MODE] / --no-amp
+        check = {"amp": amp_mode, "layout": layout_mode}[meta["parse"]]
+        p.add_argument(flag, nargs="?", const=True, default=None, type=_mode(check), metavar="MODE", help=text)
+        p.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const=False, help="the same as " + flag + " off")
+    elif f.type.split(" | ")[0] == "bool":
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
     elif meta.get("parse"):
         p.add_argument(flag, type={"stages": _stages, "ints": _ints}[meta["parse"]], default=None, help=text)

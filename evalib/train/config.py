@@ -1,13 +1,17 @@
 """`TrainConfig`: everything that defines a training run, as plain data (notebooks, the CLI and run grids share it)."""
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 
 from ..profiles import get_profile
+from .runtime import amp_mode, layout_mode
 
 SCHEDULES = ("constant", "onecycle", "triangular2", "step", "plateau", "stages")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SPLIT_MODES = ("random", "heldout")
+FAST_AUGMENT = ("auto", "opencv", "torch")
 
 # Named starting points; `TrainConfig.recipe(name, **overrides)` and `python -m evalib.train --recipe NAME`.
 # "sound" is the default of every field below. On a 3,000-sample 64x64 set, 2 epochs, held-out split: mask IoU
@@ -57,8 +61,11 @@ class TrainConfig:
                           low=0)
     augment: bool = opt(True, "augment the training images")
     workers: int | None = opt(None, "DataLoader workers (0 for exact resumes); None: the profile's", low=0)
-    fast: bool = opt(False, "evalib.data's batch loader: packed data read, resized and augmented a batch at a time "
-                            "(not under torchrun)")
+    fast: bool | None = opt(None, "evalib.data's batch loader: packed data read, resized and augmented a batch at a "
+                                  "time (not under torchrun); None: the profile's (full: on, for packed data)")
+    fast_augment: str = opt("auto", "where the batch loader augments: opencv (in the loader workers, uint8), torch "
+                                    "(a whole batch at once on the training device); auto: torch on a GPU, opencv "
+                                    "on a CPU", choices=FAST_AUGMENT)
     # optimisation
     epochs: int | None = opt(None, "None: the profile's", low=1)
     lr: float = opt(2e-3, "the learning rate (the peak for onecycle and triangular2)")
@@ -75,13 +82,17 @@ class TrainConfig:
     cycle_epochs: float = opt(2.0, "triangular2: epochs per full cycle")
     patience: int = opt(2, "plateau: epochs without a better test loss before lr *= gamma", low=1)
     clip_grad: float | None = opt(None, "max gradient norm")
+    max_steps: int | None = opt(None, "stop the whole run after this many training steps (and cap an LR range test "
+                                      "at as many): a quick check that a configuration runs end to end", low=1)
     ema: float = opt(0.0, "decay of an exponential moving average of the weights (e.g. 0.999), which is scored and "
                           "used for predictions in place of the raw weights; 0: none")
     # runtime
     seed: int = opt(0, "draws the weights, the order of the images and the augmentation", low=0)
     device: str = opt("auto", "auto: cuda, then mps, then cpu")
-    amp: bool = opt(True, "mixed precision (cuda only)")
-    channels_last: bool = opt(True, "channels_last memory format (cuda only)")
+    amp: bool | str = opt(True, "mixed precision: auto (CUDA only: bfloat16 where the GPU has it, else float16 with "
+                                "gradient scaling), off, or bf16 / fp16 on any device, a CPU too", parse="amp")
+    channels_last: bool | str = opt(True, "channels_last memory format: auto (CUDA only), off, or always (a CPU "
+                                          "too)", parse="layout")
     progress: bool = opt(True, "progress bars")
     # logs and checkpoints
     experiment: str = opt("default", "runs go to runs/<experiment>/")
@@ -118,6 +129,12 @@ class TrainConfig:
             raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be a decay in [0, 1) (0: no moving average); got {self.ema}")
+        if self.fast_augment not in FAST_AUGMENT:
+            raise ValueError(f"fast_augment must be one of {FAST_AUGMENT}; got {self.fast_augment!r}")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)
+                                           or self.max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer (or None: no limit); got {self.max_steps!r}")
+        self.amp, self.channels_last = amp_mode(self.amp), layout_mode(self.channels_last)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive; got {self.lr}")
         self.milestones = tuple(self.milestones)
@@ -133,8 +150,12 @@ class TrainConfig:
         """A copy with every None data field and `epochs` filled in from the profile."""
         p = get_profile(self.profile)
         data = self.data if self.data is not None else str(p.dataset_path())
+        # the profile's batch loader needs packed data: the profile's own dataset, or a folder with a manifest;
+        # under torchrun (which needs torch DataLoaders to shard) it stays off
+        packed = self.data is None or (Path(data) / "manifest.json").is_file()
+        single = int(os.environ.get("WORLD_SIZE", "1")) <= 1
         pick = {"size": p.image_size, "batch_size": p.batch_size, "fraction": p.fraction, "workers": p.num_workers,
-                "epochs": p.epochs}
+                "epochs": p.epochs, "fast": p.fast_loader and packed and single}
         return replace(self, profile=p.name, data=data,
                        **{k: v for k, v in pick.items() if getattr(self, k) is None})
 

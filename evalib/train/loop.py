@@ -10,7 +10,6 @@ would (with ``workers=0``: persistent loader workers keep augmentation streams t
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from ..metrics import HIGHER_IS_BETTER, PooledScores
 from . import checkpoint
 from .board import Board, latest_run_dir, new_run_dir
 from .config import TrainConfig
-from .runtime import Distributed, pick_device, seed_everything, shard_loaders
+from .runtime import DevicePlan, Distributed, device_plan, pick_device, seed_everything, shard_loaders
 from .schedules import Schedule, current_lr, make_optimizer, make_schedule
 
 
@@ -100,7 +99,11 @@ def build_model(cfg: TrainConfig, loss_fn: nn.Module) -> nn.Module:
 
 def build_loaders(cfg: TrainConfig, ctx: Distributed | None = None, device: torch.device | None = None
                   ) -> tuple[DataLoader, DataLoader]:
-    """Train and test loaders for a resolved config; the profile's dataset is built first if it is missing."""
+    """Train and test loaders for a resolved config; the profile's dataset is built first if it is missing.
+
+    The batch loader (`cfg.fast`) hands batches over already on `device`, in the layout and with the pinned
+    memory that `device_plan` chooses, augmented where `cfg.fast_augment` says.
+    """
     from ..data import ensure_dataset, make_loaders
     from ..profiles import get_profile
 
@@ -109,16 +112,14 @@ def build_loaders(cfg: TrainConfig, ctx: Distributed | None = None, device: torc
         ensure_dataset(cfg.data, count=prof.dataset_count, size=prof.dataset_size)
     if ctx is not None:
         ctx.barrier()
-    fast = dict(fast=True, device=device, channels_last=cfg.channels_last and getattr(device, "type", "") == "cuda")
+    plan = device_plan(device if device is not None else "cpu", cfg.amp, cfg.channels_last)
+    backend = None if cfg.fast_augment == "auto" else cfg.fast_augment
+    fast = dict(fast=True, device=device, channels_last=plan.channels_last, pin_memory=plan.pin_memory,
+                augment_backend=backend)
     return make_loaders(cfg.data, size=cfg.size, batch_size=cfg.batch_size, fraction=cfg.fraction,
                         split_mode=cfg.split_mode, seed=cfg.seed, split_seed=cfg.split_seed, augment=cfg.augment,
                         num_workers=cfg.workers,
                         **(fast if cfg.fast else {}))
-
-
-def _autocast(device: torch.device, enabled: bool):
-    """float16 autocast on CUDA when mixed precision is on; otherwise nothing."""
-    return torch.autocast(device.type, dtype=torch.float16) if enabled else contextlib.nullcontext()
 
 
 def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, step: int) -> None:
@@ -132,18 +133,19 @@ def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, 
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    schedule: Schedule, scaler: torch.amp.GradScaler, device: torch.device, cfg: TrainConfig,
-                    epoch: int, board: Board, bar=None, ema: AveragedModel | None = None) -> tuple[float, int, float]:
-    """One pass over `loader`: (sum of batch loss x batch size, samples, last learning rate); `ema` follows each step."""
+                    schedule: Schedule, scaler: torch.amp.GradScaler, plan: DevicePlan, cfg: TrainConfig,
+                    epoch: int, board: Board, bar=None, ema: AveragedModel | None = None,
+                    steps: int | None = None) -> tuple[float, int, float]:
+    """One pass over `loader` (or its first `steps` batches): (sum of batch loss x batch size, samples, last
+    learning rate); `ema` follows each step."""
     model.train()
-    amp = scaler.is_enabled()
     total, count, lr, n = 0.0, 0, current_lr(optimizer), len(loader)
     for i, (x, y) in enumerate(loader):
+        if steps is not None and i >= steps:
+            break
         step = epoch * n + i + 1
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # (N, 3, H, W), (N, 2, H, W)
-        if cfg.channels_last and device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, amp):
+        x, y = plan.batch(x, y)  # (N, 3, H, W), (N, 2, H, W)
+        with plan.autocast():
             out = model(x)
         loss = loss_fn(out.float(), y)  # losses run in float32, outside autocast
         value = loss.item()
@@ -169,8 +171,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
 
 
 @torch.no_grad()
-def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: torch.device,
-           amp: bool) -> tuple[dict[str, float], int]:
+def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: DevicePlan) -> tuple[dict[str, float], int]:
     """This process's test sums and sample count.
 
     The sums hold batch size x (loss, each term) and the additive sums of `PooledScores` (keys it
@@ -182,8 +183,8 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, device: tor
     pooled = PooledScores()
     count = 0
     for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device, amp):
+        x, y = plan.batch(x, y)
+        with plan.autocast():
             out = model(x)
         out = out.float()
         values = {"test_loss": loss_fn(out, y).item()}
@@ -212,7 +213,7 @@ def evaluate(model: nn.Module, loader: DataLoader, loss: nn.Module | str, device
     """
     loss_fn = parse_loss(loss)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    sums, n = _score(model, loader, loss_fn, device, amp=False)
+    sums, n = _score(model, loader, loss_fn, DevicePlan(device))
     return _scores(sums, n)
 
 
@@ -326,18 +327,17 @@ def fit(config: TrainConfig | None = None, *, model: nn.Module | str | None = No
 
 def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer) -> FitResult:
     device = pick_device(cfg.device, ctx.local_rank)
+    plan = device_plan(device, cfg.amp, cfg.channels_last)
     seed_everything(cfg.seed)
     loss_fn = parse_loss(loss_fn if loss_fn is not None else cfg.loss)
     net = model if model is not None else build_model(cfg, loss_fn)
     train_loader, test_loader = loaders if loaders is not None else build_loaders(cfg, ctx, device)
     if ctx.enabled:
         train_loader, test_loader = shard_loaders(train_loader, test_loader, ctx, cfg.seed)
-    net = net.to(device)
-    if cfg.channels_last and device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+    net = plan.model(net)
     optimizer = optimizer or make_optimizer(cfg, net)
     schedule = make_schedule(cfg, optimizer, len(train_loader))
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")  # disabled: a no-op
+    scaler = plan.scaler()  # float16 only; otherwise a no-op
     ema = ema_model(net, cfg.ema) if cfg.ema else None
 
     run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
@@ -346,16 +346,18 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if resume_from is not None:
         state = _load_for_resume(resume_from)
         saved = state["config"]
-        fixed = ("model", "loss", "model_options", "ema") + (("epochs", "schedule") if cfg.schedule == "onecycle" else ())
+        fixed = ("model", "loss", "model_options", "ema", "max_steps") + (
+            ("epochs", "schedule") if cfg.schedule == "onecycle" else ())
         for key in fixed:  # a One Cycle schedule is laid out over the whole run: its length cannot change
-            was = saved.get(key, 0.0 if key == "ema" else None)  # checkpoints from before `ema` had none
+            was = saved.get(key, {"ema": 0.0}.get(key))  # checkpoints from before `ema` / `max_steps` had none
             if was != getattr(cfg, key):
                 raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={was!r}, "
                                  f"this run asks for {getattr(cfg, key)!r}")
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if state["scaler"] or not scaler.is_enabled():  # a float32/bfloat16 run saved an empty scaler: start afresh
+            scaler.load_state_dict(state["scaler"])
         history, best, start = state["history"], state["best"], state["epoch"]
         if ema is not None:
             ema.module.load_state_dict(state["ema"])
@@ -373,23 +375,27 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if state is not None:
         checkpoint.set_rng_state(state["rng"], train_loader)  # last, after everything that draws at set-up
 
-    amp = scaler.is_enabled()
     show = cfg.progress and ctx.main
+    limit = cfg.max_steps
     try:
         for epoch in range(start, cfg.epochs):
+            left = None if limit is None else limit - epoch * steps  # max_steps: the steps this epoch may still take
+            if left is not None and left <= 0:
+                break
             t0 = time.perf_counter()
             if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
                 train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
-            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not show, leave=True)
+            bar = tqdm(total=steps if left is None else min(steps, left), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                       disable=not show, leave=True)
             try:
                 train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler,
-                                                         device, cfg, epoch, board, bar, ema)
+                                                         plan, cfg, epoch, board, bar, ema, left)
             except NonFiniteLossError as err:
                 bar.close()
                 raise _stopped(err, run_dir, ctx) from None
             train_seconds = time.perf_counter() - t0
             ctx.sync_buffers(raw)
-            sums, test_n = _score(scored, test_loader, loss_fn, device, amp)  # unwrapped: shards may differ in batches
+            sums, test_n = _score(scored, test_loader, loss_fn, plan)  # unwrapped: shards may differ in batches
             keys = ctx.broadcast(list(sums))  # the same order on every rank
             totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
             train_sum, train_n, test_n = totals[:3]

@@ -1,6 +1,8 @@
-"""Where and how a run executes: device choice, seeds, and the torchrun / DistributedDataParallel context."""
+"""Where and how a run executes: device choice, precision and memory layout, seeds, and the torchrun /
+DistributedDataParallel context."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass
@@ -20,6 +22,105 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+AMP_MODES = (True, False, "bf16", "fp16")  # True: float16 (or bfloat16 where supported) on CUDA only
+LAYOUT_MODES = (True, False, "always")  # True: channels_last on CUDA only
+
+
+def amp_mode(value) -> bool | str:
+    """`TrainConfig.amp` in its stored form: "auto"/"on" -> True, "off" -> False, "bf16", "fp16"."""
+    named = {"auto": True, "on": True, "true": True, "off": False, "false": False, "no": False,
+             "bfloat16": "bf16", "float16": "fp16"}
+    if isinstance(value, str):
+        value = named.get(value.lower(), value.lower())
+    if value not in AMP_MODES or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise ValueError(f"amp must be True (mixed precision on CUDA only), False, 'bf16' or 'fp16' (on any device, "
+                         f"a CPU too); got {value!r}")
+    return value
+
+
+def layout_mode(value) -> bool | str:
+    """`TrainConfig.channels_last` in its stored form: "auto"/"on" -> True, "off" -> False, "always"."""
+    named = {"auto": True, "on": True, "true": True, "off": False, "false": False, "no": False}
+    if isinstance(value, str):
+        value = named.get(value.lower(), value.lower())
+    if value not in LAYOUT_MODES or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise ValueError(f"channels_last must be True (on CUDA only), False or 'always' (on any device, a CPU too); "
+                         f"got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """How a run uses its device: autocast precision, gradient scaling, memory layout and host-to-device copies.
+
+    Every choice the CUDA branch makes is a field here, so each can also be switched on for a CPU and tested
+    there: bfloat16 autocast, float16 autocast with a GradScaler, channels_last inputs and weights. Pinned
+    memory and non-blocking copies only apply when an accelerator is present (on a CPU a copy to the CPU is a
+    no-op).
+    """
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None = None  # None: float32 throughout
+    scale_grads: bool = False  # float16 gradients need loss scaling; bfloat16 ones do not
+    channels_last: bool = False
+    pin_memory: bool = False
+
+    @property
+    def non_blocking(self) -> bool:
+        """Copies to the device may overlap with compute: only from pinned memory to a CUDA device."""
+        return self.pin_memory and self.device.type == "cuda"
+
+    def autocast(self):
+        """The forward pass's autocast context (nothing at float32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def scaler(self) -> torch.amp.GradScaler:
+        """A GradScaler for this device: enabled for float16, a no-op otherwise."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.scale_grads)
+
+    def model(self, net: torch.nn.Module) -> torch.nn.Module:
+        """`net` moved to the device, in channels_last layout if the plan says so."""
+        net = net.to(self.device)
+        return net.to(memory_format=torch.channels_last) if self.channels_last else net
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An (input, target) batch on the device; the input in channels_last layout if the plan says so."""
+        x = x.to(self.device, non_blocking=self.non_blocking)
+        y = y.to(self.device, non_blocking=self.non_blocking)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    def describe(self) -> str:
+        precision = {None: "float32", torch.bfloat16: "bfloat16 autocast", torch.float16: "float16 autocast"}[
+            self.autocast_dtype]
+        parts = [str(self.device), precision + (" with gradient scaling" if self.scale_grads else "")]
+        parts += ["channels_last"] if self.channels_last else []
+        parts += ["pinned memory, non-blocking copies"] if self.non_blocking else []
+        return ", ".join(parts)
+
+
+def device_plan(device: torch.device | str, amp: bool | str = True, channels_last: bool | str = True) -> DevicePlan:
+    """What `amp` and `channels_last` (TrainConfig's fields) mean on `device`.
+
+    amp True: on CUDA bfloat16 where the GPU supports it (Ampere and newer: no loss scaling needed), else float16
+    with a GradScaler; elsewhere float32. "bf16" / "fp16": that precision on any device (a CPU too; "fp16" with a
+    GradScaler). channels_last True: on CUDA only; "always": on any device.
+    """
+    device = torch.device(device)
+    amp, channels_last = amp_mode(amp), layout_mode(channels_last)
+    cuda = device.type == "cuda"
+    if amp is True:
+        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16) \
+            if cuda else None
+    else:
+        dtype = {False: None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    return DevicePlan(device, dtype, scale_grads=dtype == torch.float16,
+                      channels_last=channels_last == "always" or (channels_last is True and cuda), pin_memory=cuda)
 
 
 def seed_everything(seed: int) -> None:
