@@ -3,7 +3,7 @@
     python tests/browser/check_widgets.py [--out runs/browser-check]
 
 Needs Debian's Chromium (`apt-get install chromium`) and Playwright's Python package
-(`pip install -e ".[browser]"`); no browser is downloaded. The widget renderer
+(`pip install -e ".[dev]"`); no browser is downloaded. The widget renderer
 (@jupyter-widgets/html-manager, the one `jupyter nbconvert --to html` embeds) is fetched once from the
 npm registry with `npm pack` into the output folder. Steps:
 
