@@ -1,11 +1,11 @@
-"""python -m evalib reproduce [--profile cpu] [--only 01,02]: the main job."""
+"""python -m evalib reproduce [--profile cpu] [--only 01,02] [--data PATH] [--max-steps N]: the main job."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .cli import describe
+from .cli import describe, int_at_least
 
 
 def main(argv=None) -> int:
@@ -15,11 +15,16 @@ def main(argv=None) -> int:
     r.add_argument("--profile", default="cpu", help="smoke, cpu (default) or full")
     r.add_argument("--only", default=None, help="comma list of notebook numbers, e.g. 01,03")
     r.add_argument("--out", default=None, help="run folder (default runs/reproduce-<profile>-<time>)")
+    r.add_argument("--data", default=None, help="a dataset folder for every notebook (default: the profile's, built "
+                                                "if missing)")
+    r.add_argument("--max-steps", type=int_at_least(1), default=None, metavar="N",
+                   help="cut every training run short after N steps: a check that each notebook runs in this "
+                        "profile (reports then go to the run folder, not reports/)")
     a = p.parse_args(argv)
     from .reproduce import reproduce
 
     try:
-        return reproduce(profile=a.profile, only=a.only, out=a.out)
+        return reproduce(profile=a.profile, only=a.only, out=a.out, data_path=a.data, max_steps=a.max_steps)
     except (ValueError, OSError) as err:
         print(f"error: {describe(err)}", file=sys.stderr)
         return 2

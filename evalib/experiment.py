@@ -40,12 +40,13 @@ SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m
 
 
 def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None, batch_size=None,
-             fraction=None) -> TrainConfig:
+             fraction=None, max_steps=None) -> TrainConfig:
     """A notebook's base TrainConfig: the profile's budget and dataset (built if missing), with the notebook's
     parameters overriding them, and the sound recipe for everything else. Each run is `config(base, ...)`,
-    or `dataclasses.replace(base, ...)`."""
+    or `dataclasses.replace(base, ...)`. `max_steps` cuts every run (and LR range test) short: a quick check
+    that the notebook runs end to end in a profile, whose numbers mean nothing."""
     cfg = TrainConfig(profile=profile, data=str(data_path) if data_path else None, size=image_size, epochs=epochs,
-                      batch_size=batch_size, fraction=fraction).resolved()
+                      batch_size=batch_size, fraction=fraction, max_steps=max_steps).resolved()
     if not data_path:
         p = get_profile(cfg.profile)
         ensure_dataset(cfg.data, count=p.dataset_count, size=p.dataset_size)
@@ -321,8 +322,12 @@ def runs_dir(experiment: str) -> Path:
     return runs_root() / slug(experiment)
 
 
-def lr_steps(profile: str) -> int:
-    """Batches the LR range test sweeps over in this profile (`Profile.lr_test_steps`)."""
+def lr_steps(profile: str | TrainConfig) -> int:
+    """Batches the LR range test sweeps over in this profile (`Profile.lr_test_steps`); for a TrainConfig, at most
+    its `max_steps` (but at least the 2 a range test needs)."""
+    if isinstance(profile, TrainConfig):
+        steps = get_profile(profile.profile).lr_test_steps
+        return steps if profile.max_steps is None else min(steps, max(2, profile.max_steps))
     return get_profile(profile).lr_test_steps
 
 

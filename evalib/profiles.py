@@ -21,7 +21,7 @@ class Profile:
     batch_size: int
     epochs: int
     fraction: float  # share of each split used per epoch
-    num_workers: int
+    num_workers: int  # at most the CPUs available (get_profile caps it)
     lr_test_steps: int  # batches the LR range test sweeps over
     fast_loader: bool = False  # train with evalib.data's batch loader (FastLoader) by default
 
@@ -53,4 +53,15 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     unknown = set(overrides) - set(Profile.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown profile fields {sorted(unknown)}; expected some of {sorted(Profile.__dataclass_fields__)}")
-    return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})
+    base = PROFILES[name]
+    # never more loader workers than CPUs (Colab's free GPU machines have 2): extra ones only contend
+    base = replace(base, num_workers=min(base.num_workers, available_cpus()))
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -115,6 +115,13 @@ def _kernel_manager():
     return EncryptedKernelManager
 
 
+def _declared(src: Path) -> set[str]:
+    """The names a notebook's "parameters" cell assigns."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(src)))
+
+
 def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None) -> None:
     """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"."""
     import papermill as pm
@@ -137,8 +144,9 @@ def summary_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_summary(rows: list[dict], profile: str, stamp: str, run_dir: Path, reports) -> str:
-    table = f"# Reproduction summary ({profile} profile, {stamp})\n\nRun folder: `{run_dir}`\n\n" + summary_table(rows)
+def _write_summary(rows: list[dict], profile: str, stamp: str, run_dir: Path, reports, note: str = "") -> str:
+    table = (f"# Reproduction summary ({profile} profile, {stamp})\n\n{note}Run folder: `{run_dir}`\n\n"
+             + summary_table(rows))
     (run_dir / "summary.md").write_text(table)
     reports_dir = Path(reports) if reports else repo_root() / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -236,17 +244,27 @@ and <a href="claims.csv">claims.csv</a>.</p>
 
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
-              parameters: dict | None = None, data_path: str | Path | None = None) -> int:
-    """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset."""
+              parameters: dict | None = None, data_path: str | Path | None = None, max_steps: int | None = None) -> int:
+    """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset.
+
+    `max_steps` cuts every training run short (a check that each notebook runs in a profile, e.g. the full
+    one's batch size and loader on a CPU): the notebooks that train get it as their `max_steps` parameter, and
+    the reports go to the run folder instead of reports/, since their numbers mean nothing.
+    """
     from .data import ensure_dataset
     from .profiles import get_profile
 
     prof = get_profile(profile)
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
     root = repo_root()
     nb_dir = (Path(notebooks) if notebooks else root / "notebooks").resolve()
     books = find_notebooks(nb_dir, only)
     if not books:
         raise ValueError(f"no numbered notebooks found in {nb_dir}")
+    if data_path is not None and not Path(data_path).exists():
+        raise FileNotFoundError(f"dataset {data_path} does not exist; build one with "
+                                f"`python -m evalib.data build --out {data_path}`, or leave the data out")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # absolute, since the notebooks run with notebooks/ as their working directory
     run_dir = (Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}").resolve()
@@ -256,15 +274,19 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     if data_path is None:
         data = ensure_dataset(prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
     else:
-        data = Path(data_path)
+        data = Path(data_path).resolve()  # the notebooks run in their own folder
         parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
     os.environ[RESULTS_ENV] = str(results_dir)
+    if max_steps is not None and reports is None:  # a check: keep the real reports as they are
+        reports = run_dir / "reports"
     reports_dir = (Path(reports) if reports else root / "reports").resolve()
+    note = (f"**A check, not results:** every training run was cut short after {max_steps} step(s) "
+            f"(`max_steps={max_steps}`).\n\n" if max_steps is not None else "")
     import torch
 
     settings = {"profile": prof.name, **prof.asdict(), "dataset used": str(data), "notebooks": str(nb_dir),
-                "run folder": str(run_dir), "started": stamp, "parameters": parameters or {},
+                "run folder": str(run_dir), "started": stamp, "parameters": parameters or {}, "max_steps": max_steps,
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                            f"torch {torch.__version__}, CUDA {'yes' if torch.cuda.is_available() else 'no'}"}
     rows = []
@@ -274,7 +296,10 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
         t0 = time.perf_counter()
         row = {"notebook": name}
         try:
-            run_notebook(src, run_dir / src.name, {"profile": prof.name, **(parameters or {})}, cwd=nb_dir)
+            given = {"profile": prof.name, **(parameters or {})}
+            if max_steps is not None and "max_steps" in _declared(src):  # 01 trains nothing and has no such parameter
+                given["max_steps"] = max_steps
+            run_notebook(src, run_dir / src.name, given, cwd=nb_dir)
             row["status"] = "ok"
         except Exception as err:  # report and go on with the next notebook
             last = str(err).strip().splitlines()
@@ -293,8 +318,8 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
         headline = _headline(row)
         print(f"{row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else ""), flush=True)
         rows.append(row)
-        _write_summary(rows, prof.name, stamp, run_dir, reports)  # after every notebook: nothing lost
-        claims = _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports)
+        _write_summary(rows, prof.name, stamp, run_dir, reports_dir, note)  # after every notebook: nothing lost
+        claims = _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports_dir)
         write_index(rows, claims, settings, run_dir, reports_dir)
     failed = sum(r["status"] != "ok" for r in rows)
     print(f"{len(rows) - failed} of {len(rows)} notebooks ok; report: {reports_dir / 'index.html'} "

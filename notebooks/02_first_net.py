@@ -48,6 +48,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 from types import SimpleNamespace
@@ -70,7 +71,7 @@ from evalib.train import lr_find
 from evalib.widgets import browse
 
 NOTEBOOK = "02_first_net"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 
 # %% [markdown]
@@ -132,7 +133,7 @@ LOSS = "all:l1(reduction=sum)"  # the write-up's first loss: absolute errors sum
 train_loader, _ = make_loaders(s.data, size=s.size, batch_size=s.batch_size, fraction=s.fraction, seed=0)
 torch.manual_seed(0)
 probe = create("dnn1")
-finder = lr_find(probe, train_loader, parse_loss(LOSS), num_steps=ex.lr_steps(s.profile),
+finder = lr_find(probe, train_loader, parse_loss(LOSS), num_steps=ex.lr_steps(s),
                  optimizer=torch.optim.AdamW(probe.parameters(), lr=1e-7, weight_decay=1e-4))
 finder.plot();
 lr = float(f"{min(max(finder.suggestion, 1e-5), 1e-2):.2g}")  # two significant figures, within [1e-5, 1e-2]

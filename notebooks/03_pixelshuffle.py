@@ -65,6 +65,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import torch
@@ -77,7 +78,7 @@ from evalib.models import create, summary
 from evalib.plots import history_curves
 
 NOTEBOOK = "03_pixelshuffle"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 display(summary(["dnn1", "dnn2", "dnn2_wide"], s.size))
 

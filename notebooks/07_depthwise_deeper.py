@@ -52,6 +52,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import pandas as pd
@@ -65,7 +66,7 @@ from evalib.models.dsconv import BLOCKS
 from evalib.plots import history_curves
 
 NOTEBOOK = "07_depthwise_deeper"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 
 # %% [markdown]

@@ -42,6 +42,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import pandas as pd
@@ -52,7 +53,7 @@ from evalib.models import summary
 from evalib.plots import history_curves
 
 NB = "08_residual"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 display(summary(["dnn2", "dnn2_residual"], s.size))
 

@@ -46,6 +46,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import pandas as pd
@@ -58,7 +59,7 @@ from evalib.plots import history_curves
 from evalib.train import evaluate
 
 NB = "09_l1_msssim"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 window, scales = msssim_plan(s.size)
 print(f"MS-SSIM at {s.size}x{s.size}: window {window}, {scales} scales")

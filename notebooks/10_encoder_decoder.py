@@ -44,6 +44,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import numpy as np
@@ -57,7 +58,7 @@ from evalib.plots import history_curves, run_curves
 from evalib.widgets import compare, predict
 
 NB = "10_encoder_decoder"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 
 # %% [markdown]

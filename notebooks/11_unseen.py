@@ -46,6 +46,7 @@ image_size = None  # None: the profile's
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import matplotlib.pyplot as plt
@@ -65,7 +66,7 @@ from evalib.unseen import load_photos, map_stats, photo_stats, predict_photos
 from evalib.widgets import browse, predict
 
 NB = "11_unseen"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 
 # %% [markdown]

@@ -50,6 +50,7 @@ image_size = None  # None: the profile's (the shipped weights are always scored 
 epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
 import matplotlib.pyplot as plt
@@ -69,7 +70,7 @@ from evalib.train.config import RECIPES
 from evalib.widgets import browse, predict
 
 NB = "12_best_model"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
 print(s)
 
 # %% [markdown]

@@ -323,3 +323,20 @@ def test_the_cli_has_a_flag_for_every_config_field():
     cfg = config_from(args)
     assert (cfg.split_mode, cfg.augment, cfg.schedule, cfg.epochs, cfg.model) == ("heldout", False, "stages", 3, "dnn2")
     assert cfg.model_options == {"activation": "minmax", "width": 4} and cfg.optimizer == "adam"
+
+
+def test_max_steps_cuts_the_run_short_across_epochs(tiny, tmp_path):
+    """4 batches of 8 per epoch: max_steps=6 trains all of epoch 1 and 2 steps of epoch 2, then stops."""
+    from evalib.experiment import lr_steps
+
+    r = fit(config(tiny, tmp_path / "six", epochs=3, max_steps=6))
+    assert [row["train_samples"] for row in r.history] == [29, 16]  # 29 = 3 x 8 + 5, then two batches of 8
+    assert load_checkpoint(tmp_path / "six")["epoch"] == 2
+    one = fit(config(tiny, tmp_path / "one", epochs=3, max_steps=1))
+    assert [row["train_samples"] for row in one.history] == [8]
+    with pytest.raises(ValueError, match="trained with max_steps=1"):
+        fit(config(tiny, tmp_path / "one", epochs=3, resume=True))  # a cut-short run is not continued as a full one
+    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+        TrainConfig(max_steps=0)
+    assert lr_steps(TrainConfig(profile="cpu", max_steps=1)) == 2  # a range test needs two rates
+    assert lr_steps(TrainConfig(profile="cpu", max_steps=5)) == 5 and lr_steps(TrainConfig(profile="cpu")) == 60

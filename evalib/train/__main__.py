@@ -115,7 +115,8 @@ def _lr_find(cfg: TrainConfig) -> None:
     loss = parse_loss(cfg.loss)
     net = build_model(cfg, loss).to(pick_device(cfg.device))
     train, _ = build_loaders(cfg)
-    found = lr_find(net, train, loss, progress=cfg.progress)
+    steps = 100 if cfg.max_steps is None else min(100, max(2, cfg.max_steps))  # a range test needs two rates
+    found = lr_find(net, train, loss, num_steps=steps, progress=cfg.progress)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(cfg.out) if cfg.out else runs_root() / slug(cfg.experiment) / f"lr_find-{stamp}.png"
     path = path / "lr_find.png" if path.suffix != ".png" else path

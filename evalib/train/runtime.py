@@ -104,6 +104,14 @@ class DevicePlan:
         return ", ".join(parts)
 
 
+def _native_bf16() -> bool:
+    """Whether this CUDA GPU computes in bfloat16 natively (Ampere and newer); a T4 only emulates it, slowly."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch before the including_emulation argument
+        return torch.cuda.get_device_capability()[0] >= 8
+
+
 def device_plan(device: torch.device | str, amp: bool | str = True, channels_last: bool | str = True) -> DevicePlan:
     """What `amp` and `channels_last` (TrainConfig's fields) mean on `device`.
 
@@ -115,8 +123,7 @@ def device_plan(device: torch.device | str, amp: bool | str = True, channels_las
     amp, channels_last = amp_mode(amp), layout_mode(channels_last)
     cuda = device.type == "cuda"
     if amp is True:
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16) \
-            if cuda else None
+        dtype = (torch.bfloat16 if _native_bf16() else torch.float16) if cuda else None
     else:
         dtype = {False: None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
     return DevicePlan(device, dtype, scale_grads=dtype == torch.float16,
