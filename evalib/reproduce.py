@@ -116,10 +116,20 @@ def _kernel_manager():
 
 
 def _declared(src: Path) -> set[str]:
-    """The names a notebook's "parameters" cell assigns."""
-    import papermill as pm
+    """The names a notebook's "parameters" cell assigns (none if it has no such cell, or one that does not parse)."""
+    import ast
 
-    return set(pm.inspect_notebook(str(src)))
+    import nbformat
+
+    for cell in nbformat.read(src, as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return set()
+            return {t.id for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+    return set()
 
 
 def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None) -> None:
@@ -278,6 +288,9 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
         parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
     os.environ[RESULTS_ENV] = str(results_dir)
+    for name in ("DEPTHMASK_RUNS", "DEPTHMASK_DATA", "DEPTHMASK_FOREGROUNDS"):  # the kernels start in notebooks/:
+        if os.environ.get(name) and not Path(os.environ[name]).is_absolute():  # a relative path meant from here
+            os.environ[name] = str(Path(os.environ[name]).resolve())
     if max_steps is not None and reports is None:  # a check: keep the real reports as they are
         reports = run_dir / "reports"
     reports_dir = (Path(reports) if reports else root / "reports").resolve()

@@ -172,3 +172,24 @@ def test_pinned_memory_where_it_applies_changes_no_batch(tiny):
     assert all(x.is_contiguous(memory_format=torch.channels_last) for x, _ in batches)
     reference = epoch(FastLoader(ds, batch_size=24, shuffle=True, seed=3, augment_backend="torch"))
     assert same(batches, reference)  # pinned or not, in workers or not: the same batches
+
+
+def test_gpu_check_script_parses_and_says_when_there_is_no_gpu(tmp_path):
+    """benchmarks/gpu_check.sh (run by hand on a GPU machine; `DEVICE=cpu QUICK=1` runs it tiny on a CPU):
+    valid bash, and without CUDA it stops at once, saying so, before writing anything but its figures file."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run the script itself")
+    out = tmp_path / "figures.txt"
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable}
+    run = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "no CUDA device" in run.stdout, run.stdout + run.stderr
+    assert "no CUDA device" in out.read_text()
+    assert shutil.which("timeout")  # the script limits each step with coreutils' timeout

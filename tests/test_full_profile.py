@@ -88,3 +88,30 @@ def test_reproduce_refuses_a_missing_dataset_and_a_bad_step_count(tmp_path, caps
     with pytest.raises(SystemExit):
         main(["reproduce", "--max-steps", "0"])
     assert "--max-steps: must be at least 1" in capsys.readouterr().err
+
+
+def test_a_check_run_reaches_the_notebooks_and_keeps_the_real_reports(tiny, tmp_path, monkeypatch):
+    """reproduce(max_steps=N): notebooks that declare `max_steps` get it, others run as they are; the reports go
+    to the run folder; a relative DEPTHMASK_RUNS means the folder it was typed in, though kernels start elsewhere."""
+    import nbformat
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEPTHMASK_RUNS", "my-runs")
+    monkeypatch.setenv(RESULTS_ENV, "")
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    trains = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'cpu'\ndata_path = None\nmax_steps = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from evalib.paths import runs_root\n(runs_root() / f'steps-{max_steps}').mkdir(parents=True)"),
+    ])
+    plain = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'cpu'\ndata_path = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("assert 'max_steps' not in globals()"),
+    ])
+    nbformat.write(trains, books / "01_trains.ipynb")
+    nbformat.write(plain, books / "02_plain.ipynb")
+    assert reproduce(profile="smoke", notebooks="notebooks", out="run", data_path=tiny, max_steps=3) == 0
+    assert (tmp_path / "my-runs" / "steps-3").is_dir()
+    assert not (books / "my-runs").exists()
+    assert "A check, not results" in (tmp_path / "run" / "reports" / "summary.md").read_text()
+    assert not (tmp_path / "reports").exists()
