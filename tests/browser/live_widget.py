@@ -10,13 +10,13 @@ What it does:
    `python3` kernelspec and the ipywidgets lab extension are still found through sys.prefix, which is
    checked through /api/kernelspecs and the page config;
 2. writes OUT/lab/live_widget.ipynb, which builds a 60-sample dataset and calls
-   `browse(create("dnn2", width=4), FgBgDataset(path, "test", size=64), n=12)`;
+   `browse("depthmask-best", FgBgDataset(path, "test", size=64), n=12)` (the shipped weights, as a user would);
 3. opens it in Debian's Chromium through Playwright (no browser is downloaded) and runs it from the
    Run menu ("Run All Cells") on a real kernel, then waits for the sliders and the widget's image;
 4. moves the *sample* slider with ArrowRight, switches the mask to "thresholded" with a click, and moves
    the *threshold* slider, alternating Home (0.05) and End (0.95): in "raw" mode the threshold only
-   changes the caption, and the untrained network's mask is about 0.49 everywhere, so only a move
-   across that value changes the picture (a move that changes no pixel sends no image at all);
+   changes the caption, and a confident network's mask is near 0 or 1 almost everywhere, so a small step
+   may change no pixel (and then no image is sent at all); a move across the whole range always does;
 5. checks after every move that the image changed: a new `src`, different PNG bytes (SHA-256 of the
    blob) and different pixels in element screenshots taken before and after;
 6. times each move in the page: from the keydown's `event.timeStamp` (seen by a capturing listener)
@@ -61,11 +61,9 @@ CELLS = [
     "import torch\n"
     "torch.set_num_threads(1)\n"
     "from evalib.data import FgBgDataset, build\n"
-    "from evalib.models import create\n"
     "from evalib.widgets import browse\n"
     "path = build('data', count=60, size=64, workers=1, progress=False, force=True)",
-    "torch.manual_seed(0)\n"
-    "browse(create('dnn2', width=4), FgBgDataset(path, 'test', size=64), n=12)",
+    "browse('depthmask-best', FgBgDataset(path, 'test', size=64), n=12)  # the shipped weights",
 ]
 
 # Installed once in the page. Before each move the test arms a fresh record: the first keydown/pointerdown
