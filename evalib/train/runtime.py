@@ -28,27 +28,28 @@ AMP_MODES = (True, False, "bf16", "fp16")  # True: float16 (or bfloat16 where su
 LAYOUT_MODES = (True, False, "always")  # True: channels_last on CUDA only
 
 
+_SWITCH_WORDS = {"auto": True, "on": True, "true": True, "off": False, "false": False, "no": False}
+
+
+def _mode(value, allowed: tuple, aliases: dict, what: str) -> bool | str:
+    """`value` in its stored form (a word from `_SWITCH_WORDS` or `aliases`, or one of `allowed`), else ValueError."""
+    if isinstance(value, str):
+        value = {**_SWITCH_WORDS, **aliases}.get(value.lower(), value.lower())
+    if value not in allowed or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise ValueError(f"{what}; got {value!r}")
+    return value
+
+
 def amp_mode(value) -> bool | str:
     """`TrainConfig.amp` in its stored form: "auto"/"on" -> True, "off" -> False, "bf16", "fp16"."""
-    named = {"auto": True, "on": True, "true": True, "off": False, "false": False, "no": False,
-             "bfloat16": "bf16", "float16": "fp16"}
-    if isinstance(value, str):
-        value = named.get(value.lower(), value.lower())
-    if value not in AMP_MODES or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        raise ValueError(f"amp must be True (mixed precision on CUDA only), False, 'bf16' or 'fp16' (on any device, "
-                         f"a CPU too); got {value!r}")
-    return value
+    return _mode(value, AMP_MODES, {"bfloat16": "bf16", "float16": "fp16"},
+                 "amp must be True (mixed precision on CUDA only), False, 'bf16' or 'fp16' (on any device, a CPU too)")
 
 
 def layout_mode(value) -> bool | str:
     """`TrainConfig.channels_last` in its stored form: "auto"/"on" -> True, "off" -> False, "always"."""
-    named = {"auto": True, "on": True, "true": True, "off": False, "false": False, "no": False}
-    if isinstance(value, str):
-        value = named.get(value.lower(), value.lower())
-    if value not in LAYOUT_MODES or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        raise ValueError(f"channels_last must be True (on CUDA only), False or 'always' (on any device, a CPU too); "
-                         f"got {value!r}")
-    return value
+    return _mode(value, LAYOUT_MODES, {},
+                 "channels_last must be True (on CUDA only), False or 'always' (on any device, a CPU too)")
 
 
 @dataclass(frozen=True)
