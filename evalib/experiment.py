@@ -33,6 +33,7 @@ from .profiles import get_profile
 from .reproduce import record, record_claims
 from .train import TrainConfig, checkpoint, fit, load_result
 from .train.board import slug
+from .train.lr_find import capped_steps
 from .widgets import compare as side_by_side
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
@@ -326,8 +327,7 @@ def lr_steps(profile: str | TrainConfig) -> int:
     """Batches the LR range test sweeps over in this profile (`Profile.lr_test_steps`); for a TrainConfig, at most
     its `max_steps` (but at least the 2 a range test needs)."""
     if isinstance(profile, TrainConfig):
-        steps = get_profile(profile.profile).lr_test_steps
-        return steps if profile.max_steps is None else min(steps, max(2, profile.max_steps))
+        return capped_steps(get_profile(profile.profile).lr_test_steps, profile.max_steps)
     return get_profile(profile).lr_test_steps
 
 

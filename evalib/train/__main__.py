@@ -22,7 +22,7 @@ from ..paths import runs_root
 from .board import slug
 from .config import RECIPES, TrainConfig
 from .loop import NonFiniteLossError, build_loaders, build_model, fit
-from .lr_find import lr_find
+from .lr_find import capped_steps, lr_find
 from .runtime import amp_mode, layout_mode, pick_device, seed_everything
 
 
@@ -115,8 +115,7 @@ def _lr_find(cfg: TrainConfig) -> None:
     loss = parse_loss(cfg.loss)
     net = build_model(cfg, loss).to(pick_device(cfg.device))
     train, _ = build_loaders(cfg)
-    steps = 100 if cfg.max_steps is None else min(100, max(2, cfg.max_steps))  # a range test needs two rates
-    found = lr_find(net, train, loss, num_steps=steps, progress=cfg.progress)
+    found = lr_find(net, train, loss, num_steps=capped_steps(100, cfg.max_steps), progress=cfg.progress)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(cfg.out) if cfg.out else runs_root() / slug(cfg.experiment) / f"lr_find-{stamp}.png"
     path = path / "lr_find.png" if path.suffix != ".png" else path

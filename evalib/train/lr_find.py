@@ -75,6 +75,11 @@ def suggest(lrs: list[float], smoothed: list[float]) -> float:
     return float(lrs[skip + int(np.argmin(slope))])
 
 
+def capped_steps(steps: int, max_steps: int | None) -> int:
+    """A range test's `steps`, cut to a run's `max_steps` when it has one, but never below the two it needs."""
+    return steps if max_steps is None else min(steps, max(2, max_steps))
+
+
 def lr_find(model: nn.Module, loader: DataLoader, loss: nn.Module | str, optimizer: torch.optim.Optimizer | None = None,
             start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, beta: float = 0.9,
             diverge: float = 4.0, device: str | torch.device | None = None, progress: bool = True) -> LRFinderResult:
