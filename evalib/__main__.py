@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import describe, int_at_least
+from .cli import fail, int_at_least
 
 
 def main(argv=None) -> int:
@@ -20,14 +20,17 @@ def main(argv=None) -> int:
     r.add_argument("--max-steps", type=int_at_least(1), default=None, metavar="N",
                    help="cut every training run short after N steps: a check that each notebook runs in this "
                         "profile (reports then go to the run folder, not reports/)")
+    r.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     a = p.parse_args(argv)
     from .reproduce import reproduce
+    from .safeio import FolderBusy
 
     try:
         return reproduce(profile=a.profile, only=a.only, out=a.out, data_path=a.data, max_steps=a.max_steps)
-    except (ValueError, OSError) as err:
-        print(f"error: {describe(err)}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError, FolderBusy) as err:
+        return fail(err, 2, a.debug)
+    except Exception as err:  # noqa: BLE001 - still one line; --debug shows the traceback
+        return fail(err, 1, a.debug, unexpected=True)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ A claim never says better or worse inside its band: `verdict` answers "within no
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import numpy as np
+
+from .safeio import atomic_write_text
 
 HOLDS, DOES_NOT_HOLD, WITHIN_NOISE = "holds", "does not hold", "within noise"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)
@@ -223,15 +225,14 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
     if csv_path is None and md_path is None:
         raise ValueError("write_claims needs csv_path, md_path or both")
     if csv_path is not None:
-        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(csv_path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(COLUMNS)
-            w.writerows([c.notebook, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict]
-                        for c in claims)
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(COLUMNS)
+        w.writerows([c.notebook, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict]
+                    for c in claims)
+        atomic_write_text(csv_path, buf.getvalue())
     if md_path is not None:
-        Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(md_path).write_text(to_markdown(claims), encoding="utf-8")
+        atomic_write_text(md_path, to_markdown(claims))
 
 
 __all__ = ["COLUMNS", "Claim", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import traceback
 
 
 def int_at_least(low: int):
@@ -37,3 +39,18 @@ def describe(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
     return str(err)
+
+
+def fail(err: BaseException, code: int, debug: bool = False, unexpected: bool = False) -> int:
+    """Print `err` as one `error: ...` line on stderr (the traceback too with `debug`) and return `code`.
+
+    `unexpected`: an error no check foresaw; the line names its type and says how to see the traceback.
+    """
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    text = describe(err).strip() or type(err).__name__
+    if unexpected:
+        text = (f"unexpected {type(err).__name__}: {text.splitlines()[0][:300]}"
+                + ("" if debug else " (rerun with --debug to see the traceback, and please report it)"))
+    print(f"error: {text}", file=sys.stderr)
+    return code

@@ -11,6 +11,7 @@ helpers and `evalib.unseen` all go through here.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from torch import nn
 from .data import FgBgDataset
 from .losses import parse_loss
 from .metrics import depth_metrics, mask_iou
-from .models.pretrained import WEIGHTS_FORMAT, available, pretrained
+from .models.pretrained import WEIGHTS_FORMAT, available, load_fitting, load_weights, pretrained
+from .safeio import atomic_write
 from .train import TrainConfig, build_model, checkpoint
 
 
@@ -64,15 +66,24 @@ def as_maps(model: nn.Module, flip: bool = False) -> nn.Module:
 def load_model(path, device: str | torch.device = "cpu", flip: bool = False) -> nn.Module:
     """The network saved in a checkpoint (a file, or a run folder's last.pt), returning maps, ready for inference.
 
-    The checkpoint is read with the safe loader (weights and plain data only); its config names the
-    model and its options, from which the network and its head are rebuilt. When the run kept a moving
-    average of its weights (`ema`), that is what is loaded. `flip=True`: test-time mirroring (see `Maps`).
+    `path` may also be a weights file in the shipped format (a copy of ``evalib/weights/depthmask-best.pt``) or the
+    name of shipped weights ("depthmask-best"). A checkpoint is read with the safe loader (weights and plain data
+    only); its config names the model and its options, from which the network and its head are rebuilt. When the
+    run kept a moving average of its weights (`ema`), that is what is loaded. `flip=True`: test-time mirroring
+    (see `Maps`).
     """
-    state = checkpoint.load(path)
+    if isinstance(path, str) and not Path(path).exists() and path in available():  # the name of shipped weights
+        return Maps(pretrained(path), flip=flip).to(device).eval()
+    try:
+        state = checkpoint.load(path)
+    except checkpoint.WeightsFileError:
+        return Maps(load_weights(path), flip=flip).to(device).eval()
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err} (shipped weights are called: {', '.join(available()) or 'none'})") from None
     known = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     net = build_model(cfg, parse_loss(cfg.loss))
-    net.load_state_dict(checkpoint.weights(state))
+    load_fitting(net, checkpoint.weights(state), path)
     return Maps(net, flip=flip).to(device).eval()
 
 
@@ -106,23 +117,30 @@ class Predictions:
 
     def save(self, path: str | Path) -> Path:
         """Write to an .npz file (atomically) so a notebook can browse without the model."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, images=self.images, targets=self.targets, preds=self.preds,
-                            indices=self.indices, label=np.array(self.label))
-        tmp.replace(path)
-        return path
+        return atomic_write(path, lambda f: np.savez_compressed(
+            f, images=self.images, targets=self.targets, preds=self.preds, indices=self.indices,
+            label=np.array(self.label)))
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictions":
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"saved predictions {path} not found")
-        with np.load(path) as z:
-            missing = {"images", "targets", "preds", "indices"} - set(z.files)
-            if missing:
-                raise ValueError(f"{path} is not a saved Predictions file: it lacks {sorted(missing)}")
-            return cls(z["images"], z["targets"], z["preds"], z["indices"], str(z["label"]) if "label" in z.files else path.stem)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if not hasattr(z, "files"):
+                    raise ValueError("it holds a single array, not the arrays of Predictions.save")
+                missing = {"images", "targets", "preds", "indices"} - set(z.files)
+                if missing:
+                    raise ValueError(f"it lacks {sorted(missing)}")
+                return cls(z["images"], z["targets"], z["preds"], z["indices"],
+                           str(z["label"]) if "label" in z.files else path.stem)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+            why = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+            if "Object arrays" in why or "allow_pickle" in why:
+                why = "it holds Python objects, which are never loaded (nothing in it was run)"
+            raise ValueError(f"{path} is not a readable Predictions file (.npz written by Predictions.save): "
+                             f"{why}") from None
 
 
 @torch.no_grad()
@@ -132,16 +150,19 @@ def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | No
     predictions) on the first `n` samples of `dataset`."""
     if isinstance(source, Predictions):
         return source
+    for name, value in (("n", n), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"predict: {name} must be a positive integer; got {value!r}")
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.suffix == ".npz":
             return Predictions.load(path)
         if not path.exists() and str(source) in available():  # the name of shipped weights
             label, source = label or str(source), Maps(pretrained(str(source)))
-        elif not path.is_file():
+        elif not path.exists():
             raise FileNotFoundError(f"checkpoint {path} not found (shipped weights are called: {', '.join(available())})")
         else:
-            label, source = label or path.parent.name, load_model(path)
+            label, source = label or (path.name if path.is_dir() else path.parent.name), load_model(path)
     if not isinstance(source, torch.nn.Module):
         raise TypeError(f"source must be a model, a checkpoint path or Predictions, got {type(source).__name__}")
     if dataset is None or len(dataset) == 0:

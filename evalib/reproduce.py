@@ -15,11 +15,12 @@ import html
 import json
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 
+from . import safeio
 from .paths import repo_root
+from .safeio import atomic_write_bytes, atomic_write_text
 
 RESULTS_ENV = "DEPTHMASK_RESULTS_DIR"
 SUMMARY_COLUMNS = ("notebook", "status", "wall_s", "model", "loss", "params", "epochs", "images_seen", "mask_iou",
@@ -31,10 +32,7 @@ def record(notebook: str, **results) -> dict:
     folder = os.environ.get(RESULTS_ENV)
     clean = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()}
     if folder:
-        path = Path(folder) / f"{notebook}.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(clean, indent=1, default=str))
-        os.replace(tmp, path)
+        atomic_write_text(Path(folder) / f"{notebook}.json", json.dumps(clean, indent=1, default=str))
     return clean
 
 
@@ -45,10 +43,7 @@ def record_claims(notebook: str, claims: list) -> None:
 
     folder = os.environ.get(RESULTS_ENV)
     if folder:
-        path = Path(folder) / f"{notebook}.claims.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps([asdict(c) for c in claims], indent=1))
-        os.replace(tmp, path)
+        atomic_write_text(Path(folder) / f"{notebook}.claims.json", json.dumps([asdict(c) for c in claims], indent=1))
 
 
 def _write_claims(results_dir: Path, names: list[str], run_dir: Path, reports) -> list:
@@ -93,7 +88,7 @@ def extract_figures(executed: Path, dest: Path) -> list[Path]:
             data = o.get("data", {})
             if "image/png" in data:
                 path = dest / f"{len(out) + 1:02d}.png"
-                path.write_bytes(base64.b64decode(data["image/png"]))
+                atomic_write_bytes(path, base64.b64decode(data["image/png"]))
                 out.append(path)
     return out
 
@@ -157,10 +152,9 @@ def summary_table(rows: list[dict]) -> str:
 def _write_summary(rows: list[dict], profile: str, stamp: str, run_dir: Path, reports, note: str = "") -> str:
     table = (f"# Reproduction summary ({profile} profile, {stamp})\n\n{note}Run folder: `{run_dir}`\n\n"
              + summary_table(rows))
-    (run_dir / "summary.md").write_text(table)
+    atomic_write_text(run_dir / "summary.md", table)
     reports_dir = Path(reports) if reports else repo_root() / "reports"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    (reports_dir / "summary.md").write_text(table)
+    atomic_write_text(reports_dir / "summary.md", table)
     return table
 
 
@@ -177,9 +171,7 @@ def _render_html(executed: Path, dest: Path) -> None:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_filename(str(executed))
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, dest)
+    atomic_write_text(dest, body)
 
 
 def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, reports_dir: Path) -> Path:
@@ -207,7 +199,7 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
                 row.setdefault("note", f"no HTML page: {str(err).splitlines()[0][:200] if str(err) else type(err).__name__}")
         figures = sorted((run_dir / "figures" / name).glob("*.png"))
         if figures:
-            shutil.copyfile(figures[0], reports_dir / "figures" / f"{name}.png")
+            atomic_write_bytes(reports_dir / "figures" / f"{name}.png", figures[0].read_bytes())
             thumb = f"figures/{name}.png"
         ok = row.get("status") == "ok"
         title = f'<a href="{html.escape(link)}">{html.escape(name)}</a>' if link else html.escape(name)
@@ -245,11 +237,7 @@ and <a href="claims.csv">claims.csv</a>.</p>
 <h2>Settings</h2><table>{settings_html}</table>
 </body></html>
 """
-    dest = reports_dir / "index.html"
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, dest)
-    return dest
+    return atomic_write_text(reports_dir / "index.html", page)
 
 
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
@@ -261,7 +249,6 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     one's batch size and loader on a CPU): the notebooks that train get it as their `max_steps` parameter, and
     the reports go to the run folder instead of reports/, since their numbers mean nothing.
     """
-    from .data import ensure_dataset
     from .profiles import get_profile
 
     prof = get_profile(profile)
@@ -272,13 +259,42 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     books = find_notebooks(nb_dir, only)
     if not books:
         raise ValueError(f"no numbered notebooks found in {nb_dir}")
-    if data_path is not None and not Path(data_path).exists():
-        raise FileNotFoundError(f"dataset {data_path} does not exist; build one with "
-                                f"`python -m evalib.data build --out {data_path}`, or leave the data out")
+    if data_path is not None:
+        check_dataset(data_path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # absolute, since the notebooks run with notebooks/ as their working directory
     run_dir = (Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}").resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    safeio.check_folder(run_dir, RUN_KIND, "--out", "choose another --out, or leave it out for a new "
+                        f"runs/reproduce-{prof.name}-<time>/ folder")
+    with safeio.FolderLock(run_dir, RUN_KIND):
+        safeio.claim_folder(run_dir, RUN_KIND)
+        return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps)
+
+
+RUN_KIND = "reproduce"  # the main job's run folders carry safeio's marker .evalib-reproduce
+
+
+def check_dataset(data_path) -> None:
+    """Raise (naming the folder) unless `data_path` opens as a dataset: a packed one, or the original layout."""
+    from .data import open_store
+    from .data.store import DatasetFormatError
+
+    if not Path(data_path).exists():
+        raise FileNotFoundError(f"--data {data_path} does not exist; build a dataset with "
+                                f"`python -m evalib.data build --out {data_path}`, or leave --data out")
+    try:
+        store = open_store(data_path)
+    except DatasetFormatError as err:
+        raise DatasetFormatError(f"--data {data_path} is not a dataset: {err}") from None
+    if len(store) == 0:
+        raise DatasetFormatError(f"--data {data_path} holds no samples")
+
+
+def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps) -> int:
+    """`reproduce` once its inputs are checked and `run_dir` is this process's."""
+    from .data import ensure_dataset
+
+    root = repo_root()
     results_dir = run_dir / "results"
     results_dir.mkdir(exist_ok=True)
     if data_path is None:

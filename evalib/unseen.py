@@ -68,10 +68,29 @@ def available_photos(names=PHOTO_NAMES) -> list[str]:
     return ok
 
 
+def as_rgb8(image, name: str = "image") -> np.ndarray:
+    """`image` as (H, W, 3) uint8: uint8 as it is, floats in [0, 1] (scikit-image's convention) scaled to 0-255;
+    anything else is a ValueError naming `name` and what was expected."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name}: expected an RGB image of shape (H, W, 3); got shape {image.shape}")
+    if image.dtype == np.uint8:
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        lo, hi = (float(np.nanmin(image)), float(np.nanmax(image))) if image.size else (0.0, 0.0)
+        if not (np.isfinite(image).all() and lo >= 0.0 and hi <= 1.0):
+            raise ValueError(f"{name}: a {image.dtype} image must hold values in [0, 1] (got {lo:g} to {hi:g}); "
+                             "give uint8 0-255, or floats in [0, 1]")
+        return np.round(image * 255.0).astype(np.uint8)
+    raise ValueError(f"{name}: expected uint8 0-255 or floats in [0, 1]; got {image.dtype}")
+
+
 def square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (H, W, 3) to a square and resize it to size x size (area filter when shrinking)."""
-    if size < 1:
-        raise ValueError(f"size must be a positive number of pixels; got {size}")
+    """Centre-crop (H, W, 3) to a square and resize it to size x size (area filter when shrinking); uint8, or floats
+    in [0, 1], which are turned into uint8 first."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive number of pixels; got {size!r}")
+    image = as_rgb8(image)
     h, w = image.shape[:2]
     s = min(h, w)
     y0, x0 = (h - s) // 2, (w - s) // 2
@@ -90,8 +109,15 @@ def load_photos(size: int, names=None) -> dict[str, np.ndarray]:
 
 
 def to_batch(images, mean, std) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> (N, 3, H, W) float, normalised with the dataset's per-channel mean and std."""
-    x = torch.from_numpy(np.stack(list(images))).float().div(255.0).permute(0, 3, 1, 2)
+    """uint8 (N, H, W, 3) (or floats in [0, 1]) -> (N, 3, H, W) float, normalised with the dataset's per-channel
+    mean and std."""
+    images = [as_rgb8(im, f"image {i}") for i, im in enumerate(images)]
+    if not images:
+        raise ValueError("to_batch: no images given")
+    if len({im.shape for im in images}) > 1:
+        raise ValueError(f"to_batch: the images differ in size ({sorted({im.shape for im in images})}); "
+                         "make them one size first, e.g. with evalib.unseen.square")
+    x = torch.from_numpy(np.stack(images)).float().div(255.0).permute(0, 3, 1, 2)
     mean = torch.as_tensor(np.asarray(mean, np.float32)).view(1, 3, 1, 1)
     std = torch.as_tensor(np.asarray(std, np.float32)).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous()
@@ -110,6 +136,7 @@ class PhotoPredictions:
 def predict_photos(model: torch.nn.Module, photos: dict[str, np.ndarray], mean, std) -> PhotoPredictions:
     """Run `model` (returning (N, 2, H, W) maps, e.g. `experiment.maps_model(run)`) on the photographs."""
     names = list(photos)
+    photos = {n: as_rgb8(photos[n], f"photo {n!r}") for n in names}
     x = to_batch([photos[n] for n in names], mean, std)
     device = next(model.parameters()).device
     was_training = model.training

@@ -340,10 +340,12 @@ def test_killed_writes_are_cleaned_up_by_the_next_write_and_listed_by_info(tmp_p
     partial = tmp_path / f".ds.partial-{pid}"
     shutil.copytree(small, partial)
     (partial / "manifest.json").unlink()
+    output._write_owner(tmp_path / "ds", pid)  # what the killed writer recorded before it wrote anything
     writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a write still under way
     try:
         alive = tmp_path / f".ds.partial-{writer.pid}"
         alive.mkdir()
+        output._write_owner(tmp_path / "ds", writer.pid)
         assert run_cli(data_cli, ["info", "ds"]) == 0
         out = capsys.readouterr().out
         assert f"leftover of a killed write: .ds.partial-{pid}" in out and str(writer.pid) not in out
@@ -358,6 +360,7 @@ def test_killed_writes_are_cleaned_up_by_the_next_write_and_listed_by_info(tmp_p
 def test_a_replaced_dataset_orphaned_by_a_kill_is_put_back(tmp_path, small, bg_cache, capsys):
     pid = dead_pid()
     shutil.copytree(small, tmp_path / f".ds.old-{pid}")  # killed between its two renames
+    output._write_owner(tmp_path / "ds", pid)
     with pytest.raises(FileExistsError):  # the next write finds the old dataset back in place
         build(tmp_path / "ds", count=8, size=TINY_SIZE, workers=1, cache_dir=bg_cache, progress=False)
     assert "restored" in capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import describe, int_at_least
+from ..cli import fail, int_at_least
 from . import builder as build_mod
 from .pack import pack
 from .store import export_original, open_store
@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     k.add_argument("--force", action="store_true", help="replace a packed dataset that this tool wrote")
     i = sub.add_parser("info", help="describe a dataset")
     i.add_argument("path")
+    for sp in (b, e, k, i):
+        sp.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     a = p.parse_args(argv)
     try:
         if a.cmd == "build":
@@ -47,8 +49,9 @@ def main(argv=None) -> int:
         else:
             print(build_mod.info(a.path))
     except (OSError, ValueError) as err:  # bad input, or an --out that cannot be written: named, no traceback
-        print(f"error: {describe(err)}", file=sys.stderr)
-        return 2
+        return fail(err, 2, a.debug)
+    except Exception as err:  # noqa: BLE001 - still one line; --debug shows the traceback
+        return fail(err, 1, a.debug, unexpected=True)
     return 0
 
 

@@ -19,7 +19,7 @@ from ..synth.generate import (RENDER_VERSION, SAMPLE_DTYPE, choose_indices, comp
                               release_workers, render_backgrounds, worker_pool)
 from . import store
 from .dataset import split_indices
-from .output import prepare_destination, stale_partials
+from .output import leftovers, prepare_destination
 
 
 def build(out: str | Path | None = None, count: int | None = 10_000, size: int = 224, seed: int = 0,
@@ -83,9 +83,14 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
 
 def info(path: str | Path) -> str:
     """A short text description of a dataset folder or archive."""
-    stale = stale_partials(path)
-    note = "".join(f"\nleftover of a killed write: {p} (the next build, pack or export to {Path(path).name} removes it)"
-                   for p in stale)
+    found = leftovers(path)
+    stale = [p for p, state in found if state == "stale"]
+    says = {"stale": "leftover of a killed write: {p} (the next build, pack or export to {name} removes it)",
+            "other host": "leftover of a write from another machine: {p} (never removed here: its process cannot be "
+                          "checked from this one)",
+            "not ours": "not touched: {p} is named like a leftover of a write to {name} but has no ownership record, "
+                        "so it was not written by evalib"}
+    note = "".join("\n" + says[state].format(p=p, name=Path(path).name) for p, state in found if state in says)
     if stale and not Path(path).exists():
         return f"{path}: no dataset yet" + note
     s = store.open_store(path)

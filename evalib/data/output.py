@@ -15,7 +15,10 @@ its ``data/`` folder) is refused with `OutputRefused`, naming the path and the r
 deleted through a symbolic link.
 
 Partial folders left by a process that was killed (SIGKILL leaves no chance to clean up) are removed
-by the next write to the same destination; `stale_partials(dest)` lists them for `info`.
+by the next write to the same destination; `stale_partials(dest)` lists them for `info`. Ownership is
+proved, not guessed from the name: before it writes anything, a writer records ``.NAME.owner-PID`` (the
+destination, its pid, its host and a random token); a leftover without that record, or from another
+host, is never removed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import errno
 import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import stat
 import zipfile
 from contextlib import contextmanager
@@ -178,21 +183,75 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stale_partials(dest: str | Path) -> list[Path]:
-    """Hidden leftovers of `dest` (``.NAME.partial-PID``, ``.NAME.old-PID``) whose process is gone."""
+def _owner_path(leftover: Path) -> Path:
+    """The ownership record of a leftover ``.NAME.partial-PID`` / ``.NAME.old-PID``: ``.NAME.owner-PID``."""
+    m = _LEFTOVER.match(leftover.name)
+    return leftover.with_name(f".{m['name']}.owner-{m['pid']}")
+
+
+def _write_owner(dest: Path, pid: int | None = None) -> Path:
+    """Record, before anything is written, that this process's hidden siblings of `dest` are evalib's: a JSON file
+    with the destination's name, the pid, the host and a random token. Only leftovers with such a record, from a
+    process of this host that is gone, are ever removed."""
+    pid = os.getpid() if pid is None else pid
+    record = {"written_by": "evalib.data", "dest": dest.name, "pid": pid, "host": socket.gethostname(),
+              "token": secrets.token_hex(16)}
+    path = dest.with_name(f".{dest.name}.owner-{pid}")
+    path.write_text(json.dumps(record) + "\n")
+    return path
+
+
+def _owner(leftover: Path) -> dict | None:
+    """The ownership record of `leftover` when it is valid (matching name and pid), else None."""
+    m = _LEFTOVER.match(leftover.name)
+    path = _owner_path(leftover)
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("dest") != m["name"] or record.get("pid") != int(m["pid"]) \
+            or not isinstance(record.get("token"), str) or not isinstance(record.get("host"), str):
+        return None
+    return record
+
+
+def leftovers(dest: str | Path) -> list[tuple[Path, str]]:
+    """Every hidden sibling of `dest` named like a leftover (``.NAME.partial-PID``, ``.NAME.old-PID``), with its
+    state: "stale" (ours, from a process of this host that is gone: the next write removes it), "running" (ours,
+    its process is alive), "other host" (ours, from another machine sharing the folder: never removed, since its
+    process cannot be checked) or "not ours" (no ownership record: never touched)."""
     dest = Path(dest)
     if not dest.parent.is_dir():
         return []
     out = []
-    for p in dest.parent.iterdir():
+    for p in sorted(dest.parent.iterdir()):
         m = _LEFTOVER.match(p.name)
-        if m and m["name"] == dest.name and not _alive(int(m["pid"])):
-            out.append(p)
-    return sorted(out)
+        if not m or m["name"] != dest.name:
+            continue
+        record = _owner(p)
+        if record is None:
+            state = "not ours"
+        elif record["host"] != socket.gethostname():
+            state = "other host"
+        else:
+            state = "running" if _alive(int(m["pid"])) else "stale"
+        out.append((p, state))
+    return out
+
+
+def stale_partials(dest: str | Path) -> list[Path]:
+    """Hidden leftovers of `dest` that evalib wrote (proved by their ownership record) whose process is gone."""
+    return [p for p, state in leftovers(dest) if state == "stale"]
 
 
 def clean_stale(dest: str | Path, say=print) -> list[Path]:
-    """Remove partial writes of `dest` left by killed processes (saying so); an orphaned old copy is put back."""
+    """Remove partial writes of `dest` left by killed processes (saying so); an orphaned old copy is put back.
+
+    Only leftovers with an ownership record from this host are touched (see `leftovers`); a folder that merely
+    has a matching name is left alone.
+    """
     dest = Path(dest)
     handled = []
     for p in stale_partials(dest):
@@ -204,6 +263,8 @@ def clean_stale(dest: str | Path, say=print) -> list[Path]:
             remove(p)
             say(f"removed {p} ({size / 1e6:.1f} MB), left by a write to {dest.name} whose process is gone")
         handled.append(p)
+    for p in handled:  # every leftover of those processes is handled: their records go too
+        _owner_path(p).unlink(missing_ok=True)
     return handled
 
 
@@ -240,11 +301,14 @@ def atomic_output(dest: Path, force: bool = False, say=print):
     dest = prepare_destination(dest, force, say)
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     if tmp.exists() or tmp.is_symlink():
+        if _owner(tmp) is None:  # a folder of someone else's that only has the name
+            raise OutputRefused(f"refusing to write {dest}: {tmp} exists and was not written by evalib; move it away")
         remove(tmp)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise type(err)(err.errno, f"cannot write {dest}: cannot create the folder {dest.parent} ({err.strerror})")
+    owner = _write_owner(dest)
     try:
         yield tmp
         if dest.exists() or dest.is_symlink():
@@ -259,3 +323,5 @@ def atomic_output(dest: Path, force: bool = False, say=print):
         if tmp.exists() or tmp.is_symlink():
             remove(tmp)
         raise
+    finally:
+        owner.unlink(missing_ok=True)

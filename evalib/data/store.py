@@ -74,6 +74,7 @@ class PackedStore:
                 self.samples = np.load(samples)
             except (ValueError, OSError, EOFError) as err:
                 raise DatasetFormatError(f"{samples} is not a readable .npy array (truncated?): {err}") from err
+            check_samples(self.samples, samples)
             if len(self.samples) != self.count:
                 raise DatasetFormatError(f"{samples} has {len(self.samples)} rows; manifest.json says {self.count} "
                                          "samples")
@@ -108,6 +109,24 @@ class PackedStore:
             _advise(self._images, "MADV_DONTNEED")
             _advise(self._targets, "MADV_DONTNEED")
         return rgb, (t[..., 0] >= 128).astype(np.uint8), t[..., 1]
+
+
+SAMPLE_FIELDS = ("background", "foreground")  # what the splits read; a build writes these and more
+
+
+def check_samples(samples: np.ndarray, where) -> np.ndarray:
+    """Raise DatasetFormatError (naming `where`) unless `samples` is a 1-d table with integer SAMPLE_FIELDS."""
+    names = samples.dtype.names or ()
+    missing = [f for f in SAMPLE_FIELDS if f not in names]
+    if samples.ndim != 1 or missing:
+        raise DatasetFormatError(
+            f"{where} holds a {samples.dtype} array of shape {samples.shape}; expected the 1-d table of samples that "
+            f"`python -m evalib.data build` writes, with integer fields {', '.join(SAMPLE_FIELDS)} (and more)")
+    bad = [f for f in SAMPLE_FIELDS if not np.issubdtype(samples.dtype[f], np.integer)]
+    if bad:
+        raise DatasetFormatError(f"{where}: the fields {', '.join(bad)} must hold integers (scene and object ids); "
+                                 f"got {', '.join(str(samples.dtype[f]) for f in bad)}")
+    return samples
 
 
 RELEASE_EVERY = 64  # items read between releases of a memory map's resident pages
@@ -204,8 +223,13 @@ class OriginalLayout:
             meta = _read_json(Path(self._where(LAYOUT_MANIFEST)), self._read(LAYOUT_MANIFEST))
             self.manifest = meta.get("manifest", {})
             if meta.get("samples"):
-                dtype = np.dtype([tuple(f) for f in meta["samples"]["dtype"]])
-                self.samples = np.array([tuple(r) for r in meta["samples"]["rows"]], dtype=dtype)
+                where = self._where(LAYOUT_MANIFEST)
+                try:
+                    dtype = np.dtype([tuple(f) for f in meta["samples"]["dtype"]])
+                    self.samples = np.array([tuple(r) for r in meta["samples"]["rows"]], dtype=dtype)
+                except (TypeError, ValueError, KeyError) as err:
+                    raise DatasetFormatError(f"{where}: its 'samples' table cannot be read ({err})") from None
+                check_samples(self.samples, where)
         self.size = self._decode(self.files["images"][0], ("RGB",), None).shape[1]
 
     def _list(self) -> tuple[list[str], str]:

@@ -23,10 +23,10 @@ torch.Size([1, 2, 80, 80])
 """
 from . import dilated, resnet, unet, dsconv  # noqa: F401,I001  (each registers its networks, in this order)
 from .layers import DepthMaskNet, MinMax, make_activation
-from .pretrained import available, pretrained
+from .pretrained import available, load_weights, pretrained
 from .receptive import receptive_field
 from .registry import create, names, options, register
 from .stats import Summary, count_macs, count_params, summary
 
 __all__ = ["DepthMaskNet", "MinMax", "Summary", "available", "count_macs", "count_params", "create",
-           "make_activation", "names", "options", "pretrained", "receptive_field", "register", "summary"]
+           "load_weights", "make_activation", "names", "options", "pretrained", "receptive_field", "register", "summary"]

@@ -56,16 +56,43 @@ def pretrained(name: str = "depthmask-best", device: str | torch.device = "cpu")
 
     The returned network has ``normalization`` (mean, std lists for 0-1 RGB) and ``card`` (the training
     facts and scores) attributes; ``net.maps(x)`` gives (N, 2, H, W) mask and depth maps in [0, 1].
+    `name` is a name, never a path: a weights file elsewhere is read with `load_weights(path)`.
     """
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        raise ValueError(f"no shipped weights called {name!r}; available: {', '.join(available()) or 'none'}")
+    if not isinstance(name, str) or name not in available():
+        text = str(name)
+        hint = (f"; for a weights file at a path use evalib.models.load_weights({text!r})"
+                if ("/" in text or "\\" in text or text.endswith(".pt")) else "")
+        raise ValueError(f"no shipped weights called {name!r}; available: {', '.join(available()) or 'none'}{hint}")
+    return load_weights(WEIGHTS_DIR / f"{name}.pt", device)
+
+
+def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The network of a weights file (the shipped format, e.g. a copy of ``evalib/weights/depthmask-best.pt``), as
+    `pretrained` gives it; a file whose weights do not fit the model it names is a ValueError naming it."""
+    path = Path(path)
     blob = read_weights(path)
-    net = create(blob["model"], **blob["model_options"])
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    try:
+        net = create(blob["model"], **blob["model_options"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path} names model {blob['model']!r} with options {blob['model_options']}, which cannot "
+                         f"be built: {err}") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    load_fitting(net, state, path)
     net.normalization = (list(blob["mean"]), list(blob["std"]))
     net.card = dict(blob["card"])
     return net.to(device).eval()
 
 
-__all__ = ["CHECK_SET", "WEIGHTS_DIR", "WEIGHTS_FORMAT", "available", "pretrained", "read_weights"]
+def load_fitting(net: nn.Module, state: dict, path) -> None:
+    """net.load_state_dict(state), with a ValueError naming `path` and the first mismatches when they do not fit."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()]
+        detail = "; ".join(lines[:3])[:400] + (" ..." if len(lines) > 3 else "")
+        raise ValueError(f"{path}: its weights do not fit {type(net).__name__} as built from its own model name and "
+                         f"options ({detail}); the file was altered, or written by another version") from None
+
+
+__all__ = ["CHECK_SET", "WEIGHTS_DIR", "WEIGHTS_FORMAT", "available", "load_fitting", "load_weights", "pretrained",
+           "read_weights"]

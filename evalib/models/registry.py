@@ -37,7 +37,28 @@ def create(name: str, **opts) -> nn.Module:
     if unknown:
         raise ValueError(f"model {name!r} has no option(s) {unknown}; "
                          f"it takes: {', '.join(f'{k}={v!r}' for k, v in allowed.items())}")
-    return _builder(name)(**opts)
+    for key, value in opts.items():
+        _check_type(name, key, value, allowed[key])
+    try:
+        return _builder(name)(**opts)
+    except (TypeError, ValueError, ArithmeticError, RuntimeError, KeyError) as err:
+        shown = ", ".join(f"{k}={v!r}" for k, v in opts.items()) or "its defaults"
+        raise ValueError(f"model {name!r} cannot be built with {shown}: {type(err).__name__}: {err}") from None
+
+
+def _check_type(name: str, key: str, value, default) -> None:
+    """A ValueError when `value` is plainly not the kind of value `default` is (an integer option given text; an
+    integer option may take a tuple, as out_channels=(2, K) does)."""
+    if default is None or default is inspect.Parameter.empty or value is None:
+        return
+    kinds = {bool: (bool,), int: (int, tuple, list), float: (int, float), str: (str,), tuple: (tuple, list), list: (tuple, list)}
+    want = kinds.get(type(default))
+    if want is None:
+        return
+    if isinstance(value, want) and not (isinstance(value, bool) and type(default) in (int, float)):
+        return
+    raise ValueError(f"model {name!r}: option {key} must be {type(default).__name__} like its default "
+                     f"{default!r}; got {value!r} ({type(value).__name__})")
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:

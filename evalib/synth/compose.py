@@ -45,10 +45,26 @@ def load_foregrounds(folder: Path) -> list[Foreground]:
     index = folder / "foregrounds.json"
     if not index.is_file():
         raise FileNotFoundError(f"foreground index {index} not found; expected the curated set under data/foregrounds")
-    entries = json.loads(index.read_text())
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{index} is not valid JSON ({err}); expected a list of "
+                         '{"name": ..., "file": ..., "height_m": ...} entries') from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{index} holds a JSON {type(entries).__name__}; expected a list of "
+                         '{"name": ..., "file": ..., "height_m": ...} entries')
     out = []
-    for e in entries:
-        path = folder / e["file"]
+    for k, e in enumerate(entries):
+        try:
+            name, file, height = str(e["name"]), str(e["file"]), float(e["height_m"])
+        except (TypeError, KeyError, ValueError) as err:
+            raise ValueError(f"{index}: entry {k} ({e!r:.120}) needs name, file and a numeric height_m "
+                             f"({type(err).__name__}: {err})") from None
+        if not (height > 0 and np.isfinite(height)):
+            raise ValueError(f"{index}: entry {k} ({name}) has height_m={height}; expected a positive height in metres")
+        path = folder / file
+        if Path(file).is_absolute() or ".." in Path(file).parts:
+            raise ValueError(f"{index}: entry {k} ({name}) points outside {folder} ({file!r}); give a file in it")
         try:
             with Image.open(path) as im:
                 if im.mode != "RGBA":
@@ -62,7 +78,7 @@ def load_foregrounds(folder: Path) -> list[Foreground]:
         if len(ys) == 0:
             raise ValueError(f"foreground {path} is fully transparent")
         a = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        out.append(Foreground(e["name"], float(e["height_m"]), np.ascontiguousarray(a)))
+        out.append(Foreground(name, height, np.ascontiguousarray(a)))
     if not out:
         raise ValueError(f"{index} lists no foregrounds")
     return out

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import describe, int_at_least, option_value
+from .. import safeio
+from ..cli import fail, int_at_least, option_value
 from ..losses import parse_loss
 from ..paths import runs_root
 from .board import slug
@@ -86,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int_at_least(1), default=None, help="the model's base width")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="any other model option")
     p.add_argument("--lr-find", action="store_true", help="only run the LR range test and print a suggestion")
+    p.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     for f in dataclasses.fields(TrainConfig):
         if f.metadata.get("cli", True):
             _add_field(p, f)
@@ -110,18 +112,26 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 
 
 def _lr_find(cfg: TrainConfig) -> None:
+    path = _lr_find_plot(cfg)
     cfg = cfg.resolved()
+    pick_device(cfg.device)
     seed_everything(cfg.seed)
     loss = parse_loss(cfg.loss)
     net = build_model(cfg, loss).to(pick_device(cfg.device))
     train, _ = build_loaders(cfg)
     found = lr_find(net, train, loss, num_steps=capped_steps(100, cfg.max_steps), progress=cfg.progress)
+    safeio.atomic_savefig(found.plot(), path, dpi=100)
+    print(f"suggested lr {found.suggestion:.3g} (loss lowest at {found.lr_at_min:.3g}); plot: {path}")
+
+
+def _lr_find_plot(cfg: TrainConfig) -> Path:
+    """Where the range test's plot goes (--out: a .png, or a folder for lr_find.png), refused before any work
+    when a file that evalib did not write is already there."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(cfg.out) if cfg.out else runs_root() / slug(cfg.experiment) / f"lr_find-{stamp}.png"
     path = path / "lr_find.png" if path.suffix != ".png" else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    found.plot().savefig(path, dpi=100)
-    print(f"suggested lr {found.suggestion:.3g} (loss lowest at {found.lr_at_min:.3g}); plot: {path}")
+    safeio.refuse_unless_ours(path, "--out")
+    return path
 
 
 def main(argv=None) -> int:
@@ -132,12 +142,12 @@ def main(argv=None) -> int:
             _lr_find(cfg)
             return 0
         result = fit(cfg)
-    except (ValueError, OSError) as err:  # bad input, a bad checkpoint, an --out that cannot be written
-        print(f"error: {describe(err)}", file=sys.stderr)
-        return 2
     except NonFiniteLossError as err:  # the run diverged: the message says where and what was kept
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return fail(err, 1, args.debug)
+    except (ValueError, OSError, safeio.FolderBusy) as err:  # bad input, a bad checkpoint, a folder in use or
+        return fail(err, 2, args.debug)                      # that cannot be written
+    except Exception as err:  # noqa: BLE001 - anything else still ends in one line (--debug: the traceback)
+        return fail(err, 1, args.debug, unexpected=True)
     if int(os.environ.get("RANK", "0")) == 0:
         final = ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
                           if k in ("train_loss", "test_loss", "iou", "dice", "rmse_m", "delta1", "ssim"))

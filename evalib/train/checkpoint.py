@@ -11,16 +11,16 @@ the NumPy array types that needs, so they still load.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+
+from ..safeio import atomic_write
 
 FORMAT = 1
 LAST, BEST = "last.pt", "best.pt"  # the file names every run folder uses
@@ -30,21 +30,17 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: empty, truncated, not ours, or refused by the safe loader."""
 
 
+class WeightsFileError(CheckpointError):
+    """The file is shipped-style weights (`evalib.models.pretrained`'s format), not a training checkpoint."""
+
+
+WEIGHTS_FORMAT = "evalib-weights-1"  # evalib.models.pretrained's files (kept here so this module stays import-light)
+
+
 def save_atomic(obj, path: str | Path) -> Path:
-    """torch.save to a temporary file in the same folder, then rename: a kill leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """torch.save to a temporary file in the same folder, then rename (and sync the folder): a kill or a full disk
+    leaves the old file or the new one. The file gets the permissions of any other new file (0666 less the umask)."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def _numpy_globals() -> list:
@@ -94,6 +90,12 @@ def load(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     ckpt = _read(path)
+    if isinstance(ckpt, dict) and ckpt.get("format") == WEIGHTS_FORMAT:
+        raise WeightsFileError(
+            f"{path} is a weights file (the format of evalib's shipped weights: weights, model name and "
+            "normalisation, no optimizer or schedule), not a training checkpoint. To predict or score with it, "
+            "give its path to evalib.predict.load_model, predict or evalib.evaluate, or use "
+            "evalib.models.load_weights(path)")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint written by evalib.train (format {FORMAT})")
     missing = [k for k in ("model", "config") if k not in ckpt]

@@ -1,12 +1,13 @@
 """`TrainConfig`: everything that defines a training run, as plain data (notebooks, the CLI and run grids share it)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..profiles import get_profile
-from .runtime import amp_mode, layout_mode
+from .runtime import amp_mode, check_device_name, layout_mode
 
 SCHEDULES = ("constant", "onecycle", "triangular2", "step", "plateau", "stages")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -135,9 +136,39 @@ class TrainConfig:
                                            or self.max_steps < 1):
             raise ValueError(f"max_steps must be a positive integer (or None: no limit); got {self.max_steps!r}")
         self.amp, self.channels_last = amp_mode(self.amp), layout_mode(self.channels_last)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive; got {self.lr}")
+        self._check_numbers()
         self.milestones = tuple(self.milestones)
+        check_device_name(self.device)
+        if self.best_metric is None or not isinstance(self.best_metric, str) or not self.best_metric:
+            raise ValueError(f"best_metric must be the name of a reported value (e.g. test_loss, iou); "
+                             f"got {self.best_metric!r}")
+
+    def _check_numbers(self) -> None:
+        """Every numeric option in its range, named as its command-line flag, before any work starts."""
+        def number(name: str, value, ok, expected: str) -> None:
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not ok(value):
+                raise ValueError(f"{name} ({flag}) must be {expected}; got {value!r}")
+
+        number("lr", self.lr, lambda v: v > 0, "a positive, finite learning rate")
+        number("weight_decay", self.weight_decay, lambda v: v >= 0, "a finite number >= 0")
+        number("momentum", self.momentum, lambda v: 0 <= v <= 1, "between 0 and 1")
+        number("div_factor", self.div_factor, lambda v: v > 0, "a positive number (the start is lr / div_factor)")
+        number("cycle_epochs", self.cycle_epochs, lambda v: v > 0, "a positive number of epochs")
+        number("gamma", self.gamma, lambda v: v > 0, "a positive factor (lr *= gamma)")
+        if self.schedule == "plateau":
+            number("gamma", self.gamma, lambda v: v < 1, "below 1 for the plateau schedule (it lowers the rate)")
+        if self.clip_grad is not None:
+            number("clip_grad", self.clip_grad, lambda v: v > 0, "a positive maximum gradient norm (or left out)")
+        if self.fraction is not None:
+            number("fraction", self.fraction, lambda v: 0 < v <= 1, "a share in (0, 1]")
+        for m in self.milestones:
+            if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+                raise ValueError(f"milestones (--milestones) must be epochs >= 1; got {tuple(self.milestones)}")
+        for e, lr in self.stages:
+            if e < 1 or not (math.isfinite(lr) and lr > 0):
+                raise ValueError(f"stages (--stages) need epochs >= 1 and positive, finite rates; got {self.stages}")
 
     @classmethod
     def recipe(cls, recipe: str, /, **overrides) -> TrainConfig:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import safeio
 from .board import runs_root, slug
 from .config import TrainConfig
 from .loop import _NOT_METRICS, FitResult, fit
@@ -85,6 +86,6 @@ def run_grid(base: TrainConfig, grid: dict[str, list], out: str | Path | None = 
                      "run_dir": str(result.run_dir)})
     table = pd.DataFrame(rows)
     csv, md = folder / "results.csv", folder / "results.md"
-    table.to_csv(csv, index=False)
-    md.write_text(markdown_table(rows))
+    safeio.atomic_write_text(csv, table.to_csv(index=False))
+    safeio.atomic_write_text(md, markdown_table(rows))
     return GridResult(results, table, csv, md)

@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..losses import parse_loss
-from ..metrics import HIGHER_IS_BETTER, PooledScores
+from ..metrics import HIGHER_IS_BETTER, POOLED_KEYS, PooledScores
+from .. import safeio
 from . import checkpoint
 from .board import Board, latest_run_dir, new_run_dir
 from .config import TrainConfig
@@ -132,6 +133,19 @@ def _check_finite(value: float, loss_fn: nn.Module, epoch: int, i: int, n: int, 
                              f"loss terms: {detail}.")
 
 
+def _check_outputs(out: torch.Tensor, where: str) -> None:
+    """Raise NonFiniteLossError when the network's outputs hold NaN or infinity, before any loss sees them (BCE
+    would refuse them with an error of its own; others would give a NaN loss)."""
+    finite = torch.isfinite(out)
+    if bool(finite.all()):
+        return
+    bad = int((~finite).sum())
+    kind = "nan" if bool(torch.isnan(out).any()) else "inf"
+    raise NonFiniteLossError(f"loss is {kind} {where}: {bad} of {out.numel()} network outputs are not finite, so the "
+                             "loss cannot be computed (the weights diverged: a lower learning rate, or --clip-grad, "
+                             "usually helps).")
+
+
 def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                     schedule: Schedule, scaler: torch.amp.GradScaler, plan: DevicePlan, cfg: TrainConfig,
                     epoch: int, board: Board, bar=None, ema: AveragedModel | None = None,
@@ -147,7 +161,9 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
         x, y = plan.batch(x, y)  # (N, 3, H, W), (N, 2, H, W)
         with plan.autocast():
             out = model(x)
-        loss = loss_fn(out.float(), y)  # losses run in float32, outside autocast
+        out = out.float()
+        _check_outputs(out, f"at epoch {epoch + 1}, step {i + 1} of {n} (global step {step})")
+        loss = loss_fn(out, y)  # losses run in float32, outside autocast
         value = loss.item()
         _check_finite(value, loss_fn, epoch, i, n, step)
         optimizer.zero_grad(set_to_none=True)
@@ -187,6 +203,7 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: Devic
         with plan.autocast():
             out = model(x)
         out = out.float()
+        _check_outputs(out, "while scoring the test split")
         values = {"test_loss": loss_fn(out, y).item()}
         values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
         for k, v in values.items():
@@ -244,10 +261,63 @@ def _resolve_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
         run_dir = Path(cfg.out) if cfg.out else (latest_run_dir(cfg) or new_run_dir(cfg))
         return run_dir, (run_dir / checkpoint.LAST if (run_dir / checkpoint.LAST).is_file() else None)
     run_dir = Path(cfg.out) if cfg.out else new_run_dir(cfg)
-    if (run_dir / checkpoint.LAST).is_file():
-        raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True to continue it, "
-                         "or choose another `out`")
+    if (run_dir / checkpoint.LAST).is_file() and _owned(run_dir):
+        raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True (--resume) to continue "
+                         "it, or choose another out (--out)")
     return run_dir, None
+
+
+RUN_KIND = "run"  # run folders carry safeio's marker .evalib-run and lock .evalib-run.lock
+
+
+def _written_by_train(p: Path) -> bool:
+    """Whether an entry of a run folder from before markers is something `fit` writes: TensorBoard event files,
+    and last.pt / best.pt that read as evalib checkpoints."""
+    if p.is_symlink():
+        return False
+    if p.name.startswith("events.out.tfevents.") or p.name == safeio.marker_name(RUN_KIND) + ".lock":
+        return p.is_file()
+    if p.name in (checkpoint.LAST, checkpoint.BEST) and p.is_file():
+        try:
+            checkpoint.load(p)
+            return True
+        except (checkpoint.CheckpointError, OSError):
+            return False
+    return False
+
+
+def _owned(run_dir: Path) -> bool:
+    return not safeio.foreign_entries(run_dir, RUN_KIND, _written_by_train)
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    """Refuse (safeio.NotOurs) a run folder that holds anything evalib.train did not write there."""
+    safeio.check_folder(run_dir, RUN_KIND, "run folder", "choose another out (--out), or an empty folder",
+                        _written_by_train)
+
+
+def _claim_run_dir(run_dir: Path, resuming: bool) -> safeio.FolderLock:
+    """Mark `run_dir` as a run folder and lock it for this process (another process gets safeio.FolderBusy)."""
+    _check_run_dir(run_dir)
+    lock = safeio.FolderLock(run_dir, RUN_KIND).acquire()
+    try:
+        if not resuming and (run_dir / checkpoint.LAST).is_file():  # written by another process meanwhile
+            raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True (--resume) to "
+                             "continue it, or choose another out (--out)")
+        safeio.claim_folder(run_dir, RUN_KIND)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _save(state: dict, path: Path, before: str) -> None:
+    """checkpoint.save_atomic; a failed write (a full disk) is an OSError saying that `path` is as it was."""
+    try:
+        checkpoint.save_atomic(state, path)
+    except OSError as err:
+        why = err.strerror or str(err) or type(err).__name__
+        raise OSError(err.errno, f"could not write the checkpoint {path} ({why}); {before}") from None
 
 
 RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "history", "best", "epoch", "config")
@@ -261,16 +331,23 @@ def _load_for_resume(path: Path) -> dict:
         if missing:
             raise checkpoint.CheckpointError(f"{path} holds weights but not {', '.join(missing)}, which a resume needs")
         return state
+    except checkpoint.WeightsFileError as err:
+        raise checkpoint.CheckpointError(
+            f"cannot resume from {path}: it is a weights file (weights only: no optimizer, schedule or random "
+            "state, which a resume needs). Nothing was changed; start a new run (another --out) to train afresh"
+            ) from err
     except checkpoint.CheckpointError as err:
         best = path.parent / checkpoint.BEST
         kept = (f"{best} is untouched: resume from it with --resume {best} (resume={str(best)!r}), or "
                 if best.is_file() and best != path else "")
+        ours = path.name == checkpoint.LAST and safeio.is_claimed(path.parent, RUN_KIND)
+        restart = f", or delete {path} to restart this one from epoch 1" if ours else ""
         raise checkpoint.CheckpointError(f"cannot resume: {err}. Nothing was changed; {kept}start over in a new run "
-                                         f"folder (another --out), or delete {path} to restart this one from epoch 1"
-                                         ) from err
+                                         f"folder (another --out){restart}") from err
 
 
-def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed) -> NonFiniteLossError:
+def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed,
+             stopped: str = "Training stopped before this update") -> NonFiniteLossError:
     """The NaN stop's message, saying truthfully what the run folder holds."""
     last = run_dir / checkpoint.LAST
     if ctx.main and last.is_file():
@@ -281,7 +358,7 @@ def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed) -> NonFin
             where = f"{last} is the last checkpoint written"
     else:
         where = f"no checkpoint was written: {run_dir} has no complete epoch yet"
-    return NonFiniteLossError(f"{err} Training stopped before this update; {where}")
+    return NonFiniteLossError(f"{err} {stopped}; {where}")
 
 
 def _better(metric: str, value: float, best: float | None) -> bool:
@@ -325,23 +402,53 @@ def fit(config: TrainConfig | None = None, *, model: nn.Module | str | None = No
         ctx.close()
 
 
+def _preflight(net: nn.Module, loss_fn: nn.Module, cfg: TrainConfig, strict: bool) -> None:
+    """Before any work: the network runs on one image of the run's size and `best_metric` is a value the run
+    reports (the loss is called once on zeros only when `best_metric` names a loss term). `strict`: the network was built from the config, so a failure is the config's (a ValueError naming
+    the model and its options); a network passed in is only used to learn the loss terms."""
+    param = next(net.parameters(), None)
+    size = cfg.size or 64
+    x = torch.zeros(1, 3, size, size, device=param.device if param is not None else "cpu")
+    was_training = net.training
+    terms: set[str] = set()
+    try:
+        with torch.no_grad():
+            net.eval()
+            out = net(x).float()
+    except Exception as err:  # noqa: BLE001 - any failure here is the model's options or size, named below
+        if strict:
+            shown = ", ".join(f"{k}={v!r}" for k, v in cfg.model_options.items()) or "its default options"
+            raise ValueError(f"model {cfg.model!r} with {shown} cannot run on a {size}x{size} image "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}); "
+                             "check --model-option, --width and --size") from None
+        out = None
+    finally:
+        net.train(was_training)
+    static = {"train_loss", "test_loss", *POOLED_KEYS}
+    if cfg.best_metric in static:
+        return
+    if out is not None:  # a loss term's name (test_mask.bce): the loss says which terms it has once it has run
+        try:
+            with torch.no_grad():
+                loss_fn(out, torch.zeros(1, 2, size, size, device=out.device))
+            terms = {f"test_{k}" for k in (getattr(loss_fn, "terms", None) or {})}
+        except Exception:  # noqa: BLE001 - a loss that cannot score zeros is judged on real data, below
+            terms = None
+    known = static | set(terms or ())
+    if terms is not None and cfg.best_metric not in known:
+        raise ValueError(f"best_metric (--best-metric) {cfg.best_metric!r} is not a value this run reports; choose "
+                         f"one of: {', '.join(sorted(known))}")
+
+
 def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer) -> FitResult:
     device = pick_device(cfg.device, ctx.local_rank)
     plan = device_plan(device, cfg.amp, cfg.channels_last)
     seed_everything(cfg.seed)
     loss_fn = parse_loss(loss_fn if loss_fn is not None else cfg.loss)
     net = model if model is not None else build_model(cfg, loss_fn)
-    train_loader, test_loader = loaders if loaders is not None else build_loaders(cfg, ctx, device)
-    if ctx.enabled:
-        train_loader, test_loader = shard_loaders(train_loader, test_loader, ctx, cfg.seed)
-    net = plan.model(net)
-    optimizer = optimizer or make_optimizer(cfg, net)
-    schedule = make_schedule(cfg, optimizer, len(train_loader))
-    scaler = plan.scaler()  # float16 only; otherwise a no-op
-    ema = ema_model(net, cfg.ema) if cfg.ema else None
+    _preflight(net, loss_fn, cfg, strict=model is None)  # draws no random numbers, changes no weights
 
     run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
-    history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
     state = None
     if resume_from is not None:
         state = _load_for_resume(resume_from)
@@ -353,6 +460,31 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
             if was != getattr(cfg, key):
                 raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={was!r}, "
                                  f"this run asks for {getattr(cfg, key)!r}")
+    if ctx.main:
+        _check_run_dir(run_dir)  # nothing is written anywhere before every check has passed
+
+    train_loader, test_loader = loaders if loaders is not None else build_loaders(cfg, ctx, device)
+    if ctx.enabled:
+        train_loader, test_loader = shard_loaders(train_loader, test_loader, ctx, cfg.seed)
+    net = plan.model(net)
+    optimizer = optimizer or make_optimizer(cfg, net)
+    schedule = make_schedule(cfg, optimizer, len(train_loader))
+    scaler = plan.scaler()  # float16 only; otherwise a no-op
+    ema = ema_model(net, cfg.ema) if cfg.ema else None
+    lock = _claim_run_dir(run_dir, resuming=state is not None) if ctx.main else None
+    try:
+        return _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler,
+                      ema, run_dir, state)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler, ema,
+           run_dir, state) -> FitResult:
+    """The epochs of `_fit`, once everything is checked and built and the run folder is this process's."""
+    history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
+    if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
@@ -395,7 +527,11 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
                 raise _stopped(err, run_dir, ctx) from None
             train_seconds = time.perf_counter() - t0
             ctx.sync_buffers(raw)
-            sums, test_n = _score(scored, test_loader, loss_fn, plan)  # unwrapped: shards may differ in batches
+            try:
+                sums, test_n = _score(scored, test_loader, loss_fn, plan)  # unwrapped: shards may differ in batches
+            except NonFiniteLossError as err:
+                raise _stopped(err, run_dir, ctx, f"The last updates of epoch {epoch + 1} broke the weights, and "
+                               "its checkpoint was not written") from None
             keys = ctx.broadcast(list(sums))  # the same order on every rank
             totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
             train_sum, train_n, test_n = totals[:3]
@@ -409,6 +545,7 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
                 raise ValueError(f"best_metric {cfg.best_metric!r} is not reported; choose one of: "
                                  f"{', '.join(k for k in row if k not in _NOT_METRICS)}")
             improved = _better(cfg.best_metric, row[cfg.best_metric], best["value"])
+            best_before = best["epoch"]
             if improved:
                 best = {"metric": cfg.best_metric, "value": row[cfg.best_metric], "epoch": epoch + 1}
             bar.set_postfix(train=f"{row['train_loss']:.4g}", test=f"{row['test_loss']:.4g}",
@@ -422,9 +559,12 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
                          "history": history, "best": best, "config": cfg.asdict()}
                 if ema is not None:
                     state.update(ema=ema.module.state_dict(), ema_updates=int(ema.n_averaged))
-                checkpoint.save_atomic(state, run_dir / checkpoint.LAST)
+                last, best_file = run_dir / checkpoint.LAST, run_dir / checkpoint.BEST
+                _save(state, last, f"{last} is as it was, holding epoch {epoch}" if last.is_file() and epoch
+                      else "no checkpoint of this run was written yet")
                 if improved:
-                    checkpoint.save_atomic(state, run_dir / checkpoint.BEST)
+                    _save(state, best_file, f"{last} holds epoch {epoch + 1}; {best_file} is as it was"
+                          + (f", holding epoch {best_before}" if best_file.is_file() and best_before else ""))
             if cfg.stop_after is not None and epoch + 1 >= cfg.stop_after:
                 break
         if history and history[-1]["epoch"] == cfg.epochs and start < cfg.epochs:

@@ -109,8 +109,10 @@ def lr_find(model: nn.Module, loader: DataLoader, loss: nn.Module | str, optimiz
             lr = start_lr * factor ** i
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            out = model(x.to(device))
-            value = loss_fn(out.float(), y.to(device))
+            out = model(x.to(device)).float()
+            if not bool(torch.isfinite(out).all()):  # diverged: BCE would refuse NaN inputs with an error of its own
+                break
+            value = loss_fn(out, y.to(device))
             v = value.item()
             if not math.isfinite(v):
                 break
@@ -132,5 +134,6 @@ def lr_find(model: nn.Module, loader: DataLoader, loss: nn.Module | str, optimiz
         model.train(saved[2])
         checkpoint.set_rng_state(saved[3], loader)
     if len(lrs) < 2:
-        raise RuntimeError(f"the loss was not finite from the first step at lr={start_lr:g}; lower start_lr")
+        raise ValueError(f"the LR range test diverged within its first steps (from lr={start_lr:g}): the loss or the "
+                         "network's outputs were not finite; lower start_lr")
     return LRFinderResult(lrs, losses, smoothed, suggest(lrs, smoothed))

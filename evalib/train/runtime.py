@@ -13,10 +13,38 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
+
+
+def check_device_name(name) -> str:
+    """`name` if torch can parse it as a device (or it is "auto"); else a ValueError naming --device."""
+    if name == "auto":
+        return name
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device (--device) must be one of {DEVICE_FORMS}; got {name!r}") from None
+    return name
+
+
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """"auto": CUDA (this process's local rank), then Apple MPS, then CPU; otherwise the named device."""
+    """"auto": CUDA (this process's local rank), then Apple MPS, then CPU; otherwise the named device, which must
+    be present on this machine (a ValueError says so when it is not)."""
     if name != "auto":
-        return torch.device(name)
+        device = torch.device(check_device_name(name))
+        if device.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise ValueError(f"device (--device) {name!r}: torch sees no CUDA GPU on this machine; use --device "
+                                 "cpu, or auto (the best device present)")
+            if device.index is not None and device.index >= count:
+                raise ValueError(f"device (--device) {name!r}: this machine has {count} CUDA GPU(s), numbered from 0")
+        elif device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                            and torch.backends.mps.is_available()):
+            raise ValueError(f"device (--device) {name!r}: Apple's MPS is not available here; use --device cpu or auto")
+        elif device.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device (--device) {name!r}: evalib trains on {DEVICE_FORMS}")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
