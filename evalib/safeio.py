@@ -209,6 +209,20 @@ class FolderLock:
         self._fd = fd
         return self
 
+    def probe(self) -> None:
+        """Raise FolderBusy if another process holds the lock now; creates nothing (a check before any work)."""
+        if fcntl is None or not self.path.is_file():
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            raise FolderBusy(f"{self.folder} is being written by another process ({holder}); wait for it to "
+                             "finish, or choose another folder (nothing was changed)") from None
+        finally:
+            os.close(fd)  # closing drops the shared lock taken to test
+
     def release(self) -> None:
         if self._fd is not None:
             try:

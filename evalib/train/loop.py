@@ -402,6 +402,13 @@ def fit(config: TrainConfig | None = None, *, model: nn.Module | str | None = No
         ctx.close()
 
 
+def _fit_weights(net: nn.Module, weights: dict, path) -> None:
+    """net.load_state_dict, with a ValueError naming `path` when the weights do not fit (evalib.models.load_fitting)."""
+    from ..models.pretrained import load_fitting
+
+    load_fitting(_unwrap(net), weights, path)
+
+
 def _preflight(net: nn.Module, loss_fn: nn.Module, cfg: TrainConfig, strict: bool) -> None:
     """Before any work: the network runs on one image of the run's size and `best_metric` is a value the run
     reports (the loss is called once on zeros only when `best_metric` names a loss term). `strict`: the network was built from the config, so a failure is the config's (a ValueError naming
@@ -449,6 +456,8 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     _preflight(net, loss_fn, cfg, strict=model is None)  # draws no random numbers, changes no weights
 
     run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
+    if ctx.main:
+        safeio.FolderLock(run_dir, RUN_KIND).probe()  # another process writing it is named before anything else
     state = None
     if resume_from is not None:
         state = _load_for_resume(resume_from)
@@ -474,18 +483,18 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     lock = _claim_run_dir(run_dir, resuming=state is not None) if ctx.main else None
     try:
         return _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler,
-                      ema, run_dir, state)
+                      ema, run_dir, state, resume_from)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler, ema,
-           run_dir, state) -> FitResult:
+           run_dir, state, resume_from) -> FitResult:
     """The epochs of `_fit`, once everything is checked and built and the run folder is this process's."""
     history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
     if state is not None:
-        net.load_state_dict(state["model"])
+        _fit_weights(net, state["model"], resume_from)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
         if state["scaler"] or not scaler.is_enabled():  # a float32/bfloat16 run saved an empty scaler: start afresh
@@ -603,7 +612,7 @@ def load_result(path) -> FitResult:
     known = set(TrainConfig.field_names())
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     net = build_model(cfg, parse_loss(cfg.loss))
-    net.load_state_dict(checkpoint.weights(state))
+    _fit_weights(net, checkpoint.weights(state), path)
     best = state.get("best") or {"metric": cfg.best_metric, "value": None, "epoch": 0}
     return FitResult(net.eval(), list(state.get("history", [])), run_dir, best["metric"], best["value"], best["epoch"],
                      cfg)

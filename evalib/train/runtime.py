@@ -13,6 +13,15 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively on this processor (AVX-512 BF16 or AMX); without it, bfloat16 autocast
+    on the CPU is emulated (benchmarks/bench_precision.py measures what it costs)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
 
 
