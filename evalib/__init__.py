@@ -5,7 +5,7 @@ tests/test_layers.py, which parses every import, those inside functions included
 
 1. Foundations (the standard library and numpy):
    `depth` (the depth encoding: metres <-> codes, limits), `paths` (repository, data and runs folders),
-   `cli` (shared command-line pieces).
+   `cli` (shared command-line pieces), `safeio` (atomic writes, folders marked as evalib's, run-folder locks).
 2. Building blocks, independent of one another:
    `synth` (the renderer of the built-in scenes: textures, ray casting, backgrounds, compositing),
    `models` (every network by name, with its output head; parameters, receptive fields), `metrics`

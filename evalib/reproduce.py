@@ -280,7 +280,7 @@ def check_dataset(data_path) -> None:
     from .data.store import DatasetFormatError
 
     if not Path(data_path).exists():
-        raise FileNotFoundError(f"--data {data_path} does not exist; build a dataset with "
+        raise FileNotFoundError(f"--data: dataset {data_path} does not exist; build one with "
                                 f"`python -m evalib.data build --out {data_path}`, or leave --data out")
     try:
         store = open_store(data_path)

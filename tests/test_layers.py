@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "evalib"
 # the layer of every component (first name under evalib); keep in step with evalib/__init__.py's docstring
 LAYERS = {
-    "depth": 1, "paths": 1, "cli": 1,
+    "depth": 1, "paths": 1, "cli": 1, "safeio": 1,
     "synth": 2, "models": 2, "metrics": 2, "plots": 2, "profiles": 2,
     "data": 3, "losses": 3, "claims": 3, "unseen": 3,
     "train": 4, "baselines": 4,

@@ -203,6 +203,7 @@ if not torch.cuda.is_available():
     TRACEBACKS.append(Case("--device cuda without a GPU", _device("cuda"), ["--device", "cuda", "no CUDA GPU"]))
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")  # the width=0 case builds empty layers
 @pytest.mark.parametrize("case", TRACEBACKS, ids=[c.name for c in TRACEBACKS])
 def test_failures_are_error_lines_not_tracebacks(case, tmp_path, small, capsys):
     if case.code == 1:  # the diverging run: its folder is written, its message says what it holds
@@ -413,6 +414,10 @@ def test_shipped_weights_by_name_and_by_a_copys_path_work_everywhere(tmp_path, s
     from evalib.models.pretrained import WEIGHTS_DIR
     from evalib.predict import load_model, predict
 
+    import importlib
+
+    from evalib.train import checkpoint
+    assert checkpoint.WEIGHTS_FORMAT == importlib.import_module("evalib.models.pretrained").WEIGHTS_FORMAT
     ds = FgBgDataset(small, "test", size=64)
     ref = evalib.evaluate(pretrained("depthmask-best"), ds)
     by_name = evalib.evaluate("depthmask-best", ds)

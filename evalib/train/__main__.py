@@ -146,6 +146,10 @@ def main(argv=None) -> int:
         return fail(err, 1, args.debug)
     except (ValueError, OSError, safeio.FolderBusy) as err:  # bad input, a bad checkpoint, a folder in use or
         return fail(err, 2, args.debug)                      # that cannot be written
+    except KeyboardInterrupt:  # Ctrl-C: checkpoints are written whole, so the last complete epoch is kept
+        print("error: interrupted; the run folder keeps its last complete epoch in last.pt: rerun the same command "
+              "with --resume to go on", file=sys.stderr)
+        return 130
     except Exception as err:  # noqa: BLE001 - anything else still ends in one line (--debug: the traceback)
         return fail(err, 1, args.debug, unexpected=True)
     if int(os.environ.get("RANK", "0")) == 0:

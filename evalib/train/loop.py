@@ -23,9 +23,9 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from .. import safeio
 from ..losses import parse_loss
 from ..metrics import HIGHER_IS_BETTER, POOLED_KEYS, PooledScores
-from .. import safeio
 from . import checkpoint
 from .board import Board, latest_run_dir, new_run_dir
 from .config import TrainConfig
