@@ -160,7 +160,8 @@ class TrainConfig:
         if self.schedule == "plateau":
             number("gamma", self.gamma, lambda v: v < 1, "below 1 for the plateau schedule (it lowers the rate)")
         if self.clip_grad is not None:
-            number("clip_grad", self.clip_grad, lambda v: v > 0, "a positive maximum gradient norm (or left out)")
+            number("clip_grad", self.clip_grad, lambda v: v >= 0, "a positive maximum gradient norm (0 or left out: "
+                   "no clipping)")
         if self.fraction is not None:
             number("fraction", self.fraction, lambda v: 0 < v <= 1, "a share in (0, 1]")
         for m in self.milestones:
