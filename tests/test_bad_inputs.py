@@ -55,6 +55,15 @@ def hashes(folder: Path) -> dict[str, str]:
     return {p.name: tree_hash(p) for p in sorted(Path(folder).iterdir())}
 
 
+def assert_in_order(text: str, words: list[str]) -> None:
+    """Every word of `words` appears in `text`, in this order."""
+    last = 0
+    for word in words:
+        found = text.find(word, last)
+        assert found >= 0, f"{word!r} not in (or out of order in) {text!r}"
+        last = found
+
+
 def run_cli(cli, argv) -> int:
     try:
         return cli(argv)
@@ -283,11 +292,7 @@ def test_bad_input_is_named_and_changes_nothing(case, tmp_path, small, capsys):
     assert code == case.code, err
     assert "Traceback" not in err
     assert "error:" in err
-    last = 0
-    for word in case.words:
-        found = err.find(word, last)
-        assert found >= 0, f"{word!r} not in (or out of order in) {err!r}"
-        last = found
+    assert_in_order(err, case.words)
     assert hashes(tmp_path) == before, "the failed command changed files"
 
 

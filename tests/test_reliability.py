@@ -30,7 +30,7 @@ from evalib.train import TrainConfig, fit
 from evalib.train.__main__ import main as train_cli
 
 from .conftest import TINY_SIZE
-from .test_bad_inputs import dead_pid, hashes, isolated, run_cli, small, tree_hash  # noqa: F401 (fixtures)
+from .test_bad_inputs import assert_in_order, dead_pid, hashes, isolated, run_cli, small, tree_hash  # noqa: F401 (fixtures)
 
 CLIS = {"data": data_cli, "train": train_cli, "main": main_cli}
 TINY = ["--size", "32", "--batch-size", "8", "--fraction", "0.5", "--workers", "0", "--epochs", "1", "--width", "4",
@@ -56,11 +56,7 @@ def check_case(case: Case, tmp_path: Path, small: Path, capsys) -> str:
     assert "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, f"expected one error: line, got {err!r}"
-    last = 0
-    for word in case.words:
-        found = err.find(word, last)
-        assert found >= 0, f"{word!r} not in (or out of order in) {err!r}"
-        last = found
+    assert_in_order(err, case.words)
     for word in case.absent:
         assert word not in err, f"{word!r} should not be in {err!r}"
     assert hashes(tmp_path) == before, "the failed command changed or created files"
@@ -398,11 +394,7 @@ def test_library_errors_name_the_file(kind, words, tmp_path, small):
     with pytest.raises(ValueError) as info:
         call()
     text = str(info.value)
-    last = 0
-    for word in words:
-        found = text.find(word, last)
-        assert found >= 0, f"{word!r} not in {text!r}"
-        last = found
+    assert_in_order(text, words)
     assert hashes(tmp_path) == before
 
 
