@@ -17,7 +17,8 @@ tests/test_layers.py, which parses every import, those inside functions included
    `baselines` (image-blind predictors, scored like the networks).
 5. `predict` (inference: load a model or checkpoint, get maps from any output head, predictions).
 6. Using predictions: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
-   checkpoint), `widgets` (browse and compare predictions).
+   checkpoint), `widgets` (browse and compare predictions), `photobench` (the photograph benchmark:
+   held-out objects on evaluation photographs nothing is trained or tuned on).
 7. `reproduce` (the main job: `python -m evalib reproduce`).
 8. `experiment` (what every notebook does: settings, cached runs, claims tables).
 
@@ -25,7 +26,8 @@ The modules inside the subpackages, one line each:
 
 - `synth`: `textures` (procedural and photo textures), `scene` (camera, ray-plane and box intersections,
   rendering with depth), `backgrounds` (the 100 indoor and outdoor scenes), `compose` (pasting a
-  foreground upright on the floor, with its depth), `generate` (one sample from its global index).
+  foreground upright on the floor, with its depth), `photos` (the bundled training photographs: crops as
+  backgrounds without true depth, objects pasted on them), `generate` (one sample from its global index).
 - `models`: `registry` (`create(name, **options)`), `layers` (shared blocks and `DepthMaskNet`, the
   output head that gives maps), `dilated` (DNN1, DNN2 and variants), `resnet` (ResNet18 encoder-decoder),
   `unet` (UNet-like encoder-decoders), `dsconv` (the deeper depthwise-separable net), `receptive`

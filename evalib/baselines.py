@@ -10,10 +10,12 @@ from .metrics import PooledScores, mask_dice, mask_iou
 
 
 def _stack(ds, limit):
+    """Masks and depth codes in [0, 1] of the first `limit` items; NaN depth where a sample has no true depth."""
     idx = range(min(len(ds), limit)) if limit else range(len(ds))
     items = [ds.raw(i) for i in idx]
     masks = np.stack([s.mask for s in items]).astype(np.float32)
     depth = np.stack([s.depth for s in items]).astype(np.float32) / 255.0
+    depth[[not getattr(s, "depth_valid", True) for s in items]] = np.nan
     return torch.from_numpy(masks), torch.from_numpy(depth)
 
 
@@ -25,7 +27,7 @@ def shortcut_baselines(train, test, limit: int | None = 2000) -> list[dict]:
     """
     train_mask, train_depth = _stack(train, limit)
     test_mask, test_depth = _stack(test, limit)
-    row_mean = train_depth.mean(dim=(0, 2), keepdim=True)  # (1, H, 1)
+    row_mean = train_depth.nanmean(dim=(0, 2), keepdim=True)  # (1, H, 1), over the images with true depth
     depth_pred = row_mean.expand_as(test_depth)
     empty = torch.zeros_like(test_mask)
     scores = PooledScores()
@@ -58,6 +60,10 @@ def scale_blind_ceiling(test, limit: int | None = None, steps: int = 41) -> dict
                          "dataset (python -m evalib.data build)")
     mask, depth = _stack(test, limit)
     rows = samples[test.indices[: len(depth)]]
+    true = torch.isfinite(depth).flatten(1).all(1).numpy()  # only images with true depth (not on photographs)
+    mask, depth, rows = mask[true], depth[true], rows[true]
+    if not len(rows):
+        raise ValueError(f"{test!r} has no image with true depth (all on photographs?); the scale ceiling needs some")
     height = torch.from_numpy(np.asarray(rows["cam_height"], np.float64))
     indoor = torch.from_numpy(np.asarray(rows["background"]) % 2 == 0)
     log_range = float(np.log(DEPTH_MAX_M / DEPTH_MIN_M))

@@ -145,7 +145,8 @@ def trivial_scores(test) -> dict:
     memo = _TRIVIAL.setdefault(id(test), {})  # keyed by the dataset object; checked below against id reuse
     if memo.get("test") is not test:
         targets = torch.stack([test[i][1] for i in range(len(test))])  # (N, 2, H, W)
-        mean_depth = targets[:, 1].mean(0, keepdim=True).expand_as(targets[:, 1])
+        # over the images with true depth (NaN on photographs); 0.5 where no image has any
+        mean_depth = targets[:, 1].nanmean(0, keepdim=True).nan_to_num(0.5).expand_as(targets[:, 1])
         variants = []
         for mask in (torch.zeros_like(targets[:, 0]), torch.ones_like(targets[:, 0])):
             scores = PooledScores(per_image=True)

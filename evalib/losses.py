@@ -275,6 +275,11 @@ class Term:
 class ChannelLoss(nn.Module):
     """Weighted per-channel losses: sum over terms of weight x loss(pred[channel], target[channel]).
 
+    Targets may lack true depth (NaN in channel 1, as `FgBgDataset` gives for photographs): depth terms
+    are then computed over the images with true depth only (0, with no gradient, when there are none), and
+    "all" terms see, where depth is missing, a constant copy of the prediction as both prediction and target,
+    so nothing is learnt there and the prediction there does not change the value.
+
     With `adaptive_max`, the mask terms' sum is multiplied by depth loss / mask loss (no gradient
     through the weight), clamped to [1, adaptive_max]. After each call, `terms` holds every term's
     unweighted value and `mask_weight` the weight used.
@@ -341,6 +346,13 @@ class ChannelLoss(nn.Module):
         m = self.mask_classes or 1
         groups = {"mask": [], "depth": [], "all": []}
         terms = {}
+        # depth without truth (NaN in the target: a photograph) is never used: depth terms see only the images
+        # whose depth is true at every pixel; "all" terms see every image, with the missing depth set to the
+        # prediction itself (no gradient, and no error to count)
+        true_depth = torch.isfinite(target[:, 1]).flatten(1).all(1)
+        every = bool(true_depth.all())
+        rows = None if every else torch.nonzero(true_depth).flatten()
+        self._depth_images = int(true_depth.sum())
         for (channel, weight, name), loss in zip(self.meta, self.losses):
             for ch in (("mask", "depth") if channel == "all" and is_classification(loss) else (channel,)):
                 if is_classification(loss):
@@ -348,11 +360,20 @@ class ChannelLoss(nn.Module):
                 else:
                     x = maps[:, {"mask": slice(0, 1), "depth": slice(1, 2), "all": slice(0, 2)}[ch]]
                 t = target[:, {"mask": slice(0, 1), "depth": slice(1, 2), "all": slice(0, 2)}[ch]]
-                value = loss(x, t)
+                if every or ch == "mask":
+                    value = loss(x, t)
+                elif ch == "all":  # where depth is missing, prediction and target are one constant: no gradient
+                    known = torch.isfinite(t)
+                    x = torch.where(known, x, x.detach())
+                    value = loss(x, torch.where(known, t, x.detach()))
+                elif len(rows):
+                    value = loss(x.index_select(0, rows), t.index_select(0, rows))
+                else:  # no image of the batch has true depth: nothing to learn from, nothing to report
+                    value = x.sum() * 0.0
                 key = f"{ch}/{name}"
                 while key in terms:
                     key += "'"
-                terms[key] = value.detach()
+                terms[key] = value.detach() if every or ch != "depth" or len(rows) else value.detach() * float("nan")
                 groups[ch].append(weight * value)
         mask = sum(groups["mask"]) if groups["mask"] else pred.new_zeros(())
         depth = sum(groups["depth"]) if groups["depth"] else pred.new_zeros(())
@@ -364,8 +385,14 @@ class ChannelLoss(nn.Module):
         return w * mask + depth + rest
 
     @property
+    def depth_images(self) -> int:
+        """How many images of the last call had true depth (the ones its depth terms scored)."""
+        return getattr(self, "_depth_images", 0)
+
+    @property
     def terms(self) -> dict[str, float]:
-        """Each term's unweighted value in the last call, by "channel/name"."""
+        """Each term's unweighted value in the last call, by "channel/name" (a depth term is NaN when no image had
+        true depth)."""
         return {k: float(v) for k, v in self._terms.items()}
 
     @property

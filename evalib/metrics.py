@@ -46,14 +46,21 @@ def mask_dice(pred: torch.Tensor, true: torch.Tensor, threshold: float = 0.5) ->
 def depth_metrics(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     """RMSE and MAE in metres, absolute relative error, and the delta < 1.25^k accuracies.
 
-    `pred` and `true` are normalised depth codes in [0, 1] (near = 1), decoded to metres first.
+    `pred` and `true` are normalised depth codes in [0, 1] (near = 1), decoded to metres first. Pixels
+    whose true depth is NaN (none was measured) are left out; with none left every score is NaN.
 
     >>> m = depth_metrics(torch.full((4,), 0.5), torch.full((4,), 0.5))
     >>> m["rmse_m"], m["delta1"]
     (0.0, 1.0)
     """
-    p = decode_depth(pred.detach().float().clamp(0, 1)).clamp_min(DEPTH_MIN_M)
-    t = decode_depth(true.detach().float().clamp(0, 1)).clamp_min(DEPTH_MIN_M)
+    pred, true = torch.broadcast_tensors(pred.detach().float(), true.detach().float())
+    valid = torch.isfinite(true)  # NaN: no true depth there (a photograph); never scored
+    if not bool(valid.all()):
+        if not bool(valid.any()):
+            return dict.fromkeys(("rmse_m", "mae_m", "abs_rel", "delta1", "delta2", "delta3"), float("nan"))
+        pred, true = pred[valid], true[valid]
+    p = decode_depth(pred.clamp(0, 1)).clamp_min(DEPTH_MIN_M)
+    t = decode_depth(true.clamp(0, 1)).clamp_min(DEPTH_MIN_M)
     err = p - t
     ratio = torch.maximum(p / t, t / p)
     return {
@@ -147,9 +154,11 @@ def batch_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     pred, target = pred.detach().float(), target.detach().float()
     scores = {"iou": mask_iou(pred[:, 0], target[:, 0]), "dice": mask_dice(pred[:, 0], target[:, 0])}
     scores.update(depth_metrics(pred[:, 1], target[:, 1]))
-    scores["ssim"] = ssim(pred[:, 1:], target[:, 1:])
+    whole = torch.isfinite(target[:, 1]).flatten(1).all(1)  # images with true depth throughout
+    pd, td = pred[whole, 1:], target[whole, 1:]
+    scores["ssim"] = ssim(pd, td) if len(pd) else float("nan")
     if pred.shape[-1] % 2 == 0 and pred.shape[-2] % 2 == 0:
-        scores["checkerboard"] = checkerboard_score(pred[:, 1:], target[:, 1:])
+        scores["checkerboard"] = checkerboard_score(pd, td) if len(pd) else float("nan")
     return scores
 
 
@@ -182,7 +191,10 @@ class PooledScores:
 
     - iou, dice: the mask pooled over every pixel of the set (threshold 0.5); iou_per_image and
       dice_per_image: the mean of each image's value (an image with no foreground in either mask scores 1).
-    - rmse_m, mae_m, abs_rel, delta1-3: depth in metres over all pixels of the set.
+    - rmse_m, mae_m, abs_rel, delta1-3: depth in metres over all pixels of the set with true depth. A
+      target pixel whose depth is NaN (no true depth: a sample on a photograph) counts in no depth
+      score; SSIM, median scaling and the checkerboard ratio take only images with true depth throughout.
+      With no true depth in the set, the depth scores are NaN.
     - the same with the suffix ``_near``: only pixels whose true code is above 0, i.e. nearer than the
       far limit DEPTH_MAX_M (the sky and everything past it are left out, as depth benchmarks cap range).
     - delta1_median_scaled: delta < 1.25 over all pixels after each image's predicted metres are
@@ -205,7 +217,7 @@ class PooledScores:
     """
 
     FIELDS = ("images", "pixels", "mask_inter", "mask_union", "mask_pred", "mask_true", "iou_sum", "dice_sum",
-              "sq_err", "abs_err", "rel_err", "delta1", "delta2", "delta3",
+              "depth_pixels", "depth_images", "median_pixels", "sq_err", "abs_err", "rel_err", "delta1", "delta2", "delta3",
               "near_pixels", "near_sq_err", "near_abs_err", "near_rel_err", "near_delta1", "near_delta2",
               "near_delta3", "median_delta1", "ssim_sum", "board_images", "board_pred", "board_true")
     PREFIX = "pooled/"
@@ -237,27 +249,35 @@ class PooledScores:
         dice = torch.where(pp + tp > 0, 2 * inter / (pp + tp).clamp_min(1), torch.ones_like(union))
         row.update(mask_inter=inter, mask_union=union, mask_pred=pp, mask_true=tp, iou_sum=iou, dice_sum=dice)
 
+        # depth is scored only where it is true: a NaN target (no true depth, a photograph) counts nowhere
+        valid = torch.isfinite(t[:, 1]).flatten(1)  # (N, H*W)
+        whole = valid.all(1)  # images with true depth at every pixel: SSIM, median scaling, checkerboard
+        v = valid.double()
+        tc = torch.where(torch.isfinite(t[:, 1]), t[:, 1], torch.zeros_like(t[:, 1]))
         pd = decode_depth(p[:, 1].clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
-        td = decode_depth(t[:, 1].clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
-        near = (t[:, 1] > 0).flatten(1).double()  # nearer than the far limit
+        td = decode_depth(tc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
+        near = (tc > 0).flatten(1).double() * v  # nearer than the far limit
         err = pd - td
-        sq, ab, rel = err.pow(2), err.abs(), err.abs() / td
+        sq, ab, rel = err.pow(2) * v, err.abs() * v, err.abs() / td * v
         ratio = torch.maximum(pd / td, td / pd)
-        row.update(sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1), near_pixels=near.sum(1),
-                   near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1), near_rel_err=(rel * near).sum(1))
+        row.update(depth_pixels=v.sum(1), sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1),
+                   near_pixels=near.sum(1), near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1),
+                   near_rel_err=(rel * near).sum(1))
         for k in (1, 2, 3):
             hit = (ratio < 1.25**k).double()
-            row[f"delta{k}"], row[f"near_delta{k}"] = hit.sum(1), (hit * near).sum(1)
+            row[f"delta{k}"], row[f"near_delta{k}"] = (hit * v).sum(1), (hit * near).sum(1)
         scaled = (pd * (_median(td) / _median(pd)).unsqueeze(1)).clamp(DEPTH_MIN_M, DEPTH_MAX_M)  # the range scored
-        row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1)
+        w = whole.double()
+        row["depth_images"], row["median_pixels"] = w, w * pixels
+        row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1) * w
 
         from pytorch_msssim import ssim as _ssim
 
-        pdc, tdc = p[:, 1:], t[:, 1:]
+        pdc, tdc = p[:, 1:], tc[:, None]
         row["ssim_sum"] = _ssim(pdc, tdc, data_range=1.0, size_average=False,
-                                win_size=_fitting_window(pdc, self.ssim_window))
+                                win_size=_fitting_window(pdc, self.ssim_window)) * w
         if p.shape[-1] % 2 == 0 and p.shape[-2] % 2 == 0:
-            row.update(board_images=row["images"], board_pred=nyquist_share(pdc), board_true=nyquist_share(tdc))
+            row.update(board_images=w, board_pred=nyquist_share(pdc) * w, board_true=nyquist_share(tdc) * w)
 
         names = list(row)
         values = torch.stack([row[k].double() for k in names], 1).cpu().tolist()  # (N, fields)
@@ -265,12 +285,17 @@ class PooledScores:
             for k, v in zip(names, image):
                 self.sums[k] += v
         if self._per_image is not None:
-            near_n = near.sum(1)
-            each = {"iou": iou, "dice": dice, "rmse_m": (sq.sum(1) / pixels).sqrt(), "mae_m": ab.sum(1) / pixels,
-                    "abs_rel": rel.sum(1) / pixels, "delta1": row["delta1"] / pixels,
-                    "delta1_near": torch.where(near_n > 0, row["near_delta1"] / near_n.clamp_min(1),
-                                               torch.full_like(near_n, float("nan"))),
-                    "delta1_median_scaled": row["median_delta1"] / pixels, "ssim": row["ssim_sum"]}
+            near_n, dn = near.sum(1), row["depth_pixels"]
+            nan = torch.full_like(dn, float("nan"))
+
+            def per(x, count):
+                return torch.where(count > 0, x / count.clamp_min(1), nan)
+
+            each = {"iou": iou, "dice": dice, "rmse_m": per(sq.sum(1), dn).sqrt(), "mae_m": per(ab.sum(1), dn),
+                    "abs_rel": per(rel.sum(1), dn), "delta1": per(row["delta1"], dn),
+                    "delta1_near": per(row["near_delta1"], near_n),
+                    "delta1_median_scaled": torch.where(whole, row["median_delta1"] / pixels, nan),
+                    "ssim": torch.where(whole, row["ssim_sum"], nan)}
             for k in PER_IMAGE_KEYS:
                 self._per_image[k].extend(each[k].cpu().tolist())
 
@@ -298,26 +323,31 @@ class PooledScores:
     def result(self) -> dict[str, float]:
         """Every score of the images seen so far (keys POOLED_KEYS; NaN throughout if there were none)."""
         s = self.sums
-        n, px, near = s["images"], s["pixels"], s["near_pixels"]
+        n, near = s["images"], s["near_pixels"]
+        px, dn, mpx = s["depth_pixels"], s["depth_images"], s["median_pixels"]  # only where depth is true
         if n == 0:
             return dict.fromkeys(POOLED_KEYS, float("nan"))
         nan = float("nan")
+
+        def ratio(num, den):
+            return num / den if den else nan
+
         out = {
             "iou": s["mask_inter"] / s["mask_union"] if s["mask_union"] else 1.0,
             "dice": 2 * s["mask_inter"] / (s["mask_pred"] + s["mask_true"]) if s["mask_pred"] + s["mask_true"] else 1.0,
-            "rmse_m": (s["sq_err"] / px) ** 0.5, "mae_m": s["abs_err"] / px, "abs_rel": s["rel_err"] / px,
-            "delta1": s["delta1"] / px, "delta2": s["delta2"] / px, "delta3": s["delta3"] / px,
-            "ssim": s["ssim_sum"] / n,
+            "rmse_m": ratio(s["sq_err"], px) ** 0.5, "mae_m": ratio(s["abs_err"], px), "abs_rel": ratio(s["rel_err"], px),
+            "delta1": ratio(s["delta1"], px), "delta2": ratio(s["delta2"], px), "delta3": ratio(s["delta3"], px),
+            "ssim": ratio(s["ssim_sum"], dn),
         }
         if s["board_images"]:
             out["checkerboard"] = (s["board_pred"] / s["board_images"]) / (s["board_true"] / s["board_images"] + 1e-12)
         out.update({
             "iou_per_image": s["iou_sum"] / n, "dice_per_image": s["dice_sum"] / n,
-            "rmse_m_near": (s["near_sq_err"] / near) ** 0.5 if near else nan,
-            "mae_m_near": s["near_abs_err"] / near if near else nan,
-            "abs_rel_near": s["near_rel_err"] / near if near else nan,
-            **{f"delta{k}_near": s[f"near_delta{k}"] / near if near else nan for k in (1, 2, 3)},
-            "delta1_median_scaled": s["median_delta1"] / px,
+            "rmse_m_near": ratio(s["near_sq_err"], near) ** 0.5,
+            "mae_m_near": ratio(s["near_abs_err"], near),
+            "abs_rel_near": ratio(s["near_rel_err"], near),
+            **{f"delta{k}_near": ratio(s[f"near_delta{k}"], near) for k in (1, 2, 3)},
+            "delta1_median_scaled": ratio(s["median_delta1"], mpx),
         })
         return out
 

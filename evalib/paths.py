@@ -21,9 +21,14 @@ def default_foregrounds() -> Path:
     return Path(os.environ.get("DEPTHMASK_FOREGROUNDS", repo_root() / "data" / "foregrounds"))
 
 
+def default_photos() -> Path:
+    """$DEPTHMASK_PHOTOS, or data/photos in the repository (the bundled training photographs)."""
+    return Path(os.environ.get("DEPTHMASK_PHOTOS", repo_root() / "data" / "photos"))
+
+
 def runs_root() -> Path:
     """$DEPTHMASK_RUNS, or runs/ in the repository."""
     return Path(os.environ.get("DEPTHMASK_RUNS", repo_root() / "runs"))
 
 
-__all__ = ["default_dataset_path", "default_foregrounds", "repo_root", "runs_root"]
+__all__ = ["default_dataset_path", "default_foregrounds", "default_photos", "repo_root", "runs_root"]

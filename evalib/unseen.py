@@ -6,9 +6,9 @@
 
 There is no ground truth for these photographs, so `map_stats` describes maps instead of scoring
 them; run it on a test split's true maps as well to see what the training data looks like.
-Four of the photographs (astronaut, coffee, chelsea, rocket) are also textures of the framed
-pictures in the generator's rooms (`evalib.synth.textures.PHOTOS`): small, in perspective, inside
-a scene. `in_textures` says which; the motorcycle and the cameraman appear nowhere in the data.
+These are evaluation photographs: none of them is a training background or a texture of the
+generator's framed pictures (those are training photographs, `evalib.synth.photos`), so
+`in_textures` is False for every one; `evalib.photobench` pastes objects onto them to score masks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from .depth import decode_depth
-from .synth.textures import PHOTOS as TEXTURE_PHOTOS
+from .synth.photos import frame_textures
 
 # name -> how to get it from skimage.data; every one ships inside the scikit-image wheel (no download)
 SOURCES = {
@@ -37,7 +37,7 @@ PHOTO_NAMES = tuple(SOURCES)
 
 def in_textures(name: str) -> bool:
     """Whether the dataset generator also uses this photograph as a texture (framed pictures in rooms)."""
-    return SOURCES.get(name, (name, None))[0] in TEXTURE_PHOTOS
+    return name in {p.name for p in frame_textures()}
 
 
 def load_photo(name: str) -> np.ndarray:

@@ -54,6 +54,7 @@ fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
+import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -150,7 +151,7 @@ display(table)
 # %%
 preds = {k: predict(ex.maps_model(r), test, n=32) for k, r in runs.items()}
 spread = pd.Series({k: float(p.preds[:, 1].std(axis=(1, 2)).mean()) for k, p in preds.items()})
-target_spread = float(preds["SSIM"].targets[:, 1].std(axis=(1, 2)).mean())
+target_spread = float(np.nanmean(preds["SSIM"].targets[:, 1].std(axis=(1, 2))))  # images with true depth
 display(pd.DataFrame({"predicted depth spread": spread, "target depth spread": target_spread}))
 
 # %% [markdown]

@@ -49,6 +49,7 @@ max_steps = None  # end every training run after this many steps: a quick check 
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -251,7 +252,7 @@ ex.claims_table(NB, claims);
 # %%
 preds = {k: predict(ex.maps_model(r), test, n=32) for k, r in runs.items()}
 fg_share = float(y[:, 0].mean())
-target_spread = float(preds[reference].targets[:, 1].std(axis=(1, 2)).mean())
+target_spread = float(np.nanmean(preds[reference].targets[:, 1].std(axis=(1, 2))))  # images with true depth
 
 
 why_not = {  # the likely reason when a claim goes the other way beyond its noise

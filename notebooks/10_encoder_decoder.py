@@ -167,9 +167,11 @@ def edge_energy(depth):
     return sum(np.abs(np.diff(depth, axis=a)).mean(axis=(1, 2)) for a in (1, 2))
 
 
-true_energy = edge_energy(preds[first["dnn2"]].targets[:, 1]).mean()
-edges = {label: edge_energy(p.preds[:, 1]) / true_energy for label, p in preds.items()}  # per image; mean = ratio
-depths = {"truth": preds[first["dnn2"]].targets[:, 1], **{k: p.preds[:, 1] for k, p in preds.items()}}
+# depth is compared on the images with true depth only (a photograph has none: its target depth is NaN)
+true_depth = np.isfinite(preds[first["dnn2"]].targets[:, 1]).all(axis=(1, 2))
+true_energy = edge_energy(preds[first["dnn2"]].targets[true_depth, 1]).mean()
+edges = {label: edge_energy(p.preds[true_depth, 1]) / true_energy for label, p in preds.items()}  # per image
+depths = {"truth": preds[first["dnn2"]].targets[true_depth, 1], **{k: p.preds[true_depth, 1] for k, p in preds.items()}}
 flat = {label: (np.abs(d - np.median(d, axis=(1, 2), keepdims=True)) < 0.02).mean(axis=(1, 2)) > 0.9
         for label, d in depths.items()}
 print(f"true depth maps that count as flat: {flat['truth'].mean():.0%}")

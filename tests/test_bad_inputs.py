@@ -464,7 +464,8 @@ class _NaNFrom(nn.Module):
 
 @pytest.mark.parametrize("nan_from, saved", [(2, "no checkpoint was written"), (5, "last.pt holds epoch 1")])
 def test_nan_stop_is_an_error_line_that_tells_the_truth(tmp_path, small, monkeypatch, capsys, nan_from, saved):
-    loss = ChannelLoss([Term("mask", nn.MSELoss(), name="mse"), Term("depth", _NaNFrom(nan_from), name="l1")])
+    # on the mask, which every batch scores (a depth term is skipped by batches without true depth)
+    loss = ChannelLoss([Term("mask", _NaNFrom(nan_from), name="l1"), Term("depth", nn.MSELoss(), name="mse")])
     monkeypatch.setattr(train_loop, "parse_loss", lambda spec: loss)
     code = run_cli(train_cli, ["--data", str(small), "--out", "run", "--size", "32", "--batch-size", "8",
                                "--fraction", "0.5", "--epochs", "3", "--width", "4", "--workers", "0",

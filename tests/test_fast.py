@@ -15,7 +15,7 @@ from evalib.data.dataset import STANDARD, AugmentRanges, normalise, resize_batch
 from evalib.data.fast import (GRAY_WEIGHTS, FastLoader, PackedReader, affine, augment_batch, augment_uint8, blur, draw_params,
                               gaussian_kernels, photometric, prepare_batch, resize_packed, unit_normalised)
 
-from .conftest import TINY_COUNT, TINY_SIZE
+from .conftest import TINY_COUNT, TINY_SIZE, identical
 from .test_data import make_layout
 
 
@@ -24,7 +24,7 @@ def epoch(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def same(a, b) -> bool:
-    return len(a) == len(b) and all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    return len(a) == len(b) and all(torch.equal(xa, xb) and identical(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
 
 
 # -- same batches without augmentation ------------------------------------------------------------
@@ -73,7 +73,7 @@ def test_resized_copy_gives_the_same_items(tiny, tmp_path):
     a, b = FgBgDataset(tiny, "test", size=40), FgBgDataset(small, "test")
     assert len(a) == len(b) and np.array_equal(a.indices, b.indices)
     for i in (0, 9, len(a) - 1):
-        assert torch.equal(a[i][0], b[i][0]) and torch.equal(a[i][1], b[i][1])
+        assert torch.equal(a[i][0], b[i][0]) and identical(a[i][1], b[i][1])
     with pytest.raises(FileExistsError):
         resize_packed(tiny, small, 40)
 
@@ -102,8 +102,12 @@ def test_fast_loader_keeps_the_batch_contract(tiny):
     assert len(batches) == len(loader) == len(ds) // 50
     x, y = next(iter(loader))
     assert x.shape == (50, 3, 32, 32) and x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
-    assert y.shape == (50, 2, 32, 32) and y.min() >= 0 and y.max() <= 1
-    assert set(torch.unique(y[:, 0]).tolist()) <= {0.0, 1.0}
+    assert y.shape == (50, 2, 32, 32) and set(torch.unique(y[:, 0]).tolist()) <= {0.0, 1.0}
+    # depth: codes in [0, 1] on rendered scenes, NaN over the whole image on a photograph (no true depth)
+    d = y[:, 1].flatten(1)
+    none = d.isnan().all(1)
+    assert (none | d.isfinite().all(1)).all() and 0 < int(none.sum()) < len(y)
+    assert d[~none].min() >= 0 and d[~none].max() <= 1
     assert abs(float(x.mean())) < 1.5 and "FastLoader" in repr(loader)
     assert len(FastLoader(ds, batch_size=50)) == -(-len(ds) // 50)
 

@@ -21,6 +21,11 @@ def main(argv=None) -> int:
     b.add_argument("--seed", type=int_at_least(0), default=0, help="a non-negative integer (default 0)")
     b.add_argument("--workers", type=int_at_least(1), default=None, help="processes (default: every core)")
     b.add_argument("--foregrounds", default=None, help="folder with foregrounds.json (default: data/foregrounds)")
+    b.add_argument("--photo-share", type=float, default=build_mod.PHOTO_SHARE,
+                   help=f"share of samples on a photograph instead of a rendered scene (default {build_mod.PHOTO_SHARE})")
+    b.add_argument("--empty-share", type=float, default=build_mod.EMPTY_SHARE,
+                   help=f"share of samples with nothing pasted, hard negatives (default {build_mod.EMPTY_SHARE})")
+    b.add_argument("--photos", default=None, help="folder with photos.json (default: data/photos)")
     b.add_argument("--force", action="store_true",
                    help="replace an existing dataset that this tool built (never other files)")
     e = sub.add_parser("export", help="write a dataset in the original layout (images/, masks/, depth/)")
@@ -39,7 +44,8 @@ def main(argv=None) -> int:
     try:
         if a.cmd == "build":
             out = build_mod.build(a.out, count=a.count, size=a.size, seed=a.seed, force=a.force, workers=a.workers,
-                                  foregrounds=a.foregrounds)
+                                  foregrounds=a.foregrounds, photo_share=a.photo_share, empty_share=a.empty_share,
+                                  photos_dir=a.photos)
             print(build_mod.info(out))
         elif a.cmd == "export":
             out = export_original(open_store(a.src), a.dest, as_zip=a.dest.endswith(".zip"), force=a.force)

@@ -13,19 +13,36 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..depth import DEPTH_ENCODING, encode_depth
-from ..paths import default_dataset_path, default_foregrounds, repo_root
-from ..synth import compose
-from ..synth.generate import (RENDER_VERSION, SAMPLE_DTYPE, choose_indices, compose_chunk, init_worker,
+from ..paths import default_dataset_path, default_foregrounds, default_photos, repo_root
+from ..synth import compose, photos
+from ..synth.generate import (PHOTO, RENDER_VERSION, SAMPLE_DTYPE, choose_indices, compose_chunk, init_worker,
                               release_workers, render_backgrounds, worker_pool)
 from . import store
 from .dataset import split_indices
 from .output import leftovers, prepare_destination
 
 
+PHOTO_SHARE = 0.5  # share of samples on a photograph (the write-up's backgrounds were all photographs)
+EMPTY_SHARE = 0.04  # share of samples with nothing pasted (hard negatives: the mask is empty)
+
+
+def _share(value, flag: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{flag} must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def build(out: str | Path | None = None, count: int | None = 10_000, size: int = 224, seed: int = 0,
           force: bool = False, workers: int | None = None, foregrounds: str | Path | None = None,
-          cache_dir: str | Path | None = "auto", progress: bool = True) -> Path:
-    """Generate `count` fg_bg samples at size x size into the packed folder `out`; returns its path."""
+          cache_dir: str | Path | None = "auto", progress: bool = True, photo_share: float = PHOTO_SHARE,
+          empty_share: float = EMPTY_SHARE, photos_dir: str | Path | None = None) -> Path:
+    """Generate `count` fg_bg samples at size x size into the packed folder `out`; returns its path.
+
+    A share `photo_share` of the samples stand on a photograph of `photos_dir` (default data/photos: crops,
+    mirrors and colour changes of it, with no true depth, so their depth_valid is 0) instead of a rendered
+    scene, and a share `empty_share` have nothing pasted (an empty mask). Which samples those are follows
+    from (seed, index) alone.
+    """
     out = Path(out) if out is not None else default_dataset_path()
     if not isinstance(size, int) or not 16 <= size <= 1024:
         raise ValueError(f"--size must be an integer between 16 and 1024, got {size!r}")
@@ -33,9 +50,12 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         raise ValueError(f"--count must be a positive integer, got {count!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+    photo_share, empty_share = _share(photo_share, "--photo-share"), _share(empty_share, "--empty-share")
     prepare_destination(out, force)  # before any work: a refusal costs nothing
     fg_dir = Path(foregrounds) if foregrounds is not None else default_foregrounds()
     fgs = compose.load_foregrounds(fg_dir)
+    photo_dir = Path(photos_dir) if photos_dir is not None else default_photos()
+    bank = photos.load_photos(photo_dir) if photo_share > 0 else []
     n_fg = len(fgs)
     total = compose.BACKGROUNDS * n_fg * compose.FLIPS * compose.PLACEMENTS
     indices = choose_indices(count, total, seed)
@@ -53,7 +73,8 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     with store.atomic_output(out, force) as tmp:
         images, targets = store.create_packed(tmp, len(indices), size)
         del images, targets  # workers reopen the files themselves
-        with worker_pool(workers, init_worker, (str(tmp), bgs, str(fg_dir), seed)) as pool:
+        init = (str(tmp), bgs, str(fg_dir), seed, str(photo_dir), photo_share, empty_share)
+        with worker_pool(workers, init_worker, init) as pool:
             results = pool.imap_unordered(compose_chunk, jobs) if pool else map(compose_chunk, jobs)
             with tqdm(total=len(indices), desc=f"compose {out.name}", unit="img", disable=not progress) as bar:
                 for start, rows in results:
@@ -64,6 +85,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         np.save(tmp / "samples.npy", samples)
         np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=encode_depth(bgs["depth"]), camera=bgs["camera"])
         train = split_indices(samples, "train", test_fraction=0.2, mode="random", seed=0)
+        on_photo = samples["bg_kind"] == PHOTO
         mean, std = store.channel_stats(np.load(tmp / "images.npy", mmap_mode="r"), train)
         manifest = {
             "format_version": store.FORMAT_VERSION, "kind": "built-in", "size": size, "count": int(len(indices)),
@@ -73,6 +95,14 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
             "depth_encoding": DEPTH_ENCODING, "mean": mean, "std": std,
             "stats_over": "up to 2,000 images of the training part of the default split (random, test 0.2, seed 0)",
             "foreground_names": [f.name for f in fgs],
+            "photo_share": photo_share, "empty_share": empty_share,
+            "photos": [p.name for p in bank], "photo_kinds": [p.kind for p in bank],
+            "photo_set": photos.digest(photo_dir) if bank else None,
+            "frame_photos": list(range(min(photos.FRAME_PHOTOS, len(bank)))),
+            "samples_on_photos": int(on_photo.sum()), "samples_without_object": int((samples["has_object"] == 0).sum()),
+            "depth_validity": ("per sample: samples.npy field depth_valid; 0 on photographs, whose depth was never "
+                               "measured, and the loaders give NaN depth targets there, which every depth loss and "
+                               "metric leaves out"),
             "render_version": RENDER_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)},
             "composites_per_second": round(len(indices) / max(t_compose, 1e-9), 1),
@@ -95,5 +125,6 @@ def info(path: str | Path) -> str:
         return f"{path}: no dataset yet" + note
     s = store.open_store(path)
     m = dict(s.manifest)
-    m.pop("foreground_names", None)
+    for key in ("foreground_names", "photos", "photo_kinds"):
+        m.pop(key, None)
     return f"{path}: {len(s)} samples at {s.size}x{s.size} ({type(s).__name__})\n" + json.dumps(m, indent=1) + note

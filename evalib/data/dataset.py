@@ -12,29 +12,33 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .store import OriginalLayout, PackedStore, channel_stats, open_store
+from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
 SPLITS = ("train", "test")
 SPLIT_MODES = ("random", "heldout")
 
 
 def _groups(samples, n: int):
-    """(background, foreground) id per sample, from the store's sample table."""
+    """(background, foreground, photograph) id per sample from the store's sample table; -1 where there is none."""
     if samples is None:
         raise ValueError("split mode 'heldout' needs to know each sample's background and foreground, but this "
                          f"dataset has no sample table ({n} samples); use mode='random', or export/pack it with evalib")
-    return np.asarray(samples["background"]), np.asarray(samples["foreground"])
+    names = samples.dtype.names or ()
+    photo = np.asarray(samples["photo"]) if "photo" in names else np.full(len(samples), -1)
+    return np.asarray(samples["background"]), np.asarray(samples["foreground"]), photo
 
 
 def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "random", seed: int = 0,
-                  fraction: float = 1.0, count: int | None = None) -> np.ndarray:
+                  fraction: float = 1.0, count: int | None = None, frame_photos=()) -> np.ndarray:
     """Sorted positions of `split` ("train" or "test") in a dataset; the same arguments give the same split.
 
     mode "random" shuffles samples with `seed` and holds out `test_fraction` of them (as the write-up).
-    mode "heldout" holds out whole backgrounds and whole foregrounds, each a share h with
-    1 - (1 - h)^2 = test_fraction: a sample is in test if its background or its foreground is held out,
-    so no test image shows a scene or an object seen in training. `fraction` then keeps that share
-    of each split (a seeded subset).
+    mode "heldout" holds out whole backgrounds, whole photographs and whole foregrounds, each a share h
+    with 1 - (1 - h)^2 = test_fraction: a sample is in test if its scene, its photograph or its object is
+    held out, so no test image shows a scene, a photograph or an object seen in training (samples with
+    nothing pasted are held out by their background alone). Photographs listed in `frame_photos` (the
+    manifest's: they also hang as framed pictures in the rendered rooms) are never held out, so a held-out
+    photograph appears nowhere in training. `fraction` then keeps that share of each split (a seeded subset).
 
     >>> split_indices(None, "test", 0.25, count=8, seed=1).tolist()
     [1, 6]
@@ -56,16 +60,32 @@ def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "
         n_test = max(1, round(n * test_fraction))
         chosen = perm[:n_test] if split == "test" else perm[n_test:]
     else:
-        bg, fg = _groups(samples, n)
-        h = 1 - np.sqrt(1 - test_fraction)
-        ubg, ufg = np.unique(bg), np.unique(fg)
-        held_bg = rng.choice(ubg, size=max(1, round(len(ubg) * h)), replace=False)
-        held_fg = rng.choice(ufg, size=max(1, round(len(ufg) * h)), replace=False)
-        is_test = np.isin(bg, held_bg) | np.isin(fg, held_fg)
+        bg, fg, photo = _groups(samples, n)
+        held_bg, held_fg, held_photo = held_out(bg, fg, photo, test_fraction, rng, frame_photos)
+        is_test = np.isin(bg, held_bg) | np.isin(fg, held_fg) | np.isin(photo, held_photo)
         chosen = np.flatnonzero(is_test if split == "test" else ~is_test)
         chosen = rng.permutation(chosen)
     keep = max(1, round(len(chosen) * fraction)) if len(chosen) else 0
     return np.sort(chosen[:keep])
+
+
+def held_out(backgrounds, foregrounds, photos, test_fraction: float = 0.2, seed: int | np.random.Generator = 0,
+             frame_photos=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scenes, objects and photographs that split mode "heldout" keeps out of training (ids; -1 entries ignored).
+
+    Each is a share h of the distinct ids present, with 1 - (1 - h)^2 = test_fraction; `frame_photos` are never
+    held out. `seed` may be the generator `split_indices` draws from (seeded by (split seed, 7)).
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([seed, 7])
+    h = 1 - np.sqrt(1 - test_fraction)
+    bg, fg, photo = (np.asarray(a) for a in (backgrounds, foregrounds, photos))
+    ubg, ufg = np.unique(bg[bg >= 0]), np.unique(fg[fg >= 0])  # -1: on a photograph, or nothing pasted
+    held_bg = rng.choice(ubg, size=max(1, round(len(ubg) * h)), replace=False) if len(ubg) else ubg
+    held_fg = rng.choice(ufg, size=max(1, round(len(ufg) * h)), replace=False) if len(ufg) else ufg
+    uph = np.setdiff1d(np.unique(photo[photo >= 0]), np.asarray(frame_photos, dtype=np.int64))
+    # drawn after the others, so a dataset without photographs keeps the split it always had
+    held_photo = rng.choice(uph, size=max(1, round(len(uph) * h)), replace=False) if len(uph) else uph
+    return np.sort(held_bg), np.sort(held_fg), np.sort(held_photo)
 
 
 @dataclass(frozen=True)
@@ -141,7 +161,8 @@ class Sample:
 
     rgb: np.ndarray  # (H, W, 3) uint8
     mask: np.ndarray  # (H, W) uint8 {0, 1}
-    depth: np.ndarray  # (H, W) uint8 depth code
+    depth: np.ndarray  # (H, W) uint8 depth code (meaningless where depth_valid is False)
+    depth_valid: bool = True  # False: no true depth (a photograph); the target's depth is NaN
 
 
 class FgBgDataset(Dataset):
@@ -149,6 +170,9 @@ class FgBgDataset(Dataset):
 
     `root` is a packed folder (fast), or the original layout as a folder or zip. `size` is the
     intended output size (None keeps the stored size); `fraction` uses a seeded share of each split.
+    A sample without true depth (on a photograph: `depth_valid` False) has NaN in the target's depth
+    channel: evalib's depth losses and metrics leave those pixels out, and anything else that reads them
+    gets NaN rather than a depth that was never measured.
     """
 
     def __init__(self, root: str | Path, split: str = "train", size: int | None = None, fraction: float = 1.0,
@@ -162,7 +186,9 @@ class FgBgDataset(Dataset):
         self.split, self.split_mode, self.seed = split, split_mode, seed
         self.split_seed = seed if split_seed is None else split_seed  # which samples; `seed`: augmentation draws
         self.indices = split_indices(self.store.samples, split, test_fraction, split_mode, self.split_seed, fraction,
-                                     count=len(self.store))
+                                     count=len(self.store), frame_photos=self.store.manifest.get("frame_photos", ()))
+        self.store_depth_valid = depth_valid(self.store)  # per stored sample
+        self.depth_valid = self.store_depth_valid[self.indices]  # per item of this split
         self.augment = "standard" if augment is True else "none" if augment is False else augment
         self.transform = augmentations(self.augment)
         self.transform.set_random_seed(seed)
@@ -186,7 +212,7 @@ class FgBgDataset(Dataset):
             images, targets = resize_batch(images, targets, self.size)
             rgb = images[0].permute(1, 2, 0).numpy()
             mask, depth = targets[0, 0].numpy(), targets[0, 1].numpy()
-        return Sample(rgb, mask, depth)
+        return Sample(rgb, mask, depth, bool(self.depth_valid[i]))
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.raw(i)
@@ -194,6 +220,8 @@ class FgBgDataset(Dataset):
         images = _tensor(out["image"])[None].permute(0, 3, 1, 2)
         targets = torch.from_numpy(np.stack([out["mask"], out["depth"]]))[None]
         image, target = to_unit(images, targets)
+        if not s.depth_valid:
+            target[:, 1] = float("nan")
         return normalise(image, self._mean_t, self._std_t)[0].contiguous(), target[0].contiguous()
 
     def denormalize(self, image: torch.Tensor) -> np.ndarray:
@@ -218,5 +246,5 @@ def _stats_of(store, indices: np.ndarray, limit: int = 300):
     return channel_stats(images, np.arange(len(images)), limit)
 
 
-__all__ = ["FgBgDataset", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
+__all__ = ["FgBgDataset", "held_out", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
            "to_unit", "normalise", "PackedStore", "OriginalLayout"]

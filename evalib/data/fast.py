@@ -453,7 +453,10 @@ class FastLoader:
         self._sampler.batches = self.epoch_batches()
         nb = self.non_blocking
         batches = iter(self._loader)
+        valid = self.dataset.store_depth_valid
+        k = -1
         while True:
+            k += 1
             with _intra_op_threads(self.threads):
                 item = next(batches, None)
                 if item is None:
@@ -462,6 +465,9 @@ class FastLoader:
                 seed = int(item[2])  # -1: augmented already (on a CPU device) or not to be augmented
                 image, target = prepare_batch(image, target, self._mean, self._std, seed >= 0, seed,
                                               backend=self.augment_backend)
+                invalid = ~valid[self._sampler.batches[k][0]]
+                if invalid.any():  # no true depth (photographs): NaN, as the per-item path gives
+                    target[torch.from_numpy(np.flatnonzero(invalid)).to(target.device), 1] = float("nan")
                 if self.channels_last:
                     image = image.contiguous(memory_format=torch.channels_last)
             yield image, target

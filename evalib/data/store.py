@@ -114,6 +114,18 @@ class PackedStore:
 SAMPLE_FIELDS = ("background", "foreground")  # what the splits read; a build writes these and more
 
 
+def depth_valid(store) -> np.ndarray:
+    """Whether each stored sample has true depth: (len(store),) bool, from the sample table's depth_valid field.
+
+    A sample on a photograph has none (depth_valid 0). A dataset without that field (older builds, the
+    original layout without our manifest) has true depth everywhere.
+    """
+    samples = getattr(store, "samples", None)
+    if samples is None or "depth_valid" not in (samples.dtype.names or ()):
+        return np.ones(len(store), bool)
+    return np.asarray(samples["depth_valid"]) != 0
+
+
 def check_samples(samples: np.ndarray, where) -> np.ndarray:
     """Raise DatasetFormatError (naming `where`) unless `samples` is a 1-d table with integer SAMPLE_FIELDS."""
     names = samples.dtype.names or ()

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from functools import lru_cache
+
+from . import photos
 from . import scene as sc
 from . import textures as tx
 
 
 def _rng(seed: int, bg: int) -> np.random.Generator:
     return np.random.default_rng([seed, 1, bg])
+
+
+@lru_cache(maxsize=None)
+def _frame_texture(k: int) -> tx.Texture:
+    """Framed picture k: one of the training photographs that `synth.photos.frame_textures` sets aside."""
+    return tx.Texture.from_array(tx.photo_texture(photos.frame_textures()[k].image), wrap=False)
 
 
 def _floor_material(rng) -> sc.Material:
@@ -58,7 +67,7 @@ def indoor(rng: np.random.Generator) -> sc.Scene:
         u0 = rng.uniform(0.1, max(0.2, along - w - 0.1))
         v0 = -rng.uniform(1.4, min(2.2, height - 0.2)) - 0.0
         h = w * rng.uniform(0.6, 1.0)
-        photo = tx.Texture.from_array(tx.photo(str(rng.choice(tx.PHOTOS))), wrap=False)
+        photo = _frame_texture(int(rng.integers(len(photos.frame_textures()))))
         s.decals.append(sc.Decal(face, u0, u0 + w, v0, v0 + h, photo))
     # furniture: boxes standing on the floor along the walls and in the room
     for _ in range(rng.integers(1, 5)):

@@ -1,4 +1,4 @@
-"""Textures for the scene renderer: real photographs from scikit-image, procedural patterns, mip-maps.
+"""Textures for the scene renderer: training photographs (framed pictures), scikit-image's grey textures, patterns.
 
 Every texture is a float32 (H, W, 3) array in [0, 1] with power-of-two sides, so its mip-map
 pyramid halves cleanly and tiles without seams. `Texture.sample` picks a mip level per pixel from
@@ -13,8 +13,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-# scikit-image images that ship inside its wheel (no download at run time).
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
+# scikit-image's grey textures, inside its wheel (no download at run time). Its photographs are evaluation
+# photographs (evalib.photobench) and never textures: the framed pictures are training photographs (synth.photos).
 GRAY_TEXTURES = ("brick", "grass", "gravel", "moon")
 
 
@@ -92,14 +92,14 @@ def skimage_image(name: str) -> np.ndarray:
     """A bundled scikit-image picture as uint8 (H, W[, 3]); raises if it would need a download."""
     from skimage import data as skdata
 
-    if name not in PHOTOS + GRAY_TEXTURES:
-        raise ValueError(f"unknown scikit-image texture {name!r}; expected one of {PHOTOS + GRAY_TEXTURES}")
+    if name not in GRAY_TEXTURES:
+        raise ValueError(f"unknown scikit-image texture {name!r}; expected one of {GRAY_TEXTURES}")
     return getattr(skdata, name)()
 
 
-def photo(name: str, side: int = 256) -> np.ndarray:
-    """A real photograph as a (side, side, 3) float32 texture."""
-    return _square_pow2(skimage_image(name), side)
+def photo_texture(image: np.ndarray, side: int = 256) -> np.ndarray:
+    """A photograph (uint8 RGB) as a (side, side, 3) float32 texture, its centre square."""
+    return _square_pow2(image, side)
 
 
 def make_tileable(image: np.ndarray) -> np.ndarray:

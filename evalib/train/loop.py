@@ -186,6 +186,9 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
     return total, count, lr
 
 
+COUNT_PREFIX = "samples/"  # _score's sums: how many samples each loss value was averaged over
+
+
 @torch.no_grad()
 def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: DevicePlan) -> tuple[dict[str, float], int]:
     """This process's test sums and sample count.
@@ -207,7 +210,9 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: Devic
         values = {"test_loss": loss_fn(out, y).item()}
         values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
         for k, v in values.items():
-            sums[k] = sums.get(k, 0.0) + v * len(x)
+            if math.isfinite(v):  # a depth term is NaN for a batch without true depth: it counts no samples
+                sums[k] = sums.get(k, 0.0) + v * len(x)
+                sums[COUNT_PREFIX + k] = sums.get(COUNT_PREFIX + k, 0.0) + len(x)
         pooled.update(decode(out), y)
         count += len(x)
     sums.update(pooled.state())
@@ -216,7 +221,8 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: Devic
 
 def _scores(sums: dict[str, float], count: int) -> dict[str, float]:
     """Reported test values from (summed) `_score` sums: losses as means per sample, metrics pooled over the set."""
-    losses = {k: v / max(count, 1) for k, v in sums.items() if not PooledScores.owns(k)}
+    losses = {k: v / max(sums.get(COUNT_PREFIX + k, count), 1) for k, v in sums.items()
+              if not PooledScores.owns(k) and not k.startswith(COUNT_PREFIX)}
     metrics = PooledScores.from_state(sums).result() if count else {}
     return {**losses, **metrics}
 
