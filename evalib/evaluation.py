@@ -128,7 +128,7 @@ def breakdown(preds, threshold: float = 0.5) -> dict:
     Returns two tables: "mask", the IoU pooled over the images of each object-size band (`SIZE_BANDS`, by
     the share of the image the true mask covers), and "depth", delta<1.25 and the median ratio error
     (max(pred/true, true/pred)) over the pixels of each true-depth band (`DEPTH_BANDS_M`), with the share
-    of the pixels each band holds.
+    of the pixels with true depth each band holds (pixels without, on photographs, are in no band).
     """
     true_mask, pred_mask = preds.targets[:, 0] >= 0.5, preds.preds[:, 0] >= threshold
     share = true_mask.mean(axis=(1, 2))
@@ -138,14 +138,15 @@ def breakdown(preds, threshold: float = 0.5) -> dict:
         inter, union = (true_mask[rows] & pred_mask[rows]).sum(), (true_mask[rows] | pred_mask[rows]).sum()
         mask_rows.append({"objects": name, "images": int(rows.sum()),
                           "iou": float(inter / union) if union else float("nan")})
-    true_m = decode_depth(np.clip(preds.targets[:, 1].astype(np.float64), 0, 1))
+    true_m = decode_depth(np.clip(preds.targets[:, 1].astype(np.float64), 0, 1))  # NaN where no true depth
     pred_m = decode_depth(np.clip(preds.preds[:, 1].astype(np.float64), 0, 1))
     ratio = np.maximum(pred_m / true_m, true_m / pred_m)
+    known = max(int(np.isfinite(true_m).sum()), 1)
     depth_rows = []
     for name, lo, hi in DEPTH_BANDS_M:
-        px = (true_m >= lo) & (true_m < hi)
+        px = (true_m >= lo) & (true_m < hi)  # NaN (a photograph) falls in no band
         r = ratio[px]
-        depth_rows.append({"true depth": name, "pixel_share": float(px.mean()),
+        depth_rows.append({"true depth": name, "pixel_share": float(px.sum() / known),
                            "delta1": float((r < 1.25).mean()) if r.size else float("nan"),
                            "median_ratio": float(np.median(r)) if r.size else float("nan")})
     return {"mask": pd.DataFrame(mask_rows).set_index("objects"),

@@ -4,9 +4,10 @@
     result = score_photos(pretrained("depthmask-best"), bench)
     result.summary                                   # pooled and per-image IoU with bootstrap bands, empty crops
 
-The evaluation photographs are scikit-image's (astronaut, coffee, chelsea, rocket, the motorcycle),
-scikit-learn's two sample images (china, flower) where scikit-learn is installed, and the nature
-photographs of Debian's mate-backgrounds where that package is installed. None of them is a training
+The evaluation photographs are scikit-image's (astronaut, coffee, chelsea, rocket, the motorcycle) and
+scikit-learn's two sample images (china, flower): the fixed benchmark. Where Debian's mate-backgrounds
+is installed, its nature photographs can be added (`evaluation_photos(MATE_NATURE)`; figures with them
+are a different benchmark). None of them is a training
 background, a framed picture of the generator or a texture (`evalib.synth.photos` refuses them), and no
 recipe was chosen on them: recipes are chosen on the held-out part of the training photographs (the
 ``heldout`` split).
@@ -31,21 +32,24 @@ from .synth import compose, photos
 from .unseen import as_rgb8, load_photo, to_batch
 
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle")
+# what marks a training photograph as one of these (or of mate-backgrounds): its name, or the package it came from
+EVALUATION_NAMES = (*SKIMAGE_PHOTOS, "stereo_motorcycle", "camera", "china", "flower")
+EVALUATION_SOURCES = ("mate-backgrounds", "scikit-image", "skimage", "scikit-learn", "sklearn")
+COPY_CORRELATION = 0.9  # grey 32x32 thumbnails this correlated (also mirrored) count as the same photograph
 SKLEARN_PHOTOS = ("china.jpg", "flower.jpg")
 MATE_NATURE = Path("/usr/share/backgrounds/mate/nature")
 MARKED = 0.05  # a crop with nothing pasted "has a false object" when more than this share of it is marked
 
 
-def evaluation_photos(mate_dir: str | Path | None = MATE_NATURE) -> dict[str, np.ndarray]:
-    """{name: uint8 RGB} of every evaluation photograph that loads here offline (scikit-image's always do)."""
+def evaluation_photos(mate_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    """{name: uint8 RGB}: the benchmark's seven photographs (scikit-image's five, scikit-learn's two, both
+    dependencies of the project), and with `mate_dir` (e.g. `MATE_NATURE`, where Debian's mate-backgrounds is
+    installed) its nature photographs as well; the figures of the two sets are not comparable."""
+    from sklearn.datasets import load_sample_image
+
     out = {name: load_photo(name) for name in SKIMAGE_PHOTOS}
-    try:
-        from sklearn.datasets import load_sample_image
-    except ImportError:
-        load_sample_image = None
-    if load_sample_image is not None:
-        for name in SKLEARN_PHOTOS:
-            out[f"sklearn_{name.split('.')[0]}"] = as_rgb8(load_sample_image(name))
+    for name in SKLEARN_PHOTOS:
+        out[f"sklearn_{name.split('.')[0]}"] = as_rgb8(load_sample_image(name))
     if mate_dir is not None and Path(mate_dir).is_dir():
         from PIL import Image
 
@@ -53,6 +57,38 @@ def evaluation_photos(mate_dir: str | Path | None = MATE_NATURE) -> dict[str, np
             with Image.open(path) as im:
                 out[f"mate_{path.stem}"] = np.asarray(im.convert("RGB"))
     return out
+
+
+def _thumb(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    t = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA)
+    return (t - t.mean()) / (t.std() + 1e-9)
+
+
+def check_training_photos(folder: str | Path | None = None, mate_dir: str | Path | None = MATE_NATURE) -> int:
+    """Raise ValueError if a training photo set (default data/photos) names, or holds a copy of, an evaluation
+    photograph (a centred, resized or mirrored copy: thumbnails correlated above COPY_CORRELATION); returns how
+    many photographs were checked."""
+    index = Path(folder) if folder is not None else None
+    entries = photos.load_photos(index)
+    for p in entries:
+        origin = f"{p.meta.get('package', '')} {p.meta.get('source', '')}".lower()
+        found = [n for n in EVALUATION_NAMES if n == p.name.lower()] + [s for s in EVALUATION_SOURCES if s in origin]
+        if found:
+            raise ValueError(f"training photograph {p.name!r} is an evaluation photograph ({found[0]}): those measure "
+                             "transfer and are never training backgrounds")
+    reference = {n: _thumb(im) for n, im in evaluation_photos(mate_dir if mate_dir and Path(mate_dir).is_dir()
+                                                               else None).items()}
+    for p in entries:
+        for flipped in (p.image, p.image[:, ::-1]):
+            mine = _thumb(flipped)
+            for n, t in reference.items():
+                if float((mine * t).mean()) > COPY_CORRELATION:
+                    raise ValueError(f"training photograph {p.name!r} looks like the evaluation photograph {n!r} "
+                                     f"(thumbnail correlation above {COPY_CORRELATION}); remove it from the set")
+    return len(entries)
 
 
 def heldout_objects(n_foregrounds: int, test_fraction: float = 0.2, split_seed: int = 0) -> np.ndarray:
@@ -80,14 +116,15 @@ class PhotoBench:
 
 
 def photo_benchmark(size: int = 64, crops: int = 24, empty: int = 8, seed: int = 0, objects=None,
-                    foregrounds: str | Path | None = None, photographs: dict | None = None) -> PhotoBench:
+                    foregrounds: str | Path | None = None, photographs: dict | None = None,
+                    mate_dir: str | Path | None = None) -> PhotoBench:
     """`crops` composites and `empty` bare crops per evaluation photograph, at size x size.
 
     `objects`: foreground indices to paste (default: the held-out ones, `heldout_objects`), taken in turn.
     """
     fgs = compose.load_foregrounds(Path(foregrounds) if foregrounds is not None else default_foregrounds())
     objects = heldout_objects(len(fgs)) if objects is None else np.asarray(objects)
-    pics = evaluation_photos() if photographs is None else photographs
+    pics = evaluation_photos(mate_dir) if photographs is None else photographs
     images, masks, names, has, pasted = [], [], [], [], []
     for p, (name, image) in enumerate(pics.items()):
         for k in range(crops + empty):
@@ -176,5 +213,48 @@ def score_photos(model: torch.nn.Module, bench: PhotoBench, mean=None, std=None,
     return PhotoScores(summary, per_photo, per_image)
 
 
-__all__ = ["MARKED", "PhotoBench", "PhotoScores", "evaluation_photos", "heldout_objects", "photo_benchmark",
+def by_background(dataset) -> dict:
+    """{"scenes": ..., "photographs": ...}: the items of an FgBgDataset on rendered scenes and on photographs
+    (torch Subsets, in dataset order), so that each can be scored apart (`evalib.evaluate` takes either)."""
+    from torch.utils.data import Subset
+
+    kind = np.asarray(dataset.store.samples["bg_kind"])[dataset.indices] if "bg_kind" in (
+        dataset.store.samples.dtype.names or ()) else np.zeros(len(dataset), int)
+    return {"scenes": Subset(dataset, np.flatnonzero(kind == 0).tolist()),
+            "photographs": Subset(dataset, np.flatnonzero(kind == 1).tolist())}
+
+
+@torch.no_grad()
+def motorcycle_depth(model: torch.nn.Module, size: int = 64, mean=None, std=None) -> dict:
+    """Spearman rank correlation of predicted depth with the true disparity of scikit-image's Middlebury motorcycle.
+
+    Near is bright in both (depth code and disparity), so 1 is a perfect ranking; "lower is nearer" (the row
+    index alone) is the layout baseline a network must beat. Pixels without a disparity (inf) are left out.
+    """
+    from scipy.stats import spearmanr
+    from skimage import data as skdata
+
+    left, _, disparity = skdata.stereo_motorcycle()
+    h, w = disparity.shape
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    import cv2
+
+    image = cv2.resize(np.ascontiguousarray(left[y0:y0 + side, x0:x0 + side]), (size, size), interpolation=cv2.INTER_AREA)
+    disp = np.ascontiguousarray(disparity[y0:y0 + side, x0:x0 + side]).astype(np.float64)
+    known = np.isfinite(disp)
+    disp = cv2.resize(np.where(known, disp, 0), (size, size), interpolation=cv2.INTER_AREA)
+    known = cv2.resize(known.astype(np.float64), (size, size), interpolation=cv2.INTER_AREA) > 0.999
+    if mean is None or std is None:
+        mean, std = model.normalization
+    was_training = model.training
+    out = model.eval()(to_batch(image[None], mean, std).to(next(model.parameters()).device)).float().cpu().numpy()
+    model.train(was_training)
+    rows = np.repeat(np.arange(size, dtype=np.float64)[:, None], size, axis=1)
+    return {"spearman": float(spearmanr(out[0, 1][known], disp[known]).statistic),
+            "lower_is_nearer": float(spearmanr(rows[known], disp[known]).statistic), "pixels": int(known.sum())}
+
+
+__all__ = ["COPY_CORRELATION", "EVALUATION_NAMES", "EVALUATION_SOURCES", "MARKED", "PhotoBench", "PhotoScores",
+           "by_background", "check_training_photos", "evaluation_photos", "motorcycle_depth", "heldout_objects", "photo_benchmark",
            "predict_masks", "score_photos"]

@@ -63,11 +63,13 @@ class _Panel:
     def update(self, image, target, pred, threshold: float, thresholded: bool) -> dict:
         mask = (pred[0] >= threshold).astype(np.float32) if thresholded else pred[0]
         depth_err = np.abs(decode_depth(pred[1].astype(np.float64)) - decode_depth(target[1].astype(np.float64)))
-        scale = max(float(depth_err.max()), 1e-6)
+        known = np.isfinite(depth_err)  # a photograph has no true depth: no error to show
+        scale = max(float(depth_err[known].max()) if known.any() else 0.0, 1e-6)
         shown = [image, target[0], mask, target[1], pred[1], np.abs(mask - target[0]), depth_err / scale]
         for im, data in zip(self.ims, shown):
             im.set_data(data)
-        self.ims[6].axes.set_title(f"|depth error| (max {scale:.2g} m)", fontsize=9)
+        self.ims[6].axes.set_title(f"|depth error| (max {scale:.2g} m)" if known.any() else "no true depth (a photograph)",
+                                   fontsize=9)
         return {"image": image, "true_mask": target[0], "pred_mask": mask, "true_depth": target[1],
                 "pred_depth": pred[1], "mask_error": shown[5], "depth_error_m": depth_err}
 
@@ -107,8 +109,9 @@ class Browser:
         self.current = {"index": int(self.p.indices[i]), "metrics": m, **shown}
         self.image.value = self.panel.png()
         self.metrics.value = (f"<b>{self.p.label}</b> · sample {self.current['index']} · mask IoU@{thr:.2f} "
-                              f"<b>{m['iou']:.3f}</b> · depth RMSE <b>{m['rmse_m']:.2f} m</b> · "
-                              f"&delta;&lt;1.25 <b>{m['delta1']:.1%}</b>")
+                              + (f"<b>{m['iou']:.3f}</b> · depth RMSE <b>{m['rmse_m']:.2f} m</b> · "
+                                 f"&delta;&lt;1.25 <b>{m['delta1']:.1%}</b>" if np.isfinite(m["rmse_m"]) else
+                                 f"<b>{m['iou']:.3f}</b> · no true depth (a photograph)"))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -159,8 +162,9 @@ class Comparison:
             m = sample_metrics(run.preds[i], run.targets[i], self.threshold)
             self.current[k] = {"run": run.label, "index": int(run.indices[i]), "metrics": m, **shown}
             self.images[k].value = panel.png()
-            self.captions[k].value = (f"<b>{run.label}</b>: IoU <b>{m['iou']:.3f}</b> · RMSE <b>{m['rmse_m']:.2f} m</b>"
-                                      f" · &delta;&lt;1.25 <b>{m['delta1']:.1%}</b>")
+            self.captions[k].value = (f"<b>{run.label}</b>: IoU <b>{m['iou']:.3f}</b> · " + (
+                f"RMSE <b>{m['rmse_m']:.2f} m</b> · &delta;&lt;1.25 <b>{m['delta1']:.1%}</b>"
+                if np.isfinite(m["rmse_m"]) else "no true depth (a photograph)"))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

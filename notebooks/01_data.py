@@ -22,10 +22,12 @@
 # **The write-up's data.** 400,000 images: 100 backgrounds x 100 foregrounds (plus their
 # horizontal flips) x 20 placements, each with a foreground mask and a depth map that a pretrained
 # DenseDepth model guessed. We cannot download that here, so `evalib` builds an equivalent dataset
-# offline: rooms and outdoor views ray-cast through a random pinhole camera, real photographs and
-# textures from scikit-image, and 100 Fluent 3D emoji cutouts standing on the ground at a
-# plausible real-world height. Because we render the scene, depth is **exact**, not a model's guess.
-# The index layout is the original's (background-major), so "100 x 100 x 2 x 20" holds here too.
+# offline. Half of its samples stand on **real photographs** (93 bundled ones: rooms, shops, streets,
+# nature), cropped, mirrored and recoloured so that no two backgrounds are alike, as the write-up's
+# objects stood on photographs; the other half on rooms and outdoor views ray-cast through a random
+# pinhole camera. 100 Fluent 3D emoji cutouts stand on them at a plausible size. On a rendered scene
+# depth is **exact**, not a model's guess; a photograph has **no true depth**, and such samples say so
+# (below). The index layout is the original's (background-major), so "100 x 100 x 2 x 20" holds here too.
 
 # %%
 # In Colab, the project must be installed first (elsewhere: `pip install -e .` once, see the README).
@@ -70,13 +72,49 @@ print("depth encoding:", store.manifest["depth_encoding"]["encode"])
 train = FgBgDataset(path, "train", size=prof.image_size)
 test = FgBgDataset(path, "test", size=prof.image_size)
 show = [train.raw(i) for i in np.linspace(0, len(train) - 1, 24).astype(int)]
+
+
+def shown_depth(sample):
+    """The depth code as a picture; NaN (drawn blank) where the sample has no true depth (a photograph)."""
+    return sample.depth / np.float32(255) if sample.depth_valid else np.full(sample.depth.shape, np.nan, np.float32)
+
+
 image_grid([s.rgb for s in show], title="images");
 image_grid([s.mask for s in show], title="masks", cmap="gray");
-image_grid([s.depth for s in show], title="depth (near = bright)", cmap="gray");
+image_grid([shown_depth(s) for s in show], title="depth (near = bright; blank: a photograph, no true depth)", cmap="gray");
+
+# %% [markdown]
+# ## Photographs, hard negatives, and where depth is true
+# A sample on a photograph carries `depth_valid = 0` in the sample table, and the dataset hands its
+# depth target out as NaN: every depth loss and depth metric of `evalib` leaves those pixels out, and
+# any code that forgot would get NaN rather than a depth nobody measured. We chose that over giving
+# photographs a geometry (a photograph hung on a plane does have true depth, a plane's), because the
+# network would then learn that photographs are flat walls, which no photograph we test on is.
+# A few samples have nothing pasted at all (hard negatives): their mask is empty, so the network
+# cannot learn that "something stands out" means "an object was pasted".
+
+# %%
+if store.samples is not None and "bg_kind" in store.samples.dtype.names:
+    s_all = store.samples
+    kinds = np.where(s_all["bg_kind"] == 1, "photograph", "rendered scene")
+    table = pd.crosstab(kinds, np.where(s_all["has_object"] == 1, "object pasted", "nothing pasted"), margins=True)
+    table["true depth"] = [int(s_all["depth_valid"][kinds == k].sum()) if k != "All" else int(s_all["depth_valid"].sum())
+                           for k in table.index]
+    display(table)
+    on_photo = [i for i in range(len(train)) if not train.depth_valid[i]][:12]
+    empty = [i for i in range(len(train)) if s_all["has_object"][train.indices[i]] == 0][:6]
+    if on_photo:
+        image_grid([train.raw(i).rgb for i in on_photo], title="on photographs");
+        image_grid([train.raw(i).mask for i in on_photo], title="their masks", cmap="gray");
+        nan_share = float(train[on_photo[0]][1][1].isnan().float().mean())
+        print(f"{len(store.manifest.get('photos', []))} training photographs, {store.manifest.get('samples_on_photos', 0)} "
+              f"samples on them; the depth target of one of them is {nan_share:.0%} NaN")
+    if empty:
+        image_grid([train.raw(i).rgb for i in empty], title="hard negatives: nothing pasted, the mask is empty");
 
 # %% [markdown]
 # ## The 100 backgrounds and the 100 foregrounds
-# Even-numbered backgrounds are rooms (floor, walls, ceiling, furniture boxes, framed photographs),
+# Even-numbered backgrounds are rooms (floor, walls, ceiling, furniture boxes, framed training photographs),
 # odd-numbered ones outdoor views (ground, hills, buildings, sky, distance fog). Each was rendered
 # once with 3x3 supersampling and mip-mapped textures, so far floors stay free of moire.
 
@@ -95,10 +133,12 @@ image_grid([np.clip(f.rgba[..., :3] + (1 - f.rgba[..., 3:]), 0, 1) for f in fgs[
 # Where the foreground stands is the main depth cue the network must read from its apparent size.
 
 # %%
-depth_m = decode_depth(np.stack([train.raw(i).depth for i in range(0, len(train), max(1, len(train) // 300))]) / 255.0)
+with_depth = np.flatnonzero(train.depth_valid)  # rendered scenes only: a photograph has no true depth
+depth_m = decode_depth(np.stack([train.raw(int(i)).depth for i in with_depth[::max(1, len(with_depth) // 300)]]) / 255.0)
 histogram(depth_m, bins=60, xlabel="depth (m)", title="all pixels", log=True);
 if store.samples is not None and "fg_depth_m" in store.samples.dtype.names:
-    histogram(store.samples["fg_depth_m"], bins=40, xlabel="foreground distance (m)", title="where foregrounds stand");
+    histogram(store.samples["fg_depth_m"][np.isfinite(store.samples["fg_depth_m"])], bins=40,
+              xlabel="foreground distance (m)", title="where foregrounds stand (rendered scenes)");
 
 # %% [markdown]
 # ## Augmentation keeps image, mask and depth aligned
@@ -149,8 +189,8 @@ claims = claims_table("01_data", [Claim("01_data", "augmentation makes loading s
 # %% [markdown]
 # ## Splits
 # `random` is the write-up's split, now seeded, so a restarted Colab session gets the same test
-# set (the write-up's split was re-drawn on every restart). `heldout` keeps whole backgrounds and
-# whole foregrounds out of training: its test score measures generalisation, not memory.
+# set (the write-up's split was re-drawn on every restart). `heldout` keeps whole backgrounds, whole
+# photographs and whole foregrounds out of training: its test score measures generalisation, not memory.
 
 # %%
 rows = []
@@ -165,8 +205,9 @@ display(pd.DataFrame(rows))
 
 # %% [markdown]
 # ## Can it be solved without looking? Shortcut baselines
-# A per-row mean depth (every image gets the training set's average depth of each row) and an
-# all-background mask. Any network of the later notebooks must beat these by a wide margin.
+# A per-row mean depth (every image gets the training set's average depth of each row, over the images
+# with true depth) and an all-background mask. Any network of the later notebooks must beat these by a
+# wide margin. Depth figures are over the rendered scenes, the only images with true depth.
 
 # %%
 base = shortcut_baselines(train, test, limit=1000)

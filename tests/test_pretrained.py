@@ -16,9 +16,12 @@ def check_set(tmp_path_factory, bg_cache):
     data = build(out, count=CHECK_SET["count"], size=CHECK_SET["size"], seed=CHECK_SET["seed"], cache_dir=bg_cache,
                  progress=False)
     test = FgBgDataset(data, split="test", split_mode=CHECK_SET["split_mode"])
-    # every background and object occurs, so the held-out ones are those held out of the weights' training set
-    assert len(np.unique(test.store.samples["background"])) == 100
-    assert len(np.unique(test.store.samples["foreground"])) == 100
+    # every scene, object and photograph occurs, so the held-out ones are those held out of the weights' training
+    # set (-1: a sample on a photograph has no scene, one with nothing pasted no object)
+    s = test.store.samples
+    assert len(np.unique(s["background"][s["background"] >= 0])) == 100
+    assert len(np.unique(s["foreground"][s["foreground"] >= 0])) == 100
+    assert len(np.unique(s["photo"][s["photo"] >= 0])) == len(test.store.manifest["photos"])
     return test
 
 
@@ -26,7 +29,8 @@ def test_shipped_weights_are_small_and_described():
     assert "depthmask-best" in available()
     net = pretrained("depthmask-best")
     card = net.card
-    assert card["recipe"] == "python -m evalib.train --recipe best"
+    assert card["recipe"].startswith("python -m evalib.train --recipe best")
+    assert card["photo_benchmark"][0]["figure"].startswith("mask IoU")  # the photograph benchmark, beside the rest
     assert {"heldout_test", "check", "trained_images", "train_seconds"} <= set(card)
     assert len(net.normalization[0]) == 3 and not net.training
     assert all(p.dtype == torch.float32 for p in net.parameters())

@@ -11,8 +11,9 @@ sample table, and the loaders turn their depth target into NaN, so no depth loss
 use a depth that was never measured (see `evalib.data.dataset`). The pasted object has no distance
 either, so its placement records NaN depth.
 
-Photographs that measure transfer (scikit-image's, scikit-learn's, Debian mate-backgrounds') are never
-among these: `check_not_evaluation` refuses a training set that names one.
+The photographs that measure transfer (`evalib.photobench`) are never among these:
+`evalib.photobench.check_training_photos` refuses a photo set that names or copies one of them (the tests
+run it on the bundled set).
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ from PIL import Image
 
 from ..paths import default_photos
 
-# evaluation photographs (evalib.photobench): never a training background, never a framed picture
-EVALUATION_NAMES = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "stereo_motorcycle", "camera", "china",
-                    "flower")
-EVALUATION_SOURCES = ("mate-backgrounds", "scikit-image", "skimage", "scikit-learn", "sklearn")
 FRAME_PHOTOS = 8  # the first photographs of photos.json are also the framed pictures of the generator's rooms
 CROP_SHARE = (0.3, 1.0)  # side of a crop as a share of the photograph's shorter side (log-uniform)
 GAIN = (0.85, 1.15)  # per-channel colour gain
@@ -49,15 +46,6 @@ class Photo:
     kind: str
     image: np.ndarray  # (H, W, 3) uint8
     meta: dict
-
-
-def check_not_evaluation(name: str, meta: dict, where) -> None:
-    """Raise ValueError if a photograph of a training set is one of the evaluation photographs (by name or source)."""
-    origin = f"{meta.get('package', '')} {meta.get('source', '')}".lower()
-    found = [n for n in EVALUATION_NAMES if n == name.lower()] + [s for s in EVALUATION_SOURCES if s in origin]
-    if found:
-        raise ValueError(f"{where}: photograph {name!r} is an evaluation photograph ({found[0]}): those measure transfer "
-                         "and are never training backgrounds (evalib.photobench)")
 
 
 def load_photos(folder: str | Path | None = None) -> list[Photo]:
@@ -86,7 +74,6 @@ def load_photos(folder: str | Path | None = None) -> list[Photo]:
         seen.add(name)
         if Path(file).is_absolute() or ".." in Path(file).parts:
             raise ValueError(f"{index}: entry {k} ({name}) points outside {folder} ({file!r}); give a file in it")
-        check_not_evaluation(name, e, index)
         path = folder / file
         try:
             with Image.open(path) as im:
@@ -200,5 +187,4 @@ def paste_on_photo(bg_rgb: np.ndarray, fg, flip: bool, rng: np.random.Generator)
     return rgb, mask, place
 
 
-__all__ = ["CROP_SHARE", "Crop", "EVALUATION_NAMES", "EVALUATION_SOURCES", "FRAME_PHOTOS", "Photo", "apply_crop", "check_not_evaluation",
-           "digest", "draw_crop", "frame_textures", "load_photos", "paste_on_photo"]
+__all__ = ["CROP_SHARE", "Crop", "FRAME_PHOTOS", "Photo", "apply_crop", "digest", "draw_crop", "frame_textures", "load_photos", "paste_on_photo"]

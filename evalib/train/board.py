@@ -75,11 +75,12 @@ class Board:
             self.scalar(f"{prefix}/{k.replace('/', '.')}", v, step)
 
     def images(self, x: torch.Tensor, target: torch.Tensor, pred: torch.Tensor, step: int) -> None:
-        """Grids of inputs (N, 3, H, W) in [0, 1], true and predicted masks and depth, (N, 2, H, W) each."""
+        """Grids of inputs (N, 3, H, W) in [0, 1], true and predicted masks and depth, (N, 2, H, W) each; a true depth
+        that does not exist (NaN: a photograph) is drawn mid-grey."""
         if not self.writer:
             return
         grids = {"input": x, "mask_true": target[:, :1], "mask_pred": pred[:, :1],
-                 "depth_true": target[:, 1:2], "depth_pred": pred[:, 1:2]}
+                 "depth_true": target[:, 1:2].nan_to_num(0.5), "depth_pred": pred[:, 1:2]}
         for name, im in grids.items():
             self.writer.add_images(f"images/{name}", im.detach().float().clamp(0, 1).cpu(), step)
 
