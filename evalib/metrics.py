@@ -253,8 +253,10 @@ class PooledScores:
         valid = torch.isfinite(t[:, 1]).flatten(1)  # (N, H*W)
         whole = valid.all(1)  # images with true depth at every pixel: SSIM, median scaling, checkerboard
         v = valid.double()
-        tc = torch.where(torch.isfinite(t[:, 1]), t[:, 1], torch.zeros_like(t[:, 1]))
-        pd = decode_depth(p[:, 1].clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
+        known = torch.isfinite(t[:, 1])
+        tc = torch.where(known, t[:, 1], torch.zeros_like(t[:, 1]))
+        pc = torch.where(known, p[:, 1], tc)  # whatever is predicted where nothing is true counts nowhere, NaN included
+        pd = decode_depth(pc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
         td = decode_depth(tc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
         near = (tc > 0).flatten(1).double() * v  # nearer than the far limit
         err = pd - td
@@ -273,7 +275,7 @@ class PooledScores:
 
         from pytorch_msssim import ssim as _ssim
 
-        pdc, tdc = p[:, 1:], tc[:, None]
+        pdc, tdc = pc[:, None], tc[:, None]
         row["ssim_sum"] = _ssim(pdc, tdc, data_range=1.0, size_average=False,
                                 win_size=_fitting_window(pdc, self.ssim_window)) * w
         if p.shape[-1] % 2 == 0 and p.shape[-2] % 2 == 0:

@@ -147,7 +147,8 @@ if store.samples is not None and "fg_depth_m" in store.samples.dtype.names:
 
 # %%
 aug = FgBgDataset(path, "train", size=prof.image_size, augment=True)
-draws = [aug[0] for _ in range(6)]
+first_scene = int(np.flatnonzero(aug.depth_valid)[0])  # a rendered scene, so the depth has something to show
+draws = [aug[first_scene] for _ in range(6)]
 sample_rows([aug.denormalize(x) for x, _ in draws], [y[0].numpy() for _, y in draws], [y[1].numpy() for _, y in draws]);
 
 # %% [markdown]

@@ -68,6 +68,7 @@ fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
 
 # %%
+import numpy as np
 import torch
 from IPython.display import Markdown, display
 
@@ -108,8 +109,9 @@ wide_table = ex.show_net("dnn2_wide", s.size, depth=2)
 
 # %%
 test = ex.test_split(s)
-x = torch.stack([test[i][0] for i in range(min(64, len(test)))])  # (n, 3, H, W)
-y = torch.stack([test[i][1] for i in range(min(64, len(test)))])  # (n, 2, H, W): mask, depth
+scenes = np.flatnonzero(test.depth_valid)[:64]  # images with true depth (rendered scenes, not photographs)
+x = torch.stack([test[int(i)][0] for i in scenes])  # (n, 3, H, W)
+y = torch.stack([test[int(i)][1] for i in scenes])  # (n, 2, H, W): mask, depth
 with torch.no_grad(), torch.random.fork_rng():
     torch.manual_seed(0)
     at_init = {m: checkerboard_score(create(m).eval()(x)[:, 1:], y[:, 1:]) for m in ("dnn1", "dnn2")}

@@ -269,7 +269,8 @@ display(reference)
 # %% [markdown]
 # ## The best model on the same photographs
 # The shipped weights of notebook 12 (`pretrained("depthmask-best")`: the same UNet with two decoders,
-# trained about ten times longer than the longer run above) at their training size, 64x64, normalised
+# trained far longer than the longer run above, on a build that is half photographs; its card says how
+# long) at their training size, 64x64, normalised
 # with the statistics they were trained with. Beside the same numbers for the longer run above
 # (predicted at 64x64 too), and for the best model's predictions on held-out composites: what a
 # "normal" answer looks like for it.

@@ -151,6 +151,12 @@ def test_depth_metrics_leave_out_samples_without_true_depth():
     for k in ("rmse_m", "mae_m", "abs_rel", "delta1", "delta1_near", "delta1_median_scaled", "ssim", "checkerboard"):
         assert a[k] == pytest.approx(b[k], rel=1e-9), k
     assert a["iou"] != pytest.approx(b["iou"], rel=1e-6)  # the mask is scored on every image
+    # whatever is predicted where nothing is true (even NaN: the target itself, as an oracle would) changes nothing
+    odd = pred.clone()
+    odd[missing, 1] = float("nan")
+    again = PooledScores()
+    again.update(odd, target)
+    assert again.result() == pytest.approx(a, rel=1e-12, nan_ok=True)
     per = every.per_image_arrays()
     assert np.isnan(per["rmse_m"][missing.numpy()]).all() and np.isfinite(per["rmse_m"][~missing.numpy()]).all()
     # batch_metrics and depth_metrics agree, and a set with no true depth has NaN depth scores
