@@ -192,6 +192,9 @@ def quantize(v: torch.Tensor, bins: int) -> torch.Tensor:
     """
     if bins < 2:
         raise ValueError(f"bins must be at least 2; got {bins}")
+    if bool(torch.isnan(v).any()):
+        raise ValueError("quantize got NaN depth (no true depth: a photograph); such pixels belong in no bin, so leave "
+                         "those images out (FgBgDataset.depth_valid says which)")
     return (v.clamp(0, 1) * bins).floor().clamp_max(bins - 1).long()
 
 

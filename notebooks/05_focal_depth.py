@@ -106,7 +106,8 @@ ex.show_net("dnn2", s.size, **loss.model_options());
 
 # %%
 test = ex.test_split(s)
-codes = torch.stack([test[i][1][1] for i in range(len(test))])  # (n, H, W) true depth codes
+codes = torch.stack([test[int(i)][1][1] for i in np.flatnonzero(test.depth_valid)])  # (n, H, W) true depth codes
+# (the images with true depth: rendered scenes; a photograph's depth is NaN and belongs in no bin)
 ceiling = pd.DataFrame({K: depth_metrics(bin_centres(K)[quantize(codes, K)], codes) for K in (8, 16, 32)}).T
 ceiling.index.name = "bins"
 ceiling.insert(0, "half-bin depth ratio", [200 ** (1 / (2 * K)) for K in ceiling.index])

@@ -78,7 +78,8 @@ print(s)
 
 # %%
 test = ex.test_split(s)
-codes = torch.stack([test[i][1][1] for i in range(len(test))])  # (n, H, W) true depth codes of the test split
+codes = torch.stack([test[int(i)][1][1] for i in np.flatnonzero(test.depth_valid)])  # (n, H, W) true depth codes
+# (the images with true depth: rendered scenes; a photograph's depth is NaN and belongs in no bin)
 bin_counts = (4, 8, 16, 32, 64, 256)
 floor = pd.DataFrame({K: depth_metrics(bin_centres(K)[quantize(codes, K)], codes) for K in bin_counts}).T
 floor.index.name = "bins"
