@@ -157,9 +157,10 @@ def paste_on_photo(bg_rgb: np.ndarray, fg, flip: bool, rng: np.random.Generator)
     height a log-uniform share `PHOTO_HEIGHT` of the image, tilted by at most `PHOTO_ROLL_DEG`; a
     placement whose visible share falls outside the dataset's range is drawn again, as on scenes.
     """
-    from .compose import MAX_ATTEMPTS, MAX_VISIBLE, MIN_VISIBLE, Placement, _paste
+    from .compose import MAX_ATTEMPTS, MAX_VISIBLE, MIN_VISIBLE, Placement, _paste, occlude
 
     size = bg_rgb.shape[0]
+    far = np.full(bg_rgb.shape[:2], np.inf, np.float32)
     sprite = fg.rgba[:, ::-1] if flip else fg.rgba
     closest = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -168,10 +169,7 @@ def paste_on_photo(bg_rgb: np.ndarray, fg, flip: bool, rng: np.random.Generator)
         angle = rng.uniform(-PHOTO_ROLL_DEG, PHOTO_ROLL_DEG)
         up = height_px * np.array([np.sin(np.radians(angle)), -np.cos(np.radians(angle))])
         layer = _paste(sprite, size, np.array([col, row]), up)
-        alpha = layer[..., 3]
-        mask = (alpha >= 0.5).astype(np.uint8)
-        rgb = layer[..., :3] + bg_rgb.astype(np.float32) / 255.0 * (1 - alpha[..., None])
-        rgb = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+        rgb, mask, _ = occlude(bg_rgb, far, layer, 0.0)  # nothing in a photograph is nearer: the object shows whole
         share = float(mask.mean())
         r, c = min(int(row), size - 1), min(int(col), size - 1)
         result = (rgb, mask, Placement(r, c, float("nan"), fg.height_m, height_px, angle, share, attempt))
