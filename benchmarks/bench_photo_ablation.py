@@ -1,6 +1,7 @@
 """What bought the photograph gain: the best recipe at a short budget, one ingredient removed at a time.
 
     python benchmarks/bench_photo_ablation.py --json ablation.json     # about 25 minutes on 2 cores
+    python benchmarks/bench_photo_ablation.py --json ablation.json --only "standard augmentation"   # one row, merged in
 
 Builds (once, under --root) a dataset per data ingredient at 64x64 (--count samples each, seed 0):
 the default mix (half on photographs, 4 % with nothing pasted), no photographs, no hard negatives; then
@@ -38,12 +39,19 @@ def main(argv=None) -> None:
     p.add_argument("--root", default="runs/photo-ablation")
     p.add_argument("--count", type=int, default=10_000)
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--json")
+    p.add_argument("--json", help="write the rows here; rows already in the file whose run was not made now are kept")
+    p.add_argument("--only", action="append", default=[],
+                   help="run only the rows whose label contains this text (repeatable)")
     a = p.parse_args(argv)
+    runs = [r for r in RUNS if not a.only or any(o.lower() in r[0].lower() for o in a.only)]
+    if not runs:
+        p.error(f"--only {a.only} matches none of the runs: " + "; ".join(r[0] for r in RUNS))
     root = Path(a.root)
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     paths = {}
     for name, shares in DATA.items():
+        if name != "default mix" and all(r[1] != name for r in runs):
+            continue
         path = root / ("data-" + name.replace(" ", "-"))
         if not (path / "manifest.json").is_file():
             build(path, count=a.count, size=64, seed=0, progress=False, **shares)
@@ -52,7 +60,7 @@ def main(argv=None) -> None:
     test = FgBgDataset(paths["default mix"], "test", size=64, split_mode="heldout")
     parts = by_background(test)
     rows = []
-    for label, data, augment in RUNS:
+    for label, data, augment in runs:
         out = root / ("run-" + label.split(":")[0].replace(" ", "-").replace("(", "").replace(")", ""))
         cfg = TrainConfig.recipe("best", data=str(paths[data]), epochs=a.epochs, augment=augment, out=str(out),
                                  channels_last="always", progress=False, log_images=0)
@@ -82,7 +90,14 @@ def main(argv=None) -> None:
               f"{r['delta1_median_scaled']:.3f} |")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+        path = Path(a.json)
+        made = {r["ingredient"] for r in rows}
+        kept = [r for r in json.loads(path.read_text()) if r["ingredient"] not in made] if path.is_file() else []
+        order = [r[0] for r in RUNS]
+        merged = sorted(kept + rows, key=lambda r: order.index(r["ingredient"]) if r["ingredient"] in order else len(order))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(merged, indent=1))
+        os.replace(tmp, path)
 
 
 if __name__ == "__main__":
