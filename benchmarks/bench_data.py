@@ -3,6 +3,7 @@
     python benchmarks/bench_data.py generate --count 4000 --size 224
     python benchmarks/bench_data.py load --count 4000 --size 96 --workers 0 2
     python benchmarks/bench_data.py memory data/fgbg data/small
+    python benchmarks/bench_data.py inputs data/fgbg --size 64     # the composite alone vs with its background
 """
 
 from __future__ import annotations
@@ -121,6 +122,38 @@ def bench_load(count: int, size: int, stored: int, workers: list[int], batch: in
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
+def bench_inputs(path: str, size: int, workers: list[int], batch: int, rounds: int, seconds: float, device: str) -> None:
+    """Samples/s of the train split with inputs "fgbg" and "fgbg+bg", per-item and FastLoader, interleaved rounds."""
+    dev = torch.device(device)
+    common = dict(split="train", size=size, augment=True)
+    s = open_store(path)
+    on_photos = int((s.samples["bg_kind"] == 1).sum()) if "bg_kind" in (s.samples.dtype.names or ()) else 0
+    print(f"machine: {machine()}; device {dev}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{path}: {s.count} samples stored at {s.size}x{s.size} ({on_photos} on photographs, whose backgrounds are "
+          f"cut again from the photograph on load), loaded at {size}x{size}, standard augmentation, batch {batch}")
+    for w in workers:
+        ways = {}
+        for inputs in ("fgbg", "fgbg+bg"):
+            ds = FgBgDataset(path, inputs=inputs, **common)
+            ways[(inputs, "per item (DataLoader)")] = DataLoader(
+                ds, batch_size=batch, shuffle=True, num_workers=w, persistent_workers=w > 0,
+                generator=torch.Generator().manual_seed(0))
+            ways[(inputs, "FastLoader")] = FastLoader(ds, batch_size=batch, shuffle=True, num_workers=w, device=dev)
+        for loader in ways.values():
+            drain(loader, 2, dev)
+        runs = {key: [] for key in ways}
+        for _ in range(rounds):
+            for key, loader in ways.items():
+                runs[key].append(rate(loader, seconds, dev))
+        print(f"workers={w}")
+        for (inputs, way), r in runs.items():
+            med, base = float(np.median(r)), float(np.median(runs[("fgbg", way)]))
+            print(f"  {inputs:8s} {way:22s} {med:8.0f} samples/s (best {max(r):6.0f})  {med / base:5.2f}x of the "
+                  "composite alone")
+        del ways
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def rss_mb() -> dict:
     """Resident memory of this process (Linux /proc), in MiB: total, anonymous, file-backed."""
     out = {}
@@ -183,6 +216,14 @@ def main() -> None:
     m.add_argument("--loader", nargs="+", default=["simple", "fast"], choices=["simple", "fast"])
     m.add_argument("--size", type=int, default=None, help="loaded size (default: as stored)")
     m.add_argument("--batch", type=int, default=64)
+    inp = sub.add_parser("inputs")
+    inp.add_argument("path", help="a packed dataset folder")
+    inp.add_argument("--size", type=int, default=64)
+    inp.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    inp.add_argument("--batch", type=int, default=64)
+    inp.add_argument("--rounds", type=int, default=3)
+    inp.add_argument("--seconds", type=float, default=3.0)
+    inp.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     one = sub.add_parser("memory-one")
     one.add_argument("path")
     one.add_argument("--loader", default="simple", choices=["simple", "fast"])
@@ -193,6 +234,8 @@ def main() -> None:
         bench_generate(a.count, a.size, a.workers)
     elif a.cmd == "load":
         bench_load(a.count, a.size, a.stored, a.workers, a.batch, a.rounds, a.seconds, a.device, a.data)
+    elif a.cmd == "inputs":
+        bench_inputs(a.path, a.size, a.workers, a.batch, a.rounds, a.seconds, a.device)
     elif a.cmd == "memory":
         bench_memory(a.paths, a.loader, a.size, a.batch)
     else:

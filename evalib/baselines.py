@@ -19,6 +19,51 @@ def _stack(ds, limit):
     return torch.from_numpy(masks), torch.from_numpy(depth)
 
 
+def _raw(ds, limit):
+    """Unaugmented samples (`Sample`s) of an FgBgDataset or of a torch Subset of one, the first `limit` of them."""
+    base, idx = (ds.dataset, list(ds.indices)) if hasattr(ds, "dataset") else (ds, list(range(len(ds))))
+    if getattr(base, "backgrounds", None) is None:
+        raise ValueError("the background-difference baseline needs each sample's empty background: load the dataset "
+                         "with inputs='fgbg+bg'")
+    return [base.raw(i) for i in (idx[:limit] if limit else idx)]
+
+
+def _difference(items) -> np.ndarray:
+    """(N, H, W) uint8: per pixel, the largest channel difference between the composite and its background."""
+    return np.stack([np.abs(s.rgb.astype(np.int16) - s.background).max(-1).astype(np.uint8) for s in items])
+
+
+def background_difference(train, test, limit: int | None = 2000) -> dict:
+    """The mask a network-free rule gets when it sees the empty background too: foreground where the composite
+    differs from its background by more than a threshold t (in grey levels, the largest of the three channels).
+
+    t is the one that maximises pooled mask IoU over (up to `limit` of) `train`'s images; it is then scored on
+    `test` (both FgBgDatasets, or Subsets of them, with inputs="fgbg+bg"), with the pooled figures `evaluate`
+    reports. Returns threshold, train_iou, iou, dice, images, and per_image: each test image's IoU, as
+    `evaluate(..., per_image=True)` defines it.
+    """
+    items = _raw(train, limit)
+    diff, fg = _difference(items), np.stack([s.mask for s in items]).astype(bool)
+    # pixels above each threshold t = 0..255, for foreground and background pixels: one pass of bincount
+    above_fg = np.cumsum(np.bincount(diff[fg], minlength=256)[::-1])[::-1]  # above_fg[t]: fg pixels with diff >= t
+    above_bg = np.cumsum(np.bincount(diff[~fg], minlength=256)[::-1])[::-1]
+    total_fg = int(fg.sum())
+    # predicted foreground: diff > t, i.e. diff >= t + 1
+    tp, fp = above_fg[1:], above_bg[1:]
+    iou = tp / np.maximum(total_fg + fp, 1)
+    t = int(np.argmax(iou))  # thresholds 0..254
+    items = _raw(test, None)
+    pred = (_difference(items) > t).astype(np.float32)
+    masks = np.stack([s.mask for s in items]).astype(np.float32)
+    depth = np.stack([s.depth for s in items]).astype(np.float32) / 255.0  # the true depth: only the mask is scored
+    scores = PooledScores(per_image=True)
+    truth = torch.from_numpy(np.stack([masks, depth], 1))
+    scores.update(torch.stack([torch.from_numpy(pred), truth[:, 1]], 1), truth)
+    d = scores.result()
+    return {"threshold": t, "train_iou": round(float(iou[t]), 4), "iou": round(float(d["iou"]), 4),
+            "dice": round(float(d["dice"]), 4), "images": len(items), "per_image": scores.per_image_arrays()["iou"]}
+
+
 def shortcut_baselines(train, test, limit: int | None = 2000) -> list[dict]:
     """Score two image-blind predictors on `test`, fitted on `train` (FgBgDatasets at the same size).
 

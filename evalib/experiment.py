@@ -66,7 +66,7 @@ _NOT_IN_KEY = ("out", "experiment", "name", "progress", "resume", "stop_after", 
 
 # fields added to TrainConfig after runs were cached: at these values they change nothing, so they stay out of
 # the key and a run trained before the field existed is still found
-_ADDED_LATER = {"ema": 0.0, "fast_augment": "auto", "max_steps": None}
+_ADDED_LATER = {"ema": 0.0, "fast_augment": "auto", "max_steps": None, "inputs": "fgbg"}
 
 
 def run_key(cfg) -> str:
@@ -200,6 +200,19 @@ def compare_values(notebook: str, claim: str, writeup: str, a: float, b: float, 
     return Claim(notebook, claim, writeup, ours, band, word)
 
 
+def judge_values(notebook: str, claim: str, writeup: str, a, b, expected) -> Claim:
+    """A claim about two sets of per-image values that are not both runs (a run against a rule, say), paired image
+    by image: ours is the mean difference A - B, the band a paired bootstrap over the images."""
+    ours, band, word = judge(a, b, expected)
+    return Claim(notebook, claim, writeup, ours, band, word)
+
+
+def said(claim: Claim) -> str:
+    """One claim in a sentence, with its difference and band; "no band" where there is none (a single seed)."""
+    band = f"band ±{claim.noise:.3g}" if np.isfinite(claim.noise) else "no band"
+    return f"“{claim.claim}”: {claim.verdict} ({claim.ours:+.3g}, {band})."
+
+
 def claims_table(notebook: str, claims: list):
     """Show a notebook's claims table and record it for the main job's reports/claims.md and claims.csv."""
     record_claims(notebook, claims)
@@ -241,13 +254,15 @@ def maps_model(result):
 
 
 def test_split(s: TrainConfig):
-    """The test split these runs were scored on (unaugmented), at the notebook's image size."""
-    return FgBgDataset(s.data, "test", size=s.size, fraction=s.fraction)
+    """The test split these runs were scored on (unaugmented), at the notebook's image size and inputs."""
+    return FgBgDataset(s.data, "test", size=s.size, fraction=s.fraction, split_mode=s.split_mode,
+                       split_seed=s.split_seed, inputs=s.inputs)
 
 
 def train_split(s: TrainConfig):
     """The training split (unaugmented), e.g. to fit the image-blind baselines."""
-    return FgBgDataset(s.data, "train", size=s.size, fraction=s.fraction)
+    return FgBgDataset(s.data, "train", size=s.size, fraction=s.fraction, split_mode=s.split_mode,
+                       split_seed=s.split_seed, inputs=s.inputs)
 
 
 def prediction_figure(result, dataset, n: int = 8, threshold: float | None = None):

@@ -51,6 +51,33 @@ def sample_rows(rgb, mask, depth, titles=("fg_bg", "mask", "depth"), depth_cmap:
     return fig
 
 
+def input_pairs(composite, background, mask, titles=("fg_bg", "background", "|difference|", "mask"),
+                labels=None, scale: float = 1.5):
+    """Four rows, one column per sample: the composite, its empty background, their difference (the largest of
+    the three channels, bright where they differ) and the true mask: where the difference shows outside the
+    mask, the two inputs are not aligned. Images (N, H, W, 3) uint8 or float in [0, 1]; `labels` titles columns."""
+    comp, back, mask = np.asarray(composite), np.asarray(background), np.asarray(mask)
+    if comp.shape != back.shape:
+        raise ValueError(f"composite {comp.shape} and background {back.shape} must have the same shape")
+    unit = (lambda x: x.astype(np.float32) / 255.0) if comp.dtype == np.uint8 else (lambda x: x.astype(np.float32))
+    diff = np.abs(unit(comp) - unit(back)).max(-1)
+    n = len(comp)
+    fig, axes = plt.subplots(4, n, figsize=(n * scale, 4 * scale), squeeze=False)
+    for j in range(n):
+        for i, (img, cmap) in enumerate(((unit(comp[j]), None), (unit(back[j]), None), (diff[j], "gray"),
+                                         (mask[j], "gray"))):
+            ax = axes[i, j]
+            ax.imshow(np.clip(img, 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(titles[i])
+            if i == 0 and labels is not None:
+                ax.set_title(labels[j], fontsize=8)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04, left=0.04, right=0.99, bottom=0.01, top=0.95 if labels else 0.99)
+    return fig
+
+
 def histogram(values, bins: int = 50, xlabel: str = "", title: str | None = None, log: bool = False):
     """A histogram of a flat array of values."""
     fig, ax = plt.subplots(figsize=(6, 3.2))

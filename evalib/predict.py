@@ -33,7 +33,9 @@ class Maps(nn.Module):
     The head (its channels and activation) is read off the network itself (`DepthMaskNet.maps`); a loss
     with a `decode` may be given for other networks, whose raw outputs only the loss can interpret.
     `flip=True` averages the maps of the image and of its mirror image (mirrored back): test-time
-    augmentation, at twice the cost.
+    augmentation, at twice the cost. A network that takes the composite alone (`in_channels` 3) reads the
+    first three channels of a composite-and-background batch (`inputs="fgbg+bg"`), so networks with and
+    without the background can be scored on the same dataset object.
     """
 
     def __init__(self, net: nn.Module, loss_fn: nn.Module | None = None, flip: bool = False):
@@ -41,6 +43,8 @@ class Maps(nn.Module):
         self.net, self.loss_fn, self.flip = net, loss_fn, flip
 
     def _maps(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and x.shape[1] == 6 and getattr(self.net, "in_channels", None) == 3:
+            x = x[:, :3]  # the composite; this network never sees the background
         if self.loss_fn is not None and hasattr(self.loss_fn, "decode"):
             return self.loss_fn.decode(self.net(x).float())
         if hasattr(self.net, "maps"):
@@ -100,7 +104,10 @@ def export_weights(path, dest: str | Path, card: dict, mean=None, std=None) -> P
         ds = FgBgDataset(cfg["data"], split="train", size=cfg.get("size"))
         mean, std = ds.mean, ds.std
     weights = {k: v.half() if v.is_floating_point() else v for k, v in checkpoint.weights(state).items()}
-    blob = {"format": WEIGHTS_FORMAT, "model": cfg["model"], "model_options": dict(cfg.get("model_options") or {}),
+    options = dict(cfg.get("model_options") or {})
+    if cfg.get("inputs", "fgbg") != "fgbg":  # the network was built with the input channels of its inputs
+        options["in_channels"] = 6
+    blob = {"format": WEIGHTS_FORMAT, "model": cfg["model"], "model_options": options,
             "state_dict": weights, "mean": [float(v) for v in mean], "std": [float(v) for v in std], "card": card}
     return checkpoint.save_atomic(blob, Path(dest))
 

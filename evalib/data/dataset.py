@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .background import INPUTS, Backgrounds, input_channels
 from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
 SPLITS = ("train", "test")
@@ -108,17 +109,20 @@ class AugmentRanges:
 STANDARD = AugmentRanges()
 
 
-def augmentations(strength: str = "standard", ranges: AugmentRanges = STANDARD) -> A.Compose:
+def augmentations(strength: str = "standard", ranges: AugmentRanges = STANDARD, background: bool = False) -> A.Compose:
     """The write-up's augmentations; geometric ones move image, mask and depth together.
 
     Photometric transforms (brightness/contrast, blur, grayscale) only ever touch the image:
     albumentations applies them to `image` alone, and `depth` is declared a mask-like target.
+    With `background`, a second image target `bg` (the empty background) gets the same transforms, drawn
+    once for both: the two inputs stay aligned, and see the same light.
     The batched equivalent on a device is `evalib.data.fast.augment_batch`, with the same `ranges`.
     """
+    targets = {"depth": "mask", **({"bg": "image"} if background else {})}
     if strength not in ("standard", "none"):
         raise ValueError(f"augment must be 'standard', 'none', True or False, got {strength!r}")
     if strength == "none":
-        return A.Compose([], additional_targets={"depth": "mask"})
+        return A.Compose([], additional_targets=targets)
     r = ranges
     return A.Compose([
         A.HorizontalFlip(p=r.flip_p),
@@ -126,7 +130,7 @@ def augmentations(strength: str = "standard", ranges: AugmentRanges = STANDARD) 
         A.RandomBrightnessContrast(brightness_limit=r.brightness, contrast_limit=r.contrast, p=r.brightness_contrast_p),
         A.GaussianBlur(blur_limit=r.blur_kernel, sigma_limit=r.blur_sigma, p=r.blur_p),
         A.ToGray(p=r.gray_p),
-    ], additional_targets={"depth": "mask"})
+    ], additional_targets=targets)
 
 
 def resize_batch(images: torch.Tensor, targets: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,8 +155,8 @@ def to_unit(images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def normalise(image: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) in [0, 1] -> (x - mean) / std per channel; mean and std are (3,) tensors."""
-    return (image - mean.view(1, 3, 1, 1)).div_(std.view(1, 3, 1, 1))
+    """(N, C, H, W) in [0, 1] -> (x - mean) / std per channel; mean and std are (C,) tensors."""
+    return (image - mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
 @dataclass
@@ -163,10 +167,15 @@ class Sample:
     mask: np.ndarray  # (H, W) uint8 {0, 1}
     depth: np.ndarray  # (H, W) uint8 depth code (meaningless where depth_valid is False)
     depth_valid: bool = True  # False: no true depth (a photograph); the target's depth is NaN
+    background: np.ndarray | None = None  # (H, W, 3) uint8 empty background, with inputs="fgbg+bg"
 
 
 class FgBgDataset(Dataset):
     """fg_bg images with their targets: `image` (3, H, W) normalised float, `target` (2, H, W) in [0, 1].
+
+    `inputs="fgbg+bg"` makes `image` (6, H, W): the composite, then the empty background it was made from
+    (`evalib.data.background`), both through one draw of the augmentation, normalised with the same
+    channel statistics. `channels` says which (3 or 6).
 
     `root` is a packed folder (fast), or the original layout as a folder or zip. `size` is the
     intended output size (None keeps the stored size); `fraction` uses a seeded share of each split.
@@ -177,7 +186,9 @@ class FgBgDataset(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", size: int | None = None, fraction: float = 1.0,
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0,
-                 augment: bool | str = False, split_seed: int | None = None):
+                 augment: bool | str = False, split_seed: int | None = None, inputs: str = "fgbg"):
+        self.channels = input_channels(inputs)
+        self.inputs = inputs
         self.store = open_store(root)
         if size is not None and (not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 8 <= size <= 1024):
             raise ValueError(f"size must be an integer between 8 and 1024 (or None for the stored "
@@ -190,7 +201,8 @@ class FgBgDataset(Dataset):
         self.store_depth_valid = depth_valid(self.store)  # per stored sample
         self.depth_valid = self.store_depth_valid[self.indices]  # per item of this split
         self.augment = "standard" if augment is True else "none" if augment is False else augment
-        self.transform = augmentations(self.augment)
+        self.backgrounds = Backgrounds(self.store) if self.channels == 6 else None
+        self.transform = augmentations(self.augment, background=self.backgrounds is not None)
         self.transform.set_random_seed(seed)
         mean, std = self.store.manifest.get("mean"), self.store.manifest.get("std")
         if mean is None:  # the original layout carries no statistics: measure a few hundred images
@@ -198,7 +210,10 @@ class FgBgDataset(Dataset):
             mean, std = _stats_of(self.store, train)
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
-        self._mean_t, self._std_t = torch.from_numpy(self.mean), torch.from_numpy(self.std)
+        # one (mean, std) per input channel: the background is normalised as the composite is
+        self.input_mean = np.tile(self.mean, self.channels // 3)
+        self.input_std = np.tile(self.std, self.channels // 3)
+        self._mean_t, self._std_t = torch.from_numpy(self.input_mean), torch.from_numpy(self.input_std)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -206,33 +221,47 @@ class FgBgDataset(Dataset):
     def raw(self, i: int) -> Sample:
         """Item i at the intended size, unaugmented (for plots)."""
         rgb, mask, depth = self.store.get(int(self.indices[i]))
+        # resized as the composite is, at the dataset's size (`Backgrounds` keeps the scenes and crops it made)
+        bg = self.backgrounds.get(int(self.indices[i]), self.size) if self.backgrounds is not None else None
         if rgb.shape[0] != self.size:
             images = _tensor(rgb)[None].permute(0, 3, 1, 2)  # (1, 3, H, W), channels-last view
             targets = torch.from_numpy(np.stack([mask * 255, depth], axis=-1))[None].permute(0, 3, 1, 2)
             images, targets = resize_batch(images, targets, self.size)
             rgb = images[0].permute(1, 2, 0).numpy()
             mask, depth = targets[0, 0].numpy(), targets[0, 1].numpy()
-        return Sample(rgb, mask, depth, bool(self.depth_valid[i]))
+        return Sample(rgb, mask, depth, bool(self.depth_valid[i]), bg)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.raw(i)
-        out = self.transform(image=s.rgb, mask=s.mask, depth=s.depth)
-        images = _tensor(out["image"])[None].permute(0, 3, 1, 2)
+        extra = {} if s.background is None else {"bg": np.ascontiguousarray(s.background)}
+        out = self.transform(image=s.rgb, mask=s.mask, depth=s.depth, **extra)
+        pixels = out["image"] if s.background is None else np.concatenate([out["image"], out["bg"]], axis=-1)
+        images = _tensor(np.ascontiguousarray(pixels))[None].permute(0, 3, 1, 2)
         targets = torch.from_numpy(np.stack([out["mask"], out["depth"]]))[None]
         image, target = to_unit(images, targets)
         if not s.depth_valid:
             target[:, 1] = float("nan")
         return normalise(image, self._mean_t, self._std_t)[0].contiguous(), target[0].contiguous()
 
-    def denormalize(self, image: torch.Tensor) -> np.ndarray:
-        """(3, H, W) or (N, 3, H, W) normalised tensor -> RGB float in [0, 1], channels last."""
+    def denormalize(self, image: torch.Tensor, part: str = "fgbg") -> np.ndarray:
+        """(C, H, W) or (N, C, H, W) normalised tensor -> RGB float in [0, 1], channels last.
+
+        With the background as a second input, `part` picks the composite ("fgbg", the default) or the
+        background ("bg").
+        """
+        if part not in ("fgbg", "bg"):
+            raise ValueError(f"part must be 'fgbg' (the composite) or 'bg' (its background), got {part!r}")
+        if part == "bg" and image.shape[-3] < 6:
+            raise ValueError("this image has no background channels; load the dataset with inputs='fgbg+bg'")
         x = image.detach().cpu().numpy()
+        x = x[..., 3:6, :, :] if part == "bg" else x[..., :3, :, :]
         x = np.moveaxis(x, -3, -1) * self.std + self.mean
         return np.clip(x, 0, 1)
 
     def __repr__(self) -> str:
+        shown = "" if self.inputs == "fgbg" else f", inputs={self.inputs!r}"
         return (f"FgBgDataset({self.store.root}, split={self.split!r}, mode={self.split_mode!r}, "
-                f"{len(self)} samples at {self.size}x{self.size}, augment={self.augment!r})")
+                f"{len(self)} samples at {self.size}x{self.size}, augment={self.augment!r}{shown})")
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -246,5 +275,5 @@ def _stats_of(store, indices: np.ndarray, limit: int = 300):
     return channel_stats(images, np.arange(len(images)), limit)
 
 
-__all__ = ["FgBgDataset", "held_out", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
+__all__ = ["FgBgDataset", "INPUTS", "held_out", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
            "to_unit", "normalise", "PackedStore", "OriginalLayout"]

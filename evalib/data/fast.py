@@ -222,8 +222,12 @@ def photometric(image: torch.Tensor, p: dict, scale: float = 1.0) -> torch.Tenso
         kernels = gaussian_kernels(p["ksize"][i], p["sigma"][i])
         _apply(image, i.to(dev), lambda x: blur(x, kernels))
     if len(j := _rows(p["gray"], dev)):
-        weights = torch.tensor(GRAY_WEIGHTS, device=dev).view(1, 3, 1, 1)
-        _apply(image, j, lambda x: (x * weights).sum(1, keepdim=True).expand(-1, 3, -1, -1))
+        weights = torch.tensor(GRAY_WEIGHTS, device=dev).view(1, 1, 3, 1, 1)
+
+        def gray(x):  # each RGB picture of the channel axis to its luma, three channels kept
+            pictures = x.unflatten(1, (-1, 3))  # (n, pictures, 3, H, W)
+            return (pictures * weights).sum(2, keepdim=True).expand_as(pictures).flatten(1, 2)
+        _apply(image, j, gray)
     return image
 
 
@@ -246,6 +250,9 @@ def blur(image: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 def augment_uint8(images: np.ndarray, targets: np.ndarray, p: dict) -> None:
     """The standard augmentation with OpenCV, sample by sample, in place on uint8 (N, H, W, 3) and (N, H, W, 2) arrays.
 
+    Images may hold several RGB pictures side by side on the channel axis ((N, H, W, 6): a composite and
+    its background): each three channels get the same transforms, computed as for a picture alone.
+
     The CPU twin of the torch steps (`flip`, `affine`, `photometric`), from the same parameters `p`: on a
     CPU, a handful of OpenCV calls per 96x96 sample cost less than a dozen passes of float arithmetic over
     the batch. Like albumentations on uint8 images, values are rounded to uint8 after each step, so the two
@@ -257,27 +264,44 @@ def augment_uint8(images: np.ndarray, targets: np.ndarray, p: dict) -> None:
     q = {k: v.numpy() for k, v in p.items()}
     levels = np.arange(256, dtype=np.float64)
     kernels = gaussian_kernels(p["ksize"], p["sigma"]).numpy() if q["blur"].any() else None
+    groups = images.shape[-1] // 3
     for i in range(n):
-        image, target = images[i], targets[i]
-        if q["affine"][i]:
-            a = np.deg2rad(q["angle"][i])
-            rs = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) @ np.diag([q["scale_x"][i], q["scale_y"][i]])
-            shift = c - rs @ c  # destination = rs @ source + shift, about the centre
-            if q["flip"][i]:  # source x -> w - 1 - x first
-                rs, shift = rs @ np.diag([-1.0, 1.0]), shift + rs @ np.array([w - 1.0, 0.0])
-            m = np.hstack([rs, shift[:, None]])
-            image[:] = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        for g in range(groups):
+            _augment_picture(images[i, ..., 3 * g:3 * g + 3], targets[i] if g == 0 else None, q, i, c, levels, kernels)
+
+
+def _augment_picture(image: np.ndarray, target: np.ndarray | None, q: dict, i: int, c: np.ndarray, levels: np.ndarray,
+                     kernels) -> None:
+    """`augment_uint8`'s steps for sample i on one (H, W, 3) picture (a view, written in place) and its target."""
+    h, w = image.shape[:2]
+    if not image.flags.c_contiguous:  # three channels of six: work on a copy, write it back
+        work = np.ascontiguousarray(image)
+        _augment_picture(work, target, q, i, c, levels, kernels)
+        image[:] = work
+        return
+    if q["affine"][i]:
+        a = np.deg2rad(q["angle"][i])
+        rs = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) @ np.diag([q["scale_x"][i], q["scale_y"][i]])
+        shift = c - rs @ c  # destination = rs @ source + shift, about the centre
+        if q["flip"][i]:  # source x -> w - 1 - x first
+            rs, shift = rs @ np.diag([-1.0, 1.0]), shift + rs @ np.array([w - 1.0, 0.0])
+        m = np.hstack([rs, shift[:, None]])
+        image[:] = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        if target is not None:
             target[:] = cv2.warpAffine(target, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
-        elif q["flip"][i]:
-            image[:], target[:] = image[:, ::-1].copy(), target[:, ::-1].copy()
-        if q["brightness_contrast"][i]:  # contrast about 0, then brightness, as a lookup table
-            lut = np.rint(np.clip(levels * (1.0 + q["contrast"][i]) + 255.0 * q["brightness"][i], 0, 255)).astype(np.uint8)
-            cv2.LUT(image, lut, dst=image)
-        if q["blur"][i]:
-            k = kernels[i][kernels[i] > 0].astype(np.float32)
-            image[:] = cv2.sepFilter2D(image, -1, k, k, borderType=cv2.BORDER_REFLECT_101)
-        if q["gray"][i]:
-            image[:] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None]
+    elif q["flip"][i]:
+        image[:] = image[:, ::-1].copy()
+        if target is not None:
+            target[:] = target[:, ::-1].copy()
+    if q["brightness_contrast"][i]:  # contrast about 0, then brightness, as a lookup table
+        lut = np.rint(np.clip(levels * (1.0 + q["contrast"][i]) + 255.0 * q["brightness"][i], 0, 255)).astype(np.uint8)
+        cv2.LUT(image, lut, dst=image)
+    if q["blur"][i]:
+        k = kernels[i][kernels[i] > 0].astype(np.float32)
+        image[:] = cv2.sepFilter2D(image, -1, k, k, borderType=cv2.BORDER_REFLECT_101)
+    if q["gray"][i]:
+        image[:] = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None]
+
 
 
 def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
@@ -304,7 +328,7 @@ def prepare_batch(images: torch.Tensor, targets: torch.Tensor, mean: torch.Tenso
         target[:, 1].div_(255.0)
         image, target = affine(image, target, p)
         image = photometric(image, p, scale=255.0)
-        mean, std = mean.to(image.device).view(1, 3, 1, 1), std.to(image.device).view(1, 3, 1, 1)
+        mean, std = mean.to(image.device).view(1, -1, 1, 1), std.to(image.device).view(1, -1, 1, 1)
         return image.sub_(255.0 * mean).mul_(1.0 / (255.0 * std)), target  # (x / 255 - mean) / std, in place
     return unit_normalised(images, targets, mean, std)
 
@@ -315,7 +339,7 @@ def unit_normalised(images: torch.Tensor, targets: torch.Tensor, mean: torch.Ten
     on one contiguous float copy; uint8 input of any layout (a channels-last view is converted in the copy)."""
     dev = images.device
     image = torch.empty(images.shape, dtype=torch.float32, device=dev).copy_(images).div_(255.0)
-    image.sub_(mean.to(dev).view(1, 3, 1, 1)).div_(std.to(dev).view(1, 3, 1, 1))
+    image.sub_(mean.to(dev).view(1, -1, 1, 1)).div_(std.to(dev).view(1, -1, 1, 1))
     target = torch.empty(targets.shape, dtype=torch.float32, device=dev).copy_(targets)
     target[:, 1].div_(255.0)
     return image, target
@@ -357,6 +381,7 @@ class _Batches(Dataset):
 
     def __init__(self, dataset: FgBgDataset, augment_here: bool):
         self.reader = PackedReader(dataset.store.root)
+        self.backgrounds = dataset.backgrounds  # None: the composite alone
         self.size, self.augment_here = dataset.size, augment_here
         self.augment = dataset.augment == "standard"
 
@@ -365,6 +390,9 @@ class _Batches(Dataset):
         images = torch.from_numpy(self.reader.read("images.npy", indices)).permute(0, 3, 1, 2)
         targets = torch.from_numpy(self.reader.read("targets.npy", indices)).permute(0, 3, 1, 2)
         images, targets = resize_batch(images, targets, self.size)
+        if self.backgrounds is not None:  # (N, 6, H, W): the composite, then its empty background (channels last)
+            rgb = np.concatenate([images.permute(0, 2, 3, 1).numpy(), self.backgrounds.batch(indices, self.size)], -1)
+            images = torch.from_numpy(rgb).permute(0, 3, 1, 2)
         if not self.augment:
             seed = -1
         elif self.augment_here:
@@ -426,7 +454,7 @@ class FastLoader:
         pin = self.device.type == "cuda" if pin_memory is None else pin_memory
         self.non_blocking = pin and self.device.type == "cuda"
         self._sampler = _EpochBatches()
-        self._mean, self._std = torch.from_numpy(dataset.mean), torch.from_numpy(dataset.std)
+        self._mean, self._std = torch.from_numpy(dataset.input_mean), torch.from_numpy(dataset.input_std)
         batches = _Batches(dataset, augment_here=self.augment_backend == "opencv")
         self._loader = DataLoader(batches, batch_size=None, sampler=self._sampler,
                                   num_workers=num_workers, pin_memory=pin, persistent_workers=num_workers > 0,

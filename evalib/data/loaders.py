@@ -20,11 +20,11 @@ def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32
                  test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0, augment: bool = True,
                  num_workers: int = 0, pin_memory: bool | None = None, fast: bool = False,
                  device: str | torch.device | None = None, channels_last: bool = False, split_seed: int | None = None,
-                 augment_backend: str | None = None):
+                 augment_backend: str | None = None, inputs: str = "fgbg"):
     """Train and test loaders over one dataset: the train split augmented and shuffled with `seed`.
 
     `split_seed` (default: `seed`) draws the split and the `fraction` subsets, so runs of several seeds can
-    share one test set.
+    share one test set. `inputs="fgbg+bg"` adds the empty background as three more input channels.
 
     `fast=True` gives `evalib.data.fast.FastLoader`s instead of DataLoaders (packed datasets only): whole
     batches read at once and augmented in batches on `device`, with the same batches as the simple path
@@ -32,7 +32,7 @@ def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32
     "torch"; see `FastLoader`) apply to the fast path only.
     """
     common = dict(root=root, size=size, fraction=fraction, test_fraction=test_fraction, split_mode=split_mode, seed=seed,
-                  split_seed=split_seed)
+                  split_seed=split_seed, inputs=inputs)
     train = FgBgDataset(split="train", augment=augment, **common)
     test = FgBgDataset(split="test", augment=False, **common)
     if fast:

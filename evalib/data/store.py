@@ -187,6 +187,18 @@ def channel_stats(images: np.ndarray, indices: np.ndarray, limit: int = 2000) ->
     return [round(float(m), 5) for m in mean], [round(float(v), 5) for v in std]
 
 
+def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) or (N, H, W, 3) uint8 at size x size with the antialiased bilinear filter of `resize_batch`."""
+    if rgb.shape[-2] == size and rgb.shape[-3] == size:
+        return rgb
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(rgb if rgb.ndim == 4 else rgb[None])).permute(0, 3, 1, 2)
+    y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True).permute(0, 2, 3, 1).numpy()
+    return y if rgb.ndim == 4 else y[0]
+
+
 def write_manifest(root: Path, manifest: dict) -> None:
     """Write manifest.json last: its presence marks the folder as complete."""
     tmp = root / "manifest.json.tmp"
@@ -303,7 +315,11 @@ class OriginalLayout:
 
 
 def export_original(store, dest: str | Path, as_zip: bool = False, force: bool = False, progress: bool = True) -> Path:
-    """Write `store` in the original layout: JPEG images, lossless PNG masks and depth, plus a manifest."""
+    """Write `store` in the original layout: JPEG images, lossless PNG masks and depth, plus a manifest.
+
+    A built dataset's empty scenes go to `bg/bgNNN.png` (1-based, lossless), where `inputs="fgbg+bg"` reads
+    them; its photograph backgrounds are cut again from the bundled photographs, as for the packed form.
+    """
     from tqdm.auto import tqdm
 
     dest = Path(dest)
@@ -311,9 +327,15 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
     if store.samples is not None:  # the per-sample table travels along, so heldout splits still work
         samples = {"dtype": store.samples.dtype.descr, "rows": store.samples.tolist()}
     meta = json.dumps({EXPORT_MARKER: True, "manifest": store.manifest, "samples": samples})
+    scenes = None
+    if isinstance(store, PackedStore) and (store.root / "backgrounds.npz").is_file():
+        with np.load(store.root / "backgrounds.npz") as z:
+            scenes = resize_rgb(np.asarray(z["rgb"]), store.size)
 
     def entries():
         yield LAYOUT_MANIFEST, meta.encode()
+        for k, rgb in enumerate(scenes if scenes is not None else ()):
+            yield f"bg/bg{k + 1:03d}.png", _encode(rgb, "PNG")
         for i in tqdm(range(len(store)), desc=f"export {dest.name}", disable=not progress):
             rgb, mask, depth = store.get(i)
             n = i + 1
@@ -327,7 +349,7 @@ def export_original(store, dest: str | Path, as_zip: bool = False, force: bool =
                 for name, data in entries():
                     z.writestr(name, data)
         else:
-            for sub in ("images", "masks", "depth"):
+            for sub in ("images", "masks", "depth") + (("bg",) if scenes is not None else ()):
                 (tmp / sub).mkdir(parents=True, exist_ok=True)
             (tmp / EXPORT_MARKER).write_text("written by evalib's export; `--force` may replace this folder\n")
             for name, data in entries():

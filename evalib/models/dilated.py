@@ -41,10 +41,10 @@ class AtrousBlock(nn.Module):
 class DilatedEncoder(nn.Module):
     """Stem to half resolution, then one atrous block per dilation: (N, 3, H, W) -> [(N, 4w, H/2, W/2)]."""
 
-    def __init__(self, cfg: DilatedConfig):
+    def __init__(self, cfg: DilatedConfig, in_channels: int = 3):
         super().__init__()
         w = cfg.width
-        self.stem = nn.Sequential(conv_bn_relu(3, w), conv_bn_relu(w, 2 * w), conv_bn_relu(2 * w, 4 * w, stride=2))
+        self.stem = nn.Sequential(conv_bn_relu(in_channels, w), conv_bn_relu(w, 2 * w), conv_bn_relu(2 * w, 4 * w, stride=2))
         self.blocks = nn.Sequential(*(AtrousBlock(w, d, cfg.residual) for d in cfg.dilations))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -71,33 +71,39 @@ class DilatedDecoder(nn.Module):
         return self.body(feats[-1])  # (N, 4w, H/2, W/2) -> (N, out, H, W)
 
 
-def build_dilated(name: str, cfg: DilatedConfig, out_channels: Channels, activation: str, heads: int) -> DepthMaskNet:
+def build_dilated(name: str, cfg: DilatedConfig, out_channels: Channels, activation: str, heads: int,
+                  in_channels: int = 3) -> DepthMaskNet:
     """A DepthMaskNet from a DilatedConfig; sizes must be even (one stride-2 step)."""
     decoders = [DilatedDecoder(cfg, c) for c in head_channels(out_channels, heads)]
-    return DepthMaskNet(name, DilatedEncoder(cfg), decoders, activation, multiple=2, out_channels=out_channels)
+    return DepthMaskNet(name, DilatedEncoder(cfg, in_channels), decoders, activation, multiple=2,
+                        out_channels=out_channels, in_channels=in_channels)
 
 
 @register("dnn1")
-def dnn1(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
+def dnn1(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
+         in_channels: int = 3) -> DepthMaskNet:
     """DNN1: dilations 2, 4, 8 and a transposed-conv decoder (about 230K parameters at width 16)."""
     cfg = DilatedConfig(width, dilations=(2, 4, 8), upsample="transpose")
-    return build_dilated("dnn1", cfg, out_channels, activation, heads)
+    return build_dilated("dnn1", cfg, out_channels, activation, heads, in_channels)
 
 
 @register("dnn2")
-def dnn2(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
+def dnn2(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
+         in_channels: int = 3) -> DepthMaskNet:
     """DNN2: dilations 2, 3, 4 and pixel-shuffle upsampling (about 224K parameters at width 16)."""
-    return build_dilated("dnn2", DilatedConfig(width), out_channels, activation, heads)
+    return build_dilated("dnn2", DilatedConfig(width), out_channels, activation, heads, in_channels)
 
 
 @register("dnn2_wide")
-def dnn2_wide(width: int = 32, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1) -> DepthMaskNet:
+def dnn2_wide(width: int = 32, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
+         in_channels: int = 3) -> DepthMaskNet:
     """DNN2 with every channel count doubled (the write-up's "doubling the features")."""
-    return build_dilated("dnn2_wide", DilatedConfig(width), out_channels, activation, heads)
+    return build_dilated("dnn2_wide", DilatedConfig(width), out_channels, activation, heads, in_channels)
 
 
 @register("dnn2_residual")
 def dnn2_residual(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid",
-                  heads: int = 1) -> DepthMaskNet:
+                  heads: int = 1, in_channels: int = 3) -> DepthMaskNet:
     """DNN2 with a skip connection around each atrous block."""
-    return build_dilated("dnn2_residual", DilatedConfig(width, residual=True), out_channels, activation, heads)
+    return build_dilated("dnn2_residual", DilatedConfig(width, residual=True), out_channels, activation, heads,
+                         in_channels)

@@ -20,7 +20,7 @@ BLOCKS = (1, 2, 3, 6)  # separable blocks per stage, stride-2 block included
 class DSEncoder(nn.Module):
     """(N, 3, H, W) -> features at /1, /2, /4, /8 with w, 2w, 4w, 8w channels."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, in_channels: int = 3):
         super().__init__()
         stages, c_prev = [], width
         for i, n in enumerate(BLOCKS):
@@ -28,7 +28,7 @@ class DSEncoder(nn.Module):
             blocks = [ds_conv(c_prev, c, stride=1 if i == 0 else 2)] + [ds_conv(c, c) for _ in range(n - 1)]
             stages.append(nn.Sequential(*blocks))
             c_prev = c
-        self.stem = conv_bn_relu(3, width)
+        self.stem = conv_bn_relu(in_channels, width)
         self.stages = nn.ModuleList(stages)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -59,8 +59,8 @@ class DSDecoder(nn.Module):
 
 @register("dsconv_deep")
 def dsconv_deep(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid",
-                heads: int = 1) -> DepthMaskNet:
+                heads: int = 1, in_channels: int = 3) -> DepthMaskNet:
     """Deeper network of depthwise-separable convs, no dilation, fewer parameters than DNN2."""
     decoders = [DSDecoder(width, c) for c in head_channels(out_channels, heads)]
-    return DepthMaskNet("dsconv_deep", DSEncoder(width), decoders, activation, multiple=8,
-                        out_channels=out_channels)
+    return DepthMaskNet("dsconv_deep", DSEncoder(width, in_channels), decoders, activation, multiple=8,
+                        out_channels=out_channels, in_channels=in_channels)

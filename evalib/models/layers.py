@@ -114,12 +114,17 @@ def decode_head(logits: torch.Tensor, out_channels: tuple[int, int]) -> torch.Te
 
 
 class DepthMaskNet(nn.Module):
-    """An encoder, one decoder per head, and an output activation: (N, 3, H, W) -> (N, C, H, W)."""
+    """An encoder, one decoder per head, and an output activation: (N, in_channels, H, W) -> (N, C, H, W).
+
+    in_channels is 3 for the composite alone, 6 for the composite and its empty background
+    (`FgBgDataset(..., inputs="fgbg+bg")`).
+    """
 
     def __init__(self, name: str, encoder: nn.Module, decoders: Sequence[nn.Module], activation: str,
-                 multiple: int, out_channels: Channels):
+                 multiple: int, out_channels: Channels, in_channels: int = 3):
         super().__init__()
         self.name, self.multiple, self.out_channels = name, multiple, out_channels
+        self.in_channels = in_channels
         self.activation_name = activation
         self.encoder = encoder  # x -> [features, ..., bottleneck]
         self.decoders = nn.ModuleList(decoders)  # features -> logits; two heads: mask, then depth
@@ -131,9 +136,15 @@ class DepthMaskNet(nn.Module):
         return height > 0 and width > 0 and height % self.multiple == 0 and width % self.multiple == 0
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ValueError naming the problem if ``x`` is not (N, 3, H, W) of a supported size."""
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"{self.name} expects images shaped (N, 3, H, W); got {tuple(x.shape)}")
+        """Raise a ValueError naming the problem if ``x`` is not (N, in_channels, H, W) of a supported size."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            what = {3: "", 6: " (the composite and its background)"}.get(self.in_channels, "")
+            hint = ("; this network was built for the composite and its background (in_channels=6): load the data "
+                    "with inputs='fgbg+bg'" if self.in_channels == 6 and x.dim() == 4 and x.shape[1] == 3 else
+                    "; this network takes the composite alone: build it with in_channels=6 for inputs='fgbg+bg'"
+                    if self.in_channels == 3 and x.dim() == 4 and x.shape[1] == 6 else "")
+            raise ValueError(f"{self.name} expects images shaped (N, {self.in_channels}, H, W){what}; got "
+                             f"{tuple(x.shape)}{hint}")
         h, w = x.shape[-2:]
         if not self.supports(h, w):
             sizes = ", ".join(map(str, example_sizes(self.multiple)))

@@ -231,7 +231,7 @@ def spans(model: nn.Module, input_size: int | tuple[int, int], at: str = "bottle
 
 def _spans(net: nn.Module, input_size: int | tuple[int, int], at: str) -> list[Span]:
     """``spans`` for a model already on the meta device."""
-    fn, x = _target(net, at), torch.zeros(1, 3, *_pair(input_size), device="meta")
+    fn, x = _target(net, at), torch.zeros(1, getattr(net, "in_channels", 3), *_pair(input_size), device="meta")
     tracer = SpanTracer()
     with torch.no_grad(), tracer:
         tracer.start(x)

@@ -18,9 +18,11 @@ from .registry import register
 class ResNet18Encoder(nn.Module):
     """ResNet18 without max-pool and classifier: (N, 3, H, W) -> features at /2, /4, /8, /16."""
 
-    def __init__(self):
+    def __init__(self, in_channels: int = 3):
         super().__init__()
         net = torchvision.models.resnet18(weights=None)
+        if in_channels != 3:  # the same 7x7 stride-2 stem, wider at its input
+            net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu)  # (N, 64, H/2, W/2)
         self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
 
@@ -69,8 +71,8 @@ class ResNetDecoder(nn.Module):
 
 @register("resnet18_ed")
 def resnet18_ed(width: int = 32, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
-                skips: bool = True) -> DepthMaskNet:
+                skips: bool = True, in_channels: int = 3) -> DepthMaskNet:
     """ResNet18 encoder-decoder, about 11.5M parameters; ``width`` sets the decoder channels."""
     decoders = [ResNetDecoder(width, c, skips) for c in head_channels(out_channels, heads)]
-    return DepthMaskNet("resnet18_ed", ResNet18Encoder(), decoders, activation, multiple=16,
-                        out_channels=out_channels)
+    return DepthMaskNet("resnet18_ed", ResNet18Encoder(in_channels), decoders, activation, multiple=16,
+                        out_channels=out_channels, in_channels=in_channels)

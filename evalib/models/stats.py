@@ -31,7 +31,7 @@ def count_macs(model: nn.Module, input_size: int | tuple[int, int] = 80) -> int:
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             m.register_forward_hook(hook)
     with torch.no_grad():
-        net(torch.zeros(1, 3, *_pair(input_size), device="meta"))
+        net(torch.zeros(1, getattr(net, "in_channels", 3), *_pair(input_size), device="meta"))
     return total[0]
 
 

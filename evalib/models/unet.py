@@ -24,9 +24,9 @@ def unet_channels(width: int, levels: int = 5) -> list[int]:
 class UNetEncoder(nn.Module):
     """(N, 3, H, W) -> one feature map per level, at /1, /2, /4, /8, /16."""
 
-    def __init__(self, channels: list[int]):
+    def __init__(self, channels: list[int], in_channels: int = 3):
         super().__init__()
-        c_prev, levels = 3, []
+        c_prev, levels = in_channels, []
         for i, c in enumerate(channels):
             levels.append(nn.Sequential(conv_bn_relu(c_prev, c, stride=1 if i == 0 else 2),
                                         conv_bn_relu(c, c), conv_bn_relu(c, c)))
@@ -66,23 +66,25 @@ class UNetDecoder(nn.Module):
 
 
 def build_unet(name: str, width: int, out_channels: Channels, activation: str, heads: int,
-               conv_after_concat: bool, skips: bool = True) -> DepthMaskNet:
+               conv_after_concat: bool, skips: bool = True, in_channels: int = 3) -> DepthMaskNet:
     """A UNet-like DepthMaskNet; sizes must be multiples of 16."""
     channels = unet_channels(width)
     decoders = [UNetDecoder(channels, c, conv_after_concat, skips) for c in head_channels(out_channels, heads)]
-    return DepthMaskNet(name, UNetEncoder(channels), decoders, activation, multiple=2 ** (len(channels) - 1),
-                        out_channels=out_channels)
+    return DepthMaskNet(name, UNetEncoder(channels, in_channels), decoders, activation,
+                        multiple=2 ** (len(channels) - 1), out_channels=out_channels, in_channels=in_channels)
 
 
 @register("unet_ed")
 def unet_ed(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
-            skips: bool = True) -> DepthMaskNet:
+            skips: bool = True, in_channels: int = 3) -> DepthMaskNet:
     """UNet-like encoder-decoder (about 2.2M parameters at width 16); ``skips=False`` drops the concatenations."""
-    return build_unet("unet_ed", width, out_channels, activation, heads, conv_after_concat=False, skips=skips)
+    return build_unet("unet_ed", width, out_channels, activation, heads, conv_after_concat=False, skips=skips,
+                      in_channels=in_channels)
 
 
 @register("unet_ed2")
 def unet_ed2(width: int = 16, out_channels: Channels = 2, activation: str = "sigmoid", heads: int = 1,
-             skips: bool = True) -> DepthMaskNet:
+             skips: bool = True, in_channels: int = 3) -> DepthMaskNet:
     """unet_ed with a 3x3 conv after each concatenation, before the next pixel shuffle."""
-    return build_unet("unet_ed2", width, out_channels, activation, heads, conv_after_concat=True, skips=skips)
+    return build_unet("unet_ed2", width, out_channels, activation, heads, conv_after_concat=True, skips=skips,
+                      in_channels=in_channels)

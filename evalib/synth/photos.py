@@ -139,11 +139,14 @@ def apply_crop(image: np.ndarray, crop: Crop, size: int) -> np.ndarray:
     """The background `crop` cuts from `image` (uint8 RGB), at size x size, as uint8."""
     part = image[crop.y : crop.y + crop.side, crop.x : crop.x + crop.side]
     interp = cv2.INTER_AREA if crop.side > size else cv2.INTER_LINEAR
-    small = cv2.resize(part, (size, size), interpolation=interp).astype(np.float32) / 255.0
+    small = cv2.resize(part, (size, size), interpolation=interp)
     if crop.flip:
         small = small[:, ::-1]
-    small = np.power(np.clip(small * np.asarray(crop.gain, np.float32), 0, 1), crop.gamma)
-    return (small * 255 + 0.5).astype(np.uint8)
+    # gain and gamma act on each value alone: one 256-entry table per channel, the same float32 arithmetic
+    levels = np.arange(256, dtype=np.float32)[:, None] / np.float32(255.0)  # (256, 1)
+    table = np.power(np.clip(levels * np.asarray(crop.gain, np.float32), 0, 1), np.float32(crop.gamma))
+    table = (table * 255 + 0.5).astype(np.uint8)  # (256, 3)
+    return np.stack([table[small[..., c], c] for c in range(3)], axis=-1)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from ..data.background import INPUTS
 from ..profiles import get_profile
 from .runtime import amp_mode, check_device_name, layout_mode
 
@@ -62,6 +63,8 @@ class TrainConfig:
     split_seed: int = opt(0, "draws the split and fraction subsets (seed draws weights, order and augmentation)",
                           low=0)
     augment: bool = opt(True, "augment the training images")
+    inputs: str = opt("fgbg", "what the network sees: fgbg (the composite, as the write-up) or fgbg+bg (the composite "
+                              "and its empty background, 6 channels)", choices=INPUTS)
     workers: int | None = opt(None, "DataLoader workers (0 for exact resumes); None: the profile's", low=0)
     fast: bool | None = opt(None, "evalib.data's batch loader: packed data read, resized and augmented a batch at a "
                                   "time (not under torchrun); None: the profile's (full: on, for packed data)")
@@ -110,6 +113,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.split_mode not in SPLIT_MODES:
             raise ValueError(f"split_mode must be one of {SPLIT_MODES}; got {self.split_mode!r}")
+        if self.inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS} (the composite alone, or the composite and its empty "
+                             f"background); got {self.inputs!r}")
         if self.stages:
             self.stages = tuple((int(e), float(lr)) for e, lr in self.stages)
             total = sum(e for e, _ in self.stages)
@@ -195,7 +201,7 @@ class TrainConfig:
     def hparams(self) -> dict:
         """Scalar hyper-parameters for TensorBoard's HParams tab and results tables."""
         keep = ("model", "loss", "lr", "optimizer", "weight_decay", "schedule", "epochs", "batch_size", "size",
-                "fraction", "augment", "seed", "clip_grad", "ema")
+                "fraction", "augment", "inputs", "seed", "clip_grad", "ema")
         out = {k: getattr(self, k) for k in keep}
         out.update({f"model.{k}": v for k, v in self.model_options.items()})
         if self.stages:

@@ -86,10 +86,18 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 def build_model(cfg: TrainConfig, loss_fn: nn.Module) -> nn.Module:
-    """`cfg.model` from the registry, with the output channels and activation that the loss needs."""
+    """`cfg.model` from the registry, with the output channels and activation that the loss needs and the input
+    channels of `cfg.inputs`."""
+    from ..data.background import input_channels
     from ..models import create
 
     opts = dict(cfg.model_options)
+    channels = input_channels(getattr(cfg, "inputs", "fgbg"))
+    if opts.get("in_channels", channels) != channels:
+        raise ValueError(f"model option in_channels={opts['in_channels']!r} does not suit inputs={cfg.inputs!r}, "
+                         f"which gives {channels} channels; leave in_channels out (it follows inputs)")
+    if channels != 3:
+        opts["in_channels"] = channels
     for key, want in getattr(loss_fn, "model_options", dict)().items():
         if key in opts and opts[key] != want and not (isinstance(want, tuple) and tuple(opts[key]) == want):
             raise ValueError(f"model option {key}={opts[key]!r} does not suit loss {cfg.loss!r}, "
@@ -119,7 +127,7 @@ def build_loaders(cfg: TrainConfig, ctx: Distributed | None = None, device: torc
                 augment_backend=backend)
     return make_loaders(cfg.data, size=cfg.size, batch_size=cfg.batch_size, fraction=cfg.fraction,
                         split_mode=cfg.split_mode, seed=cfg.seed, split_seed=cfg.split_seed, augment=cfg.augment,
-                        num_workers=cfg.workers,
+                        num_workers=cfg.workers, inputs=cfg.inputs,
                         **(fast if cfg.fast else {}))
 
 
@@ -421,7 +429,7 @@ def _preflight(net: nn.Module, loss_fn: nn.Module, cfg: TrainConfig, strict: boo
     the model and its options); a network passed in is only used to learn the loss terms."""
     param = next(net.parameters(), None)
     size = cfg.size or 64
-    x = torch.zeros(1, 3, size, size, device=param.device if param is not None else "cpu")
+    x = torch.zeros(1, getattr(_unwrap(net), "in_channels", 3), size, size, device=param.device if param is not None else "cpu")
     was_training = net.training
     terms: set[str] = set()
     try:
@@ -468,10 +476,10 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     if resume_from is not None:
         state = _load_for_resume(resume_from)
         saved = state["config"]
-        fixed = ("model", "loss", "model_options", "ema", "max_steps") + (
+        fixed = ("model", "loss", "model_options", "ema", "max_steps", "inputs") + (
             ("epochs", "schedule") if cfg.schedule == "onecycle" else ())
         for key in fixed:  # a One Cycle schedule is laid out over the whole run: its length cannot change
-            was = saved.get(key, {"ema": 0.0}.get(key))  # checkpoints from before `ema` / `max_steps` had none
+            was = saved.get(key, {"ema": 0.0, "inputs": "fgbg"}.get(key))  # older checkpoints lack some keys
             if was != getattr(cfg, key):
                 raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={was!r}, "
                                  f"this run asks for {getattr(cfg, key)!r}")
