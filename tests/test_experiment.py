@@ -24,15 +24,15 @@ def test_run_key_follows_what_changes_the_numbers(tiny):
     assert ex.run_key(a) == ex.run_key(cfg(tiny, experiment="other", progress=True, log_images=4))
     for change in ({"seed": 1}, {"lr": 1e-3}, {"loss": "all:mse"}, {"epochs": 2}, {"split_mode": "heldout"},
                    {"model_options": {"width": 8}}, {"ema": 0.99}, {"max_steps": 1}, {"amp": "bf16"},
-                   {"fast": True, "fast_augment": "torch"}):
+                   {"fast": True, "fast_augment": "torch"}, {"inputs": "fgbg+bg"}):
         assert ex.run_key(cfg(tiny, **change)) != ex.run_key(a), change
     # fields added later stay out of the key at their defaults: the key is the one computed before `ema`,
-    # `fast_augment` and `max_steps` existed, so runs cached then are still found
+    # `fast_augment`, `max_steps` and `inputs` existed, so runs cached then are still found
     import hashlib
     import json
 
     old = {k: v for k, v in a.resolved().asdict().items() if k not in ex._NOT_IN_KEY
-           and k not in ("ema", "fast_augment", "max_steps")}
+           and k not in ("ema", "fast_augment", "max_steps", "inputs")}
     meta = json.loads((tiny / "manifest.json").read_text())
     old["data"] = [str(tiny.resolve()), meta.get("created"), meta.get("count"), meta.get("size")]
     assert ex.run_key(a) == hashlib.sha1(json.dumps(old, sort_keys=True, default=str).encode()).hexdigest()[:10]

@@ -4,7 +4,7 @@ by `max_steps`, on a small dataset: a Colab user should never be the first to me
 
 The networks' arithmetic is the same at any batch size, so to stay within minutes on 2 cores the notebooks whose
 runs are DNN1/DNN2/ResNet18 (about 20 s per step of 256 images at 80x80 here) take one step of 16 images on 400
-samples; the two built on the UNet-like net (11, 12) take the profile's real batch of 256 on 1,000.
+samples; the three built on the UNet-like net (11, 12, 13) take the profile's real batch of 256 on 1,000.
 `python -m evalib reproduce --profile full --data DIR --max-steps 1` runs them all at batch 256 (about 23 minutes
 here, each notebook's time in benchmarks/RESULTS.md).
 """
@@ -21,7 +21,7 @@ from evalib.train import load_checkpoint
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 BOOKS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-REAL_BATCH = ("11", "12")  # unet_ed-based: cheap enough at the profile's batch
+REAL_BATCH = ("11", "12", "13")  # unet_ed-based: cheap enough at the profile's batch
 SMALL_BATCH = 16
 
 

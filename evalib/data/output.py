@@ -43,7 +43,7 @@ PACKED_FILES = frozenset({"manifest.json", "manifest.json.tmp", "images.npy", "t
 PACKED_KEYS = ("format_version", "size", "count")  # a manifest without them was not written by this tool
 EXPORT_MARKER = ".evalib-export"  # an empty-ish file in an exported folder; a key of the zip's manifest
 LAYOUT_MANIFEST = "fgbg_manifest.json"
-_LAYOUT_FILE = re.compile(r"^(images/fgbg|masks/mask|depth/fgbg)\d{6}\.(jpg|jpeg|png)$")
+_LAYOUT_FILE = re.compile(r"^((images/fgbg|masks/mask|depth/fgbg)\d{6}|bg/bg\d{3})\.(jpg|jpeg|png)$")  # bg/: scenes
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
 
 
@@ -91,7 +91,7 @@ def _export_folder_reason(dest: Path) -> str | None:
         if p.is_symlink():
             return False
         if p.is_dir():
-            return rel in ("images", "masks", "depth")
+            return rel in ("images", "masks", "depth", "bg")
         return rel in (EXPORT_MARKER, LAYOUT_MANIFEST) or bool(_LAYOUT_FILE.match(rel))
 
     return _only(dest, ours, recurse=True)
