@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .safeio import atomic_write_text
 
 HOLDS, DOES_NOT_HOLD, WITHIN_NOISE = "holds", "does not hold", "within noise"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)
-COLUMNS = ("notebook", "claim", "writeup", "ours", "noise", "verdict")
+COLUMNS = ("notebook", "id", "claim", "writeup", "ours", "noise", "verdict", "reproduced", "budget", "converged")
 
 
 def claimed_sign(direction) -> int:
@@ -186,6 +186,10 @@ class Claim:
     ours: float  # our difference A - B (or the value the claim is about)
     noise: float  # its noise band (half-width)
     verdict: str  # one of VERDICTS
+    id: str = ""  # the claim's id within its notebook (the write-up's claims.csv where it has one)
+    reproduced: str = ""  # whether the write-up's observation is reproduced: agrees, disagrees or cannot tell
+    budget: str = ""  # training images of the runs compared, e.g. "24,000 at 64px"
+    converged: str = ""  # converged / still learning: did the last epoch move the metric by less than the band
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -201,7 +205,7 @@ def claims_frame(claims):
     """The claims as a pandas DataFrame with columns COLUMNS."""
     import pandas as pd
 
-    return pd.DataFrame([asdict(c) for c in claims], columns=[f.name for f in fields(Claim)])
+    return pd.DataFrame([asdict(c) for c in claims], columns=list(COLUMNS))
 
 
 def _number(x: float) -> str:
@@ -209,13 +213,17 @@ def _number(x: float) -> str:
 
 
 def to_markdown(claims) -> str:
-    """A Markdown table of the claims (ours and noise as '+0.031' and '±0.012')."""
+    """A Markdown table of the claims (ours and noise as '+0.031' and '±0.012'), with whether the write-up is
+    reproduced, the budget and convergence where the claims carry them."""
     cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| notebook | claim | write-up | ours | noise | verdict |", "|---|---|---|---:|---:|---|"]
+    extra = [k for k in ("reproduced", "budget", "converged") if any(getattr(c, k) for c in claims)]
+    head = ["notebook", "claim", "write-up", "ours", "noise", "verdict"] + [
+        {"reproduced": "write-up reproduced?"}.get(k, k) for k in extra]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---|" + "---|" * len(extra)]
     for c in claims:
-        noise = f"±{c.noise:.3g}" if math.isfinite(c.noise) else str(c.noise)
-        lines.append(f"| {cell(c.notebook)} | {cell(c.claim)} | {cell(c.writeup)} | {_number(c.ours)} | {noise} "
-                     f"| {c.verdict} |")
+        noise = f"±{c.noise:.3g}" if math.isfinite(c.noise) else "no band"
+        row = [cell(c.notebook), cell(c.claim), cell(c.writeup), _number(c.ours), noise, c.verdict]
+        lines.append("| " + " | ".join(row + [cell(getattr(c, k)) for k in extra]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -228,8 +236,8 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
         buf = io.StringIO(newline="")
         w = csv.writer(buf)
         w.writerow(COLUMNS)
-        w.writerows([c.notebook, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict]
-                    for c in claims)
+        w.writerows([c.notebook, c.id, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict,
+                     c.reproduced, c.budget, c.converged] for c in claims)
         atomic_write_text(csv_path, buf.getvalue())
     if md_path is not None:
         atomic_write_text(md_path, to_markdown(claims))

@@ -24,6 +24,9 @@ class Profile:
     num_workers: int  # at most the CPUs available (get_profile caps it)
     lr_test_steps: int  # batches the LR range test sweeps over
     fast_loader: bool = False  # train with evalib.data's batch loader (FastLoader) by default
+    # on a CPU whose oneDNN runs bfloat16 natively (AVX-512 BF16 or AMX), train under bfloat16 autocast in
+    # channels_last (TrainConfig.amp / channels_last left at their defaults); elsewhere float32
+    cpu_bf16: bool = False
 
     def dataset_path(self) -> Path:
         base = default_dataset_path()
@@ -36,9 +39,12 @@ class Profile:
 PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
     "smoke": Profile("smoke", "fgbg-smoke", 400, 96, 32, 16, 1, 0.25, 0, 8),
-    # minutes per notebook on 2 cores: 800 training images per epoch at 64x64, 3 epochs (2,400 images, about
-    # 2 minutes for DNN2); a notebook scales it where a comparison needs more
-    "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 3, 0.1, 0, 60),
+    # minutes per notebook on 2 cores: 2,400 training images per epoch at 64x64 (and 600 test images), 10 epochs:
+    # 24,000 images a run, ten times the first cpu profile's, so that the nets the claims compare have learned
+    # their masks (DNN2 under the custom loss: IoU 0.00 at 2,400 images, 0.31 at 24,000); the batch loader and,
+    # where the processor has it, bfloat16 (DNN2 trains about 4x faster: benchmarks/bench_precision.py), keep a
+    # DNN2 run near 5 minutes
+    "cpu": Profile("cpu", "fgbg", 10_000, 224, 64, 32, 10, 0.3, 0, 60, fast_loader=True, cpu_bf16=True),
     # the write-up's scale on a GPU: 32K train / 8K test images per epoch at 80x80, batch 256
     # and the batch loader, which augments whole batches on the GPU
     "full": Profile("full", "fgbg-full", 100_000, 224, 80, 256, 20, 0.4, 4, 100, fast_loader=True),
@@ -65,3 +71,46 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+# Minutes each notebook took in the cpu profile, nothing cached but what the notebooks before it in the main job
+# trained: the main job on an idle 2-core machine whose processor runs bfloat16 natively (see CPU_MEASURED).
+# Filled in from a main job's reports/summary.md (its wall_s column); a notebook missing here was not measured.
+CPU_MINUTES: dict[str, float] = {}
+CPU_MEASURED = "not yet measured"
+TRAIN_SHARE = 0.8  # share of a dataset in the training split (evalib.data)
+
+
+def images_per_run(p: Profile) -> int:
+    """Training images one run of the profile sees, at its defaults."""
+    return round(p.dataset_count * TRAIN_SHARE * p.fraction) * p.epochs
+
+
+def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False) -> str:
+    """One line on what running `notebook` in `profile` costs, printed before anything trains.
+
+    cpu: the measured minutes on 2 cores (CPU_MINUTES). full without a GPU: a warning with the time the cpu
+    measurement scales to (images times pixels per run) and how to get a GPU in Colab."""
+    if cut:
+        return f"{notebook}: every run is cut short (max_steps): a check that it runs end to end, not results"
+    p = get_profile(profile)
+    budget = f"{images_per_run(p):,} training images a run at {p.image_size}x{p.image_size}"
+    if profile == "smoke":
+        return f"{notebook}, smoke profile ({budget}): seconds; a check that the notebook runs, not results"
+    minutes = CPU_MINUTES.get(notebook)
+    if profile == "cpu":
+        if minutes is None:
+            return f"{notebook}, cpu profile ({budget}): not measured yet on 2 cores"
+        return (f"{notebook}, cpu profile ({budget}): about {minutes:.0f} min on 2 cores ({CPU_MEASURED}); "
+                "runs another notebook already trained are read back, and without native bfloat16 it is slower")
+    if gpu:
+        return f"{notebook}, {profile} profile ({budget}) on a GPU"
+    if minutes is None:
+        scale = "many hours"
+    else:
+        cpu = get_profile("cpu")
+        ratio = images_per_run(p) * p.image_size ** 2 / (images_per_run(cpu) * cpu.image_size ** 2)
+        scale = f"about {minutes * ratio / 60:.0f} hours"
+    return (f"warning: the {profile} profile ({budget}) is sized for a GPU and torch sees none here; on 2 CPU cores "
+            f"this notebook would take {scale}. In Colab: Runtime > Change runtime type > a GPU (T4), then run all "
+            "again; or set profile = \"cpu\" in the parameters cell")

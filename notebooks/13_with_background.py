@@ -205,7 +205,7 @@ display(Markdown(
     f"**What we saw.** After {seen:,} {base.size}x{base.size} images per run, the network's mask IoU on the heldout "
     f"split is {iou[('composite alone (seed 0)', 'all')]:.3f} from the composite alone and "
     f"{iou[('with background', 'all')]:.3f} with the background ({claims[0].verdict}); thresholding the difference, "
-    f"with nothing learnt, scores {rule['all']['iou']:.3f}. " + " ".join(ex.said(c) for c in claims) +
+    f"with nothing learnt, scores {rule['all']['iou']:.3f}. " + " ".join(ex.said_claim(c) for c in claims) +
     " Depth is learnt from the rendered scenes only: the empty scene shows the geometry behind the object, but "
     "the object's own depth still has to be read off the image."))
 verdict = (f"with vs without background, {seen:,} images: IoU {iou[('with background', 'all')]:.3f} vs "

@@ -242,7 +242,7 @@ def test_input_pairs_shows_four_rows_and_refuses_mismatched_inputs(opaque):
 
 def test_said_names_a_missing_band():
     from evalib.claims import Claim
-    from evalib.experiment import said
+    from evalib.experiment import said_claim as said
 
     assert "no band" in said(Claim("13", "x", "y", 0.1, float("inf"), "within noise"))
     assert "band ±0.02" in said(Claim("13", "x", "y", 0.1, 0.02, "holds"))

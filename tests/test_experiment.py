@@ -1,10 +1,13 @@
 """The notebooks' helpers: runs cached by configuration, claims judged against their noise, nets shown."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from evalib import experiment as ex
-from evalib.claims import HOLDS, WITHIN_NOISE
+from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
+from evalib.experiment.runs import _NOT_IN_KEY
 from evalib.train import TrainConfig
 
 
@@ -31,7 +34,7 @@ def test_run_key_follows_what_changes_the_numbers(tiny):
     import hashlib
     import json
 
-    old = {k: v for k, v in a.resolved().asdict().items() if k not in ex._NOT_IN_KEY
+    old = {k: v for k, v in a.resolved().asdict().items() if k not in _NOT_IN_KEY
            and k not in ("ema", "fast_augment", "max_steps", "inputs")}
     meta = json.loads((tiny / "manifest.json").read_text())
     old["data"] = [str(tiny.resolve()), meta.get("created"), meta.get("count"), meta.get("size")]
@@ -62,12 +65,23 @@ def test_seeds_share_one_split_and_give_a_band(tiny):
     assert r0.final["test_samples"] == r1.final["test_samples"]  # the same test images
     assert r0.final["iou"] != r1.final["iou"]  # but other weights
     test = ex.test_split(s)
-    same = ex.compare("nb", "a run against itself", "-", r0, r0, "iou", test, seeds_of_b=list(runs.values()))
-    assert same.verdict == WITHIN_NOISE and same.ours == 0 and same.noise >= abs(r0.final["iou"] - r1.final["iou"])
-    none = ex.compare_values("nb", "loss", "-", 0.1, 0.5, spread_runs=[r0])
-    assert none.verdict == WITHIN_NOISE and none.noise == float("inf")  # one seed: no band, no verdict
-    clear = ex.compare_values("nb", "loss", "-", 0.1, 0.5, spread_runs=[r0, r1], key="test_loss")
-    assert clear.verdict == HOLDS or abs(r0.final["test_loss"] - r1.final["test_loss"]) >= 0.4
+    rows = [ex.Row("self", "a run against itself", "-", "ref", "ref", "iou", "h", "f", "w"),
+            ex.Row("loss1", "loss, one seed", "-", "low", "high", "test_loss", "h", "f", "w", direction="a < b"),
+            ex.Row("loss2", "loss, two seeds", "-", "low", "high", "test_loss", "h", "f", "w", direction="a < b")]
+    ev = ex.Evidence({"ref": r0}, test, seeds={"ref": [r0, r1]}, values={"low": 0.1, "high": 0.5})
+    same, none, _ = ev.judge(rows)
+    assert same.verdict == WITHIN_NOISE and same.ours == 0 and same.band >= abs(r0.final["iou"] - r1.final["iou"])
+    assert none.verdict == WITHIN_NOISE and none.band == float("inf")  # no seeds given for a value: no band
+    assert none.reproduced == ex.CANNOT_TELL and none.budget == ""  # a row on values alone names no run
+    clear = ex.Evidence({"ref": r0}, test, values={"low": 0.1, "high": 0.5, "spread": [r0.final["test_loss"],
+                        r1.final["test_loss"]]}).judge_row(rows[2])
+    assert clear.band == float("inf")  # the spread must belong to a side (or to a seeded run it names)
+    seeded = ex.Evidence({"ref": r0}, test, values={"low": [0.1, 0.1 + abs(r0.final["test_loss"] -
+                                                                           r1.final["test_loss"])], "high": 0.5})
+    v = seeded.judge_row(rows[2])
+    assert math.isfinite(v.band) and (v.verdict == HOLDS or v.band >= 0.4)
+    # the budget and convergence of the runs a row compares
+    assert same.budget == f"{ex.images_seen(r0):,} at 32px" and same.converged == "one epoch"
 
 
 def test_show_net_prints_shapes_parameters_and_receptive_field(capsys):
@@ -110,16 +124,111 @@ def test_runs_that_learned_nothing_are_never_judged_apart(tiny):
     targets = torch.stack([test[i][1] for i in range(len(test))])
 
     def run(net):
-        r = FitResult(net, [{"iou": 0.0}], None, "test_loss", 0.0, 1, cfg(tiny, loss="all:mse"))
-        ex.maps_model = lambda result: result.model  # noqa: B023 -- the fake runs are already maps
-        return r
+        return FitResult(net, [{"iou": 0.0, "train_samples": 0}], None, "test_loss", 0.0, 1, cfg(tiny, loss="all:mse"))
 
-    saved = ex.maps_model
-    try:
-        empty, full, oracle = run(Constant(0.0, 0.5)), run(Constant(1.0, 0.5)), run(Oracle(targets))
-        blind = ex.compare("nb", "all-foreground beats empty", "-", full, empty, "iou", test)
-        assert blind.verdict == WITHIN_NOISE and "image-blind" in blind.claim
-        real = ex.compare("nb", "oracle beats all-foreground", "-", oracle, full, "iou", test)
-    finally:
-        ex.maps_model = saved
-    assert real.verdict == HOLDS and "image-blind" not in real.claim
+    runs = {"empty": run(Constant(0.0, 0.5)), "full": run(Constant(1.0, 0.5)), "oracle": run(Oracle(targets))}
+    blind, real = ex.Evidence(runs, test).judge([
+        ex.Row("blind", "all-foreground beats empty", "more", "full", "empty", "iou", "h", "f", "w"),
+        ex.Row("real", "oracle beats all-foreground", "more", "oracle", "full", "iou", "h", "f", "w")])
+    assert blind.verdict == WITHIN_NOISE and "image-blind" in blind.note and "image-blind" in blind.sentence()
+    assert blind.reproduced == ex.CANNOT_TELL  # a comparison of image-blind outputs says nothing either way
+    assert real.verdict == HOLDS and real.note == "" and real.reproduced == ex.AGREES
+
+
+def row(**kw):
+    base = dict(id="a_beats_b", claim="A beats B", writeup="A is better", a="A", b="B", metric="test_loss",
+                holds="A wins ({A} vs {B})", fails="B wins ({B} vs {A})", within="a tie ({ours}, {band})")
+    return ex.Row(**{**base, **kw})
+
+
+def test_rows_are_checked_when_declared():
+    with pytest.raises(ValueError, match="id"):
+        row(id="two words")
+    with pytest.raises(ValueError, match="agrees_on"):
+        row(agrees_on=("agrees",))  # a reproduction word where a verdict belongs
+    with pytest.raises(ValueError, match="unique.*a_beats_b"):
+        ex.Evidence({}, []).judge([row(), row()])
+
+
+def test_reproduced_reads_the_verdict_against_the_writeup():
+    plain, no_gap = row(), row(agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE))
+    assert [ex.reproduced(plain, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
+        ex.AGREES, ex.DISAGREES, ex.CANNOT_TELL]
+    # "test close to train": our comparison asks about overfitting, so its failing reproduces the write-up
+    assert [ex.reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
+        ex.DISAGREES, ex.AGREES, ex.AGREES]
+    assert ex.reproduced(row(writeup=ex.NOT_RUN), HOLDS) == ex.CANNOT_TELL  # the write-up's to-do
+    assert ex.reproduced(plain, HOLDS, gated=True) == ex.CANNOT_TELL
+
+
+class _Run:  # what convergence reads of a FitResult
+    def __init__(self, marks, key="iou"):
+        self.history = [{key: m, "train_samples": 100} for m in marks]
+
+
+def test_convergence_compares_the_last_move_with_the_band():
+    settled, moving = _Run([0.1, 0.30, 0.31]), _Run([0.1, 0.2, 0.30])
+    assert ex.convergence([settled], "iou", band=0.02) == ex.CONVERGED
+    assert ex.convergence([settled, moving], "iou", band=0.02) == ex.STILL_LEARNING  # every run must have settled
+    assert ex.convergence([settled], "iou", band=float("inf")) == "no band"
+    assert ex.convergence([_Run([0.3])], "iou", band=0.02) == "one epoch"
+    assert ex.convergence([settled], "rmse_m", band=0.02) == ""  # no run tracks it
+    # a band in other units (a loss per pixel against a summed loss): both as shares of their values
+    summed = _Run([300.0, 200.0, 198.0], key="test_loss")  # the last epoch moved it by 1 %
+    assert ex.convergence([summed], "test_loss", band=0.02, relative_to=0.5) == ex.CONVERGED  # band 4 %
+    assert ex.convergence([summed], "test_loss", band=0.002, relative_to=0.5) == ex.STILL_LEARNING  # band 0.4 %
+
+
+def test_a_verdict_fills_its_sentence_and_becomes_a_claims_csv_row():
+    ev = ex.Evidence({}, [], values={"A": [0.10, 0.11], "B": [0.50, 0.52]})
+    v = ev.judge_row(row(direction="a < b"))
+    assert v.verdict == HOLDS and v.sentence() == "A wins (0.1 vs 0.5)"
+    tie = ex.Evidence({}, [], values={"A": 0.5, "B": 0.5}).judge_row(row())
+    assert tie.sentence() == "A tie (+0, no band)"  # capitalized; one way to show a missing band
+    c = v.claim("99_nb")
+    assert (c.id, c.reproduced, c.verdict, c.notebook) == ("a_beats_b", ex.AGREES, HOLDS, "99_nb")
+    assert ex.band(0.0123) == "±0.0123" and ex.band(float("inf")) == "no band"
+
+
+def test_conclude_shows_the_table_and_paragraph_and_records_the_rows(monkeypatch):
+    from evalib import reproduce
+
+    recorded, shown = {}, []
+    monkeypatch.setattr(reproduce, "record_claims", lambda nb, claims: recorded.setdefault(nb, claims))
+    monkeypatch.setattr("evalib.experiment.display.record_claims", lambda nb, claims: recorded.setdefault(nb, claims))
+    monkeypatch.setattr("evalib.experiment.display.display", lambda md: shown.append(md.data))
+    judged = ex.Evidence({}, [], values={"A": [0.10, 0.11], "B": [0.50, 0.52]}).judge(
+        [row(direction="a < b"), row(id="b_beats_a", a="B", b="A", direction="a < b")])
+    verdict = ex.conclude("99_nb", judged, lead="Lead.", after="After.")
+    assert verdict == "a_beats_b: agrees; b_beats_a: disagrees"
+    assert [c.id for c in recorded["99_nb"]] == ["a_beats_b", "b_beats_a"]
+    table, paragraph = shown
+    assert "| write-up reproduced? | budget | converged |" in table and "**agrees**" in table
+    assert paragraph.startswith("**What we saw.** Lead. A wins (0.1 vs 0.5).")
+    assert "Of 2 claims, 1 agrees with the write-up, 1 disagrees and 0 cannot tell." in paragraph
+    assert paragraph.endswith("After.")
+
+
+def test_the_cpu_profile_trains_in_bfloat16_where_the_processor_has_it(monkeypatch):
+    from evalib.train import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    fast = TrainConfig(profile="cpu", device="cpu").resolved()
+    assert (fast.amp, fast.channels_last) == ("bf16", "always")
+    assert TrainConfig(profile="cpu", device="cpu", amp=False).resolved().amp is False  # asked for: kept
+    assert TrainConfig(profile="smoke", device="cpu").resolved().amp is True  # the smoke profile stays in float32
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert TrainConfig(profile="cpu", device="cpu").resolved().amp is True
+
+
+def test_the_cost_line_says_what_a_profile_costs(monkeypatch):
+    from evalib import profiles
+
+    monkeypatch.setattr(profiles, "CPU_MINUTES", {"02_first_net": 9.6})
+    cpu = profiles.cost_line("02_first_net", "cpu", gpu=False)
+    assert "about 10 min on 2 cores" in cpu and "24,000 training images a run at 64x64" in cpu
+    assert "not measured" in profiles.cost_line("77_new", "cpu", gpu=False)
+    warn = profiles.cost_line("02_first_net", "full", gpu=False)
+    assert warn.startswith("warning:") and "hours" in warn and "Change runtime type" in warn
+    assert "warning" not in profiles.cost_line("02_first_net", "full", gpu=True)
+    assert "cut short" in profiles.cost_line("02_first_net", "full", gpu=False, cut=True)

@@ -99,7 +99,8 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     for folder in ("reports", "run"):
         claims_md = (tmp_path / folder / "claims.md").read_text()
         assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds |" in claims_md
-        assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == "notebook,claim,writeup,ours,noise,verdict"
+        assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == (
+            "notebook,id,claim,writeup,ours,noise,verdict,reproduced,budget,converged")
     assert (tmp_path / "run" / "01_good.ipynb").is_file()
     assert len(list((tmp_path / "run" / "figures" / "01_good").glob("*.png"))) == 1
     # reports/index.html: a card per notebook with its thumbnail and its page, the claims, the settings; relative links

@@ -195,8 +195,11 @@ class TrainConfig:
         single = int(os.environ.get("WORLD_SIZE", "1")) <= 1
         pick = {"size": p.image_size, "batch_size": p.batch_size, "fraction": p.fraction, "workers": p.num_workers,
                 "epochs": p.epochs, "fast": p.fast_loader and packed and single}
+        if p.cpu_bf16 and self.amp is True and self.channels_last is True and _cpu_run(self.device):
+            # the profile's fast CPU path: what the defaults ("auto": CUDA only) would leave in float32
+            pick.update(amp="bf16", channels_last="always")
         return replace(self, profile=p.name, data=data,
-                       **{k: v for k, v in pick.items() if getattr(self, k) is None})
+                       **{k: v for k, v in pick.items() if k in ("amp", "channels_last") or getattr(self, k) is None})
 
     def hparams(self) -> dict:
         """Scalar hyper-parameters for TensorBoard's HParams tab and results tables."""
@@ -214,3 +217,14 @@ class TrainConfig:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def _cpu_run(device: str) -> bool:
+    """Whether a run on `device` trains on a CPU whose oneDNN has native bfloat16 (AVX-512 BF16 or AMX)."""
+    import torch
+
+    from .runtime import cpu_has_native_bf16
+
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available()
+                                 and not torch.backends.mps.is_available())
+    return on_cpu and cpu_has_native_bf16()

@@ -1,0 +1,34 @@
+"""What every experiment notebook does, in three parts with no hidden state:
+
+- `runs`: the notebook's settings (and what its profile costs), its runs trained once and read back from the cache,
+  their scores;
+- `verdicts`: claims declared as data (`Row`) and judged on an `Evidence` (runs, test set, seeds, values): the
+  comparison's verdict, whether the write-up is reproduced, the budget, convergence;
+- `display`: layer tables, prediction grids, TensorBoard, and `conclude`, which turns the judged rows into the
+  claims table and the closing paragraph (and records them for the main job's claims.csv).
+
+    from evalib import experiment as ex
+    s = ex.settings(profile, notebook="03_pixelshuffle")
+    runs = ex.train({"dnn1": ex.config(s, "03", model="dnn1"), "dnn2": ex.config(s, "03", model="dnn2")})
+    judged = ex.Evidence(runs, ex.test_split(s)).judge(ROWS)
+    ex.headline("03_pixelshuffle", ex.scores(runs), "dnn2", ex.conclude("03_pixelshuffle", judged))
+"""
+from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
+                      prediction_figure, said, show_net, show_runs, tally, tensorboard)
+from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, run_key, runs_dir, scores,
+                   seeds, settings, test_split, train, train_seeds, train_split)
+from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NOT_RUN, REPRODUCED, STILL_LEARNING, Evidence,
+                       Row, Verdict, blind_scores, budget_of, convergence, images_seen, reproduced)
+
+# until every notebook declares its claims as rows: the helpers they still call
+from .legacy import (beats_trivial, claim_sentence, claims_table, compare, compare_values, factor, judge_values,
+                     per_image, record, said_claim, trivial_output, trivial_scores)
+
+__all__ = ["beats_trivial", "claim_sentence", "claims_table", "compare", "compare_values", "factor", "judge_values",
+           "per_image", "record", "said_claim", "trivial_output", "trivial_scores",
+           "AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NOT_RUN", "REPRODUCED", "SCORE_COLUMNS",
+           "STILL_LEARNING", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup", "blind_scores",
+           "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence", "headless", "headline",
+           "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure", "reproduced", "run_key",
+           "runs_dir", "said", "scores", "seeds", "settings", "show_net", "show_runs", "tally", "tensorboard",
+           "test_split", "train", "train_seeds", "train_split"]

@@ -1,0 +1,155 @@
+"""What a notebook shows: layer tables, prediction grids, TensorBoard, and its judged claims as a table and a
+closing paragraph (recorded for the main job's claims.csv)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from IPython.display import Markdown, display
+from torchinfo import summary as layer_table
+
+from ..models import create, receptive_field
+from ..plots import prediction_grid
+from ..predict import predict
+from ..reproduce import record, record_claims
+from ..train.board import slug
+from ..widgets import compare as side_by_side
+from .runs import headless, maps_model
+from .verdicts import AGREES, CANNOT_TELL, DISAGREES, Verdict
+
+
+def _cell(text) -> str:
+    """Text made safe for one cell of a Markdown table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def band(noise: float) -> str:
+    """A noise band as every table and sentence shows it: '±0.012', or 'no band' (a single seed)."""
+    return f"±{noise:.3g}" if math.isfinite(noise) else "no band"
+
+
+def claims_markdown(judged: list[Verdict]) -> str:
+    """The claims table: each row's comparison, the write-up's words, A and B, the difference and its band, the
+    verdict, whether the write-up is reproduced, the budget and whether the runs had converged."""
+    cell = _cell
+    lines = ["| claim | write-up | A | B | A - B | verdict | write-up reproduced? | budget | converged |",
+             "|---|---|---:|---:|---:|---|---|---|---|"]
+    for v in judged:
+        vals = v.values()
+        claim = f"{v.row.claim} [{v.note}]" if v.note else v.row.claim
+        lines.append(f"| {cell(claim)} | {cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
+                     f"{vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {cell(v.budget)} | "
+                     f"{v.converged} |")
+    return "\n".join(lines) + "\n"
+
+
+def tally(judged: list[Verdict]) -> str:
+    """How many of the write-up's observations are reproduced, contradicted, or cannot be told, in one sentence."""
+    n = {w: sum(v.reproduced == w for v in judged) for w in (AGREES, DISAGREES, CANNOT_TELL)}
+    learning = sum(v.converged == "still learning" for v in judged)
+    verb = lambda k, one, many: f"{k} {one if k == 1 else many}"  # noqa: E731
+    text = (f"Of {len(judged)} claims, {verb(n[AGREES], 'agrees', 'agree')} with the write-up, "
+            f"{verb(n[DISAGREES], 'disagrees', 'disagree')} and {n[CANNOT_TELL]} cannot tell")
+    return text + (f"; in {learning} of them a run compared was still learning." if learning else ".")
+
+
+def conclude(notebook: str, judged: list[Verdict], lead: str = "", after: str = "") -> str:
+    """Show a notebook's claims table and its closing paragraph, both from the judged rows, and record the rows
+    for the main job's claims.csv. `lead` opens the paragraph and `after` ends it (observations beyond the
+    claims). Returns the short verdict the main job's summary lists (each claim's id and reproduction)."""
+    record_claims(notebook, [v.claim(notebook) for v in judged])
+    display(Markdown(claims_markdown(judged)))
+    sentences = " ".join(f"{v.sentence().rstrip('.')}." for v in judged)
+    display(Markdown(" ".join(p for p in ("**What we saw.**", lead, sentences, tally(judged), after) if p)))
+    return "; ".join(f"{v.row.id}: {v.reproduced}" for v in judged)
+
+
+def said(v: Verdict) -> str:
+    """One judged claim in a sentence, with its difference and band."""
+    return f"“{v.row.claim}”: {v.verdict} ({v.ours:+.3g}, {band(v.band)}; write-up {v.reproduced})."
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One figure the write-up gives, beside ours: what it is, its value and budget, ours and our budget."""
+
+    what: str
+    writeup: str
+    writeup_budget: str
+    ours: str
+    our_budget: str
+
+
+def beside_writeup(rows: list[Scale]) -> pd.DataFrame:
+    """The write-up's own figures next to ours, each with the budget it was measured at."""
+    head = {"what": "figure", "writeup": "write-up", "writeup_budget": "write-up's budget", "ours": "ours",
+            "our_budget": "our budget"}
+    frame = pd.DataFrame([vars(r) for r in rows], columns=list(head)).rename(columns=head).set_index("figure")
+    lines = ["| " + " | ".join(head.values()) + " |", "|---" * len(head) + "|"]
+    lines += ["| " + " | ".join(_cell(getattr(r, k)) for k in head) + " |" for r in rows]
+    display(Markdown("\n".join(lines) + "\n"))
+    return frame
+
+
+def images_at(images: int, size: int, minutes: float | None = None) -> str:
+    """A budget in words: '24,000 images at 64px' (and the training minutes, when given)."""
+    text = f"{images:,} images at {size}px"
+    return text + (f", {minutes:.1f} min of training" if minutes is not None else "")
+
+
+def show_net(name: str, size: int, depth: int = 2, **options):
+    """A compact layer table of a network (output shapes and parameters, via torchinfo) and its receptive field."""
+    with torch.random.fork_rng():
+        net = create(name, **options)
+    table = layer_table(net, input_size=(1, net.in_channels if hasattr(net, "in_channels") else 3, size, size),
+                        depth=depth, col_names=("output_size", "num_params"), verbose=0, device="cpu")
+    print(table)
+    print(f"receptive field at the bottleneck: {receptive_field(net, size)} pixels (input {size}x{size})")
+    return table
+
+
+def prediction_figure(result, dataset, n: int = 8, threshold: float | None = None):
+    """The write-up's grid (input, masks, depths) for the first `n` test images."""
+    p = predict(maps_model(result), dataset, n=n)
+    return prediction_grid(p.images, p.targets, p.preds, n=n, threshold=threshold)
+
+
+def show_runs(runs: dict, test, n: int = 8, compare_n: int = 32):
+    """The write-up's grid for each run (titled with its label) on the first `n` test images, then a widget that
+    puts any two of them side by side on the first `compare_n` (each side's run chosen from a dropdown)."""
+    for label, run in runs.items():
+        fig = prediction_figure(run, test, n=n)
+        fig.suptitle(label, fontsize=9, y=1.02)
+    return side_by_side({label: maps_model(run) for label, run in runs.items()}, test, n=compare_n)
+
+
+def tensorboard(runs: dict) -> str:
+    """TensorBoard inline (Jupyter, Colab) over these runs' folders, each under its label (a run read back from
+    the cache lives in the notebook that trained it); unattended, it prints the command instead."""
+    spec = ",".join(f"{slug(label)}:{r.run_dir}" for label, r in runs.items())
+    shell = None
+    if not headless():
+        from IPython import get_ipython  # only a notebook has a shell to run the magic in
+
+        shell = get_ipython()
+    if shell is None:
+        print(f"TensorBoard of these runs: tensorboard --logdir_spec {spec}")
+        return spec
+    shell.run_line_magic("load_ext", "tensorboard")
+    shell.run_line_magic("tensorboard", f"--logdir_spec {spec}")
+    return spec
+
+
+def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict:
+    """Record one run's numbers and the notebook's verdict for the main job's summary table."""
+    row = table.loc[run]
+    return record(notebook, model=row["model"], loss=row["loss"], params=int(row["params"]), epochs=int(row["epochs"]),
+                  images_seen=f"{int(row['images_seen']):,} at {int(row['size'])}px",
+                  mask_iou=float(row.get("iou", float("nan"))), depth_rmse_m=float(row.get("rmse_m", float("nan"))),
+                  delta1=float(row.get("delta1", float("nan"))), verdict=verdict)
+
+
+__all__ = ["Scale", "band", "beside_writeup", "claims_markdown", "conclude", "headline", "images_at",
+           "prediction_figure", "said", "show_net", "show_runs", "tally", "tensorboard"]
