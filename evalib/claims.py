@@ -142,6 +142,19 @@ def paired_bootstrap(a, b, n: int = 1000, seed: int = 0, level: float = 0.95) ->
     return float((hi - lo) / 2)
 
 
+def unpaired_bootstrap(a, b, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
+    """Half-width of the central `level` interval of mean(a) - mean(b), each set resampled on its own: the
+    counterpart of `paired_bootstrap` for runs scored on different test images (NaNs dropped)."""
+    a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"an unpaired bootstrap needs at least 2 finite values on each side; got {a.size} and {b.size}")
+    rng = np.random.default_rng(seed)
+    means = (a[rng.integers(0, a.size, (n, a.size))].mean(1) - b[rng.integers(0, b.size, (n, b.size))].mean(1))
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float((hi - lo) / 2)
+
+
 def noise_band(seeds=None, a=None, b=None, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
     """The larger of `seed_spread(seeds)` and `paired_bootstrap(a, b, ...)`; give either or both."""
     parts = []
@@ -188,7 +201,7 @@ class Claim:
     verdict: str  # one of VERDICTS
     id: str = ""  # the claim's id within its notebook (the write-up's claims.csv where it has one)
     reproduced: str = ""  # whether the write-up's observation is reproduced: agrees, disagrees or cannot tell
-    budget: str = ""  # training images of the runs compared, e.g. "24,000 at 64px"
+    budget: str = ""  # training images of the runs compared, e.g. "24,000 images at 64px"
     converged: str = ""  # converged / still learning: did the last epoch move the metric by less than the band
 
     def __post_init__(self):

@@ -81,7 +81,7 @@ def test_seeds_share_one_split_and_give_a_band(tiny):
     v = seeded.judge_row(rows[2])
     assert math.isfinite(v.band) and (v.verdict == HOLDS or v.band >= 0.4)
     # the budget and convergence of the runs a row compares
-    assert same.budget == f"{ex.images_seen(r0):,} at 32px" and same.converged == "one epoch"
+    assert same.budget == f"{ex.images_seen(r0):,} images at 32px" and same.converged == "one epoch"
 
 
 def test_show_net_prints_shapes_parameters_and_receptive_field(capsys):
@@ -90,31 +90,33 @@ def test_show_net_prints_shapes_parameters_and_receptive_field(capsys):
     assert "[1, 2, 64, 64]" in out and "Total params" in out and "receptive field at the bottleneck: 119" in out
 
 
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+class Constant(nn.Module):  # a 'network' that ignores its input
+    def __init__(self, mask: float, depth: float):
+        super().__init__()
+        self.mask, self.depth = mask, depth
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        return torch.stack([torch.full((n, h, w), self.mask), torch.full((n, h, w), self.depth)], 1)
+
+class Oracle(nn.Module):  # reads the target of each test image, in order
+    def __init__(self, targets):
+        super().__init__()
+        self.targets, self.i = targets, 0
+
+    def forward(self, x):
+        out = self.targets[self.i:self.i + len(x)]
+        self.i += len(x)
+        return out
+
+
 def test_runs_that_learned_nothing_are_never_judged_apart(tiny):
     """An empty mask against an all-foreground one differs reproducibly, yet teaches nothing: within noise."""
-    import torch
-    from torch import nn
-
     from evalib.train import FitResult
-
-    class Constant(nn.Module):  # a 'network' that ignores its input
-        def __init__(self, mask: float, depth: float):
-            super().__init__()
-            self.mask, self.depth = mask, depth
-
-        def forward(self, x):
-            n, _, h, w = x.shape
-            return torch.stack([torch.full((n, h, w), self.mask), torch.full((n, h, w), self.depth)], 1)
-
-    class Oracle(nn.Module):  # reads the target of each test image, in order
-        def __init__(self, targets):
-            super().__init__()
-            self.targets, self.i = targets, 0
-
-        def forward(self, x):
-            out = self.targets[self.i:self.i + len(x)]
-            self.i += len(x)
-            return out
 
     test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
     # images with an object only: on a hard negative the empty mask is right (IoU 1), which puts the two constant
@@ -232,3 +234,26 @@ def test_the_cost_line_says_what_a_profile_costs(monkeypatch):
     assert warn.startswith("warning:") and "hours" in warn and "Change runtime type" in warn
     assert "warning" not in profiles.cost_line("02_first_net", "full", gpu=True)
     assert "cut short" in profiles.cost_line("02_first_net", "full", gpu=False, cut=True)
+
+
+def test_runs_scored_on_other_test_images_are_compared_unpaired(tiny):
+    from evalib.train import FitResult
+
+    def objects_only(fraction):
+        test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=fraction))
+        keep = test.store.samples["has_object"][test.indices] == 1
+        test.indices, test.depth_valid = test.indices[keep], test.depth_valid[keep]
+        return test, torch.stack([test[i][1] for i in range(len(test))])
+
+    (small, _), (large, targets) = objects_only(0.3), objects_only(0.6)
+    assert len(small) != len(large)
+
+    def run(net):
+        return FitResult(net, [{"iou": 0.0, "train_samples": 0}], None, "test_loss", 0.0, 1, cfg(tiny))
+
+    ev = ex.Evidence({"oracle": run(Oracle(targets)), "empty": run(Constant(0.0, 0.5))}, small,
+                     tests={"oracle": large})
+    v = ev.judge_row(ex.Row("unpaired", "oracle beats empty", "-", "oracle", "empty", "iou", "h", "f", "w"))
+    assert len(ev.per_image("oracle")["iou"]) == len(large) and len(ev.per_image("empty")["iou"]) == len(small)
+    # a paired bootstrap would refuse arrays of two lengths; each side resampled on its own gives a band
+    assert v.verdict == HOLDS and math.isfinite(v.band) and v.a_value == pytest.approx(1.0)

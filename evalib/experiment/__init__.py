@@ -15,7 +15,7 @@
 """
 from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
                       prediction_figure, said, show_net, show_runs, tally, tensorboard)
-from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, run_key, runs_dir, scores,
+from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, range_test, run_key, runs_dir, scores,
                    seeds, settings, test_split, train, train_seeds, train_split)
 from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NOT_RUN, REPRODUCED, STILL_LEARNING, Evidence,
                        Row, Verdict, blind_scores, budget_of, convergence, images_seen, reproduced)
@@ -29,6 +29,6 @@ __all__ = ["beats_trivial", "claim_sentence", "claims_table", "compare", "compar
            "AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NOT_RUN", "REPRODUCED", "SCORE_COLUMNS",
            "STILL_LEARNING", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup", "blind_scores",
            "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence", "headless", "headline",
-           "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure", "reproduced", "run_key",
+           "images_at", "images_seen", "lr_steps", "maps_model", "range_test", "prediction_figure", "reproduced", "run_key",
            "runs_dir", "said", "scores", "seeds", "settings", "show_net", "show_runs", "tally", "tensorboard",
            "test_split", "train", "train_seeds", "train_split"]

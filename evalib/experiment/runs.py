@@ -17,14 +17,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..data import FgBgDataset, ensure_dataset
-from ..models import count_params
+from ..data import FgBgDataset, ensure_dataset, make_loaders
+from ..losses import parse_loss
+from ..models import count_params, create
 from ..paths import runs_root
 from ..predict import Maps
 from ..profiles import cost_line, get_profile
 from ..train import TrainConfig, checkpoint, fit, load_result
 from ..train.board import slug
-from ..train.lr_find import capped_steps
+from ..train.lr_find import LRFinderResult, capped_steps, lr_find
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
                  "ssim", "checkerboard")
@@ -174,3 +175,19 @@ def lr_steps(profile: str | TrainConfig) -> int:
     return get_profile(profile).lr_test_steps
 
 
+
+
+def range_test(s: TrainConfig, model: str, loss: str, progress: bool = True) -> tuple[LRFinderResult, float]:
+    """The write-up's LR range test for `model` under `loss` on the notebook's training split, and the One Cycle peak
+    it picks: the suggestion to two significant figures, held within [1e-5, 1e-2].
+
+    It sweeps `lr_steps(s)` batches with the optimizer the runs use (AdamW, weight decay 1e-4) from a network drawn
+    at seed 0, so every notebook that asks gets the same rate: notebook 03 trains at the rate notebook 02 found,
+    and reads 02's runs back from the cache."""
+    loader, _ = make_loaders(s.data, size=s.size, batch_size=s.batch_size, fraction=s.fraction, seed=0)
+    with torch.random.fork_rng():  # the same draw wherever it is asked, and the caller's random state untouched
+        torch.manual_seed(0)
+        probe = create(model)
+        finder = lr_find(probe, loader, parse_loss(loss), num_steps=lr_steps(s), progress=progress,
+                         optimizer=torch.optim.AdamW(probe.parameters(), lr=1e-7, weight_decay=1e-4))
+    return finder, float(f"{min(max(finder.suggestion, 1e-5), 1e-2):.2g}")

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..claims import DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, better_sign, judge
+from ..claims import (DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, better_sign, judge, seed_spread,
+                      unpaired_bootstrap, verdict)
 from ..evaluation import evaluate
 from ..metrics import PooledScores
 from ..predict import Maps
@@ -93,7 +94,7 @@ class Verdict:
     band: float
     verdict: str
     reproduced: str
-    budget: str  # the training images of the runs compared, e.g. "24,000 at 64px"
+    budget: str  # the training images of the runs compared, e.g. "24,000 images at 64px"
     converged: str  # CONVERGED, STILL_LEARNING, or "" where no run was compared
     note: str = ""  # why a verdict was held at "within noise", if it was
 
@@ -153,8 +154,8 @@ def images_seen(result) -> int:
 
 
 def budget_of(results) -> str:
-    """The runs' training budget in words: "24,000 at 64px", or each run's when they differ."""
-    parts = [f"{images_seen(r):,} at {r.config.size}px" for r in results]
+    """The runs' training budget in words: "24,000 images at 64px", or each run's when they differ."""
+    parts = [f"{images_seen(r):,} images at {r.config.size}px" for r in results]
     return parts[0] if len(set(parts)) == 1 else " vs ".join(parts)
 
 
@@ -191,34 +192,46 @@ class Evidence:
     `runs`: {label: FitResult}. `test`: the (unaugmented) dataset every run is scored on. `seeds`: {label: [FitResult
     at each seed]} for the runs trained at several seeds (the noise band's spread). `values`: {name: a number, a list
     of one number per seed, or an array of one value per test image} for claims about something other than a run's
-    score (a rule, a loss turned into a per-pixel error, ...). Per-image scores are computed once per run and kept
-    on this object."""
+    score (a rule, a loss turned into a per-pixel error, ...). `tests`: {label: dataset} for runs scored on test
+    images of their own (another split): their per-image comparisons resample each side on its own (an unpaired
+    bootstrap) and the image-blind gate reads each run's own test set. Per-image scores are computed once per run
+    and kept on this object."""
 
     runs: dict
     test: object
     seeds: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    tests: dict = field(default_factory=dict)  # {label: its own test set} for runs scored on other images
     _scores: dict = field(default_factory=dict, init=False, repr=False)
-    _blind: dict | None = field(default=None, init=False, repr=False)
+    _blind: dict = field(default_factory=dict, init=False, repr=False)
+
+    def test_of(self, label: str):
+        """The test set run `label` is scored on: its own (`tests`), else the shared one."""
+        return self.tests.get(label, self.test)
 
     def per_image(self, label: str) -> dict:
-        """Per-image scores of run `label`'s network on the test set (in order), computed once."""
+        """Per-image scores of run `label`'s network on its test set (in order), computed once."""
         if label not in self._scores:
             if label not in self.runs:
                 raise KeyError(f"no run labelled {label!r}; runs: {sorted(self.runs)}")
-            self._scores[label] = evaluate(Maps(self.runs[label].model).eval(), self.test, per_image=True)[1]
+            self._scores[label] = evaluate(Maps(self.runs[label].model).eval(), self.test_of(label),
+                                           per_image=True)[1]
         return self._scores[label]
 
-    def blind(self) -> dict:
-        """`blind_scores` of the test set, computed once."""
-        if self._blind is None:
-            self._blind = blind_scores(self.test)
-        return self._blind
+    def blind(self, label: str | None = None) -> dict:
+        """`blind_scores` of run `label`'s test set (default: the shared one), computed once per test set."""
+        test = self.test if label is None else self.test_of(label)
+        key = next((k for k, (t, _) in self._blind.items() if t is test), None)
+        if key is None:
+            key = len(self._blind)
+            self._blind[key] = (test, blind_scores(test))
+        return self._blind[key][1]
 
     def beats_blind(self, label: str, metric: str, band: float) -> bool:
-        """Whether run `label`'s mean `metric` beats the best image-blind output's by more than `band`."""
+        """Whether run `label`'s mean `metric` beats the best image-blind output's on its test set by more than
+        `band`."""
         ours = float(np.nanmean(self.per_image(label)[metric]))
-        blind = float(np.nanmean(self.blind()[metric]))
+        blind = float(np.nanmean(self.blind(label)[metric]))
         return (ours - blind) * better_sign(metric) > band
 
     def _spread(self, row: Row, metric: str):
@@ -250,7 +263,13 @@ class Evidence:
                      and row.b not in self.values and row.metric in self.per_image(row.a))
         if per_image:
             a, b = self.per_image(row.a)[row.metric], self.per_image(row.b)[row.metric]
-            ours, band, word = judge(a, b, sign, seeds=self._spread(row, row.metric))
+            spread = self._spread(row, row.metric)
+            if self.test_of(row.a) is self.test_of(row.b):
+                ours, band, word = judge(a, b, sign, seeds=spread)
+            else:  # other images on each side: each resampled on its own
+                ours = float(np.nanmean(a) - np.nanmean(b))
+                band = max([unpaired_bootstrap(a, b)] + ([seed_spread(spread)] if spread else []))
+                word = verdict(ours, band, sign)
             a_value, b_value = float(np.nanmean(a)), float(np.nanmean(b))
             if word != WITHIN_NOISE and not (self.beats_blind(row.a, row.metric, band)
                                              or self.beats_blind(row.b, row.metric, band)):
