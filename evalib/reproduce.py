@@ -341,9 +341,14 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
             row.update(json.loads(res.read_text()))
         claims_file = results_dir / f"{name}.claims.json"
         if claims_file.is_file():
-            words = [c["verdict"] for c in json.loads(claims_file.read_text())]
+            recorded = json.loads(claims_file.read_text())
+            words = [c["verdict"] for c in recorded]
             row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in ("holds", "does not hold", "within noise")
                                       if words.count(w))
+            seen = [c.get("reproduced", "") for c in recorded]
+            if any(seen):  # and how many of the write-up's observations they reproduce
+                row["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in
+                                                           ("agrees", "disagrees", "cannot tell") if seen.count(w))
         headline = _headline(row)
         print(f"{row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else ""), flush=True)
         rows.append(row)

@@ -30,6 +30,18 @@ def test_notebook_and_script_agree_and_have_no_outputs(py):
     assert any("parameters" in c.metadata.get("tags", []) for c in on_disk.cells), f"{ipynb.name} has no parameters cell"
 
 
+CLOSING_LINES = 10  # the most lines a notebook's closing code cell may have: it reads the judged rows, no more
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_a_notebook_ends_in_a_short_cell_and_its_longest_cell_is_an_experiment(py):
+    code = [c.source.strip() for c in jupytext.read(py).cells if c.cell_type == "code" and c.source.strip()]
+    last, longest = code[-1], max(code, key=lambda text: len(text.splitlines()))
+    assert len(last.splitlines()) <= CLOSING_LINES, f"{py.name}: the closing cell has {len(last.splitlines())} lines"
+    assert "conclude(" in last, f"{py.name}: the closing cell does not render the claims with ex.conclude"
+    assert longest is not last and "conclude(" not in longest, f"{py.name}: the longest cell is the ending"
+
+
 def test_every_ipynb_has_a_script():
     for nb in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
         assert nb.with_suffix(".py").is_file(), f"{nb.name} has no paired .py"
@@ -84,7 +96,8 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
         nbformat.v4.new_code_cell("from evalib.reproduce import record\nrecord('01_good', mask_iou=0.5, verdict='holds')"),
         nbformat.v4.new_code_cell("from evalib.claims import Claim\nfrom evalib.reproduce import record_claims\n"
                                   "record_claims('01_good', [Claim('01_good', 'A beats B', 'much better', 0.2, 0.05, "
-                                  "'holds'), Claim('01_good', 'C beats B', 'a bit', 0.01, 0.05, 'within noise')])"),
+                                  "'holds', reproduced='agrees'), Claim('01_good', 'C beats B', 'a bit', 0.01, 0.05, "
+                                  "'within noise', reproduced='cannot tell')])"),
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"),
     ])
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
@@ -95,10 +108,10 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     summary = (tmp_path / "reports" / "summary.md").read_text()
     assert "| 00_bad | FAILED" in summary and "deliberate failure" in summary
     assert "| 01_good | ok |" in summary and "holds" in summary
-    assert "1 holds, 1 within noise" in summary  # the claims column
+    assert "1 holds, 1 within noise; write-up agrees 1, cannot tell 1" in summary  # the claims column
     for folder in ("reports", "run"):
         claims_md = (tmp_path / folder / "claims.md").read_text()
-        assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds |" in claims_md
+        assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds | agrees |" in claims_md
         assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == (
             "notebook,id,claim,writeup,ours,noise,verdict,reproduced,budget,converged")
     assert (tmp_path / "run" / "01_good.ipynb").is_file()
