@@ -62,17 +62,59 @@ from IPython.display import Markdown, display
 import evalib
 from evalib import experiment as ex
 from evalib.baselines import scale_blind_ceiling, shortcut_baselines
-from evalib.claims import HOLDS, Claim, judge
 from evalib.data import FgBgDataset
 from evalib.evaluation import breakdown
 from evalib.models import pretrained
 from evalib.plots import history_curves, prediction_grid
+from evalib.reproduce import record
 from evalib.train.config import RECIPES
 from evalib.widgets import browse, predict
 
 NB = "12_best_model"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
 print(s)
+
+# %% [markdown]
+# ## The claims
+# None of them is the write-up's: they are the goals this recipe was built for, and what a shorter training buys.
+#
+# - **The goals** (`shipped_iou_goal`, `shipped_delta1_goal`, `shipped_scaled_goal`): the shipped weights' mask
+#   IoU, delta<1.25, and delta<1.25 after per-image median scaling, each a mean of per-image values over the
+#   heldout test images (so it differs a little from the pooled figures below), against the goal. The band is a
+#   95 % bootstrap over the test images; "holds" needs the mean above the goal by more than the band.
+# - **What the budget buys** (`budget_gap`): the shipped weights' masks against those of the same recipe trained
+#   below at this profile's budget, image by image on the test images that run is scored on. The row's budget and
+#   convergence columns are the run trained here.
+
+# %%
+GOAL = 0.90  # the recipe's goal on mask IoU and on delta<1.25
+TRAINED = "best recipe, this budget"  # the run trained at the end of this notebook
+ROWS = [  # the shipped weights, per heldout test image, against the goal
+    ex.Row("shipped_iou_goal", f"The shipped weights' mask IoU (mean per image) reaches {GOAL:.2f}",
+           ex.NOT_IN_WRITEUP, "shipped iou", "goal", "iou",
+           holds="the shipped weights reach the goal on the mask: mean per-image IoU {A} against {B} (band {band})",
+           fails="the shipped weights' masks fall short of the goal: mean per-image IoU {A} against {B} (band {band})",
+           within="the shipped weights' mask IoU ({A}) is within noise of the goal {B} (band {band})"),
+    ex.Row("shipped_delta1_goal", f"The shipped weights' depth delta<1.25 (mean per image) reaches {GOAL:.2f}",
+           ex.NOT_IN_WRITEUP, "shipped delta1", "goal", "delta1",
+           holds="absolute depth reaches the goal: delta<1.25 {A} against {B} (band {band})",
+           fails="absolute depth falls short of the goal: delta<1.25 {A} against {B} (band {band})",
+           within="absolute depth's delta<1.25 ({A}) is within noise of the goal {B} (band {band})"),
+    ex.Row("shipped_scaled_goal", f"The shipped weights' median-scaled delta<1.25 (mean per image) reaches {GOAL:.2f}",
+           ex.NOT_IN_WRITEUP, "shipped delta1, median-scaled", "goal", "delta1_median_scaled",
+           holds="once each image's scale is set by its median, depth reaches the goal: {A} against {B} (band {band})",
+           fails="even after median scaling depth falls short of the goal: {A} against {B} (band {band})",
+           within="after median scaling, depth ({A}) is within noise of the goal {B} (band {band})"),
+]
+BUDGET_ROWS = [  # the shipped weights against the recipe trained here, on the trained run's test images
+    ex.Row("budget_gap", "The shipped weights (the card's budget) draw better masks than the recipe at this "
+           "profile's budget (IoU per image)", ex.NOT_IN_WRITEUP, "shipped, same images", "this budget", "iou",
+           runs=(TRAINED,),
+           holds="the shipped weights' masks beat the recipe's at this budget ({A} against {B} IoU): the longer "
+                 "training pays",
+           fails="the recipe at this budget draws better masks than the shipped weights ({B} against {A} IoU)",
+           within="the recipe at this budget comes within noise of the shipped weights' masks ({B} against {A} IoU)"),
+]
 
 # %% [markdown]
 # ## The shipped weights and their card
@@ -118,6 +160,12 @@ scored = pd.DataFrame({
 }).T
 display(scored.style.format("{:.3f}", na_rep="-"))
 print(f"{len(test)} test images; camera height guessed for the ceiling: {ceiling['height_guess_m']}")
+display(Markdown(
+    f"Mirroring adds {mirrored['iou'] - plain['iou']:+.3f} IoU and {mirrored['delta1'] - plain['delta1']:+.3f} "
+    f"delta<1.25. A network that got every depth right but could not tell the camera height would score "
+    f"{ceiling['delta1']:.3f}: the shipped weights' absolute depth is {ceiling['delta1'] - plain['delta1']:+.3f} "
+    "from that ceiling." + (" (Smoke profile: a small set whose 'held-out' backgrounds were drawn among fewer, some "
+                            "seen in training; its numbers only show that the code runs.)" if s.profile == "smoke" else "")))
 
 fig, ax = plt.subplots(figsize=(7, 3))
 shown = ["iou", "delta1", "delta1_median_scaled"]
@@ -159,6 +207,13 @@ by_object = by_object[by_object["images"] >= enough].sort_values("iou")
 print(f"mean per-image IoU of each held-out object (at least {enough} test images): the weakest and the strongest")
 display(pd.concat([by_object.head(5), by_object.tail(5)]).style.format({"iou": "{:.3f}", "delta1": "{:.3f}"}))
 
+weakest = parts["depth"]["delta1"].idxmin()
+display(Markdown(
+    f"By object size the mask scores {', '.join(f'{v:.3f} ({k.split()[0]})' for k, v in parts['mask']['iou'].items())}; "
+    f"depth is weakest on the {weakest} pixels (delta<1.25 {parts['depth'].loc[weakest, 'delta1']:.3f}, on "
+    f"{parts['depth'].loc[weakest, 'pixel_share']:.0%} of the pixels). By object, the weakest is {by_object.index[0]} "
+    f"(mean IoU {by_object['iou'].iloc[0]:.3f}) and the strongest {by_object.index[-1]} ({by_object['iou'].iloc[-1]:.3f})."))
+
 worst = np.argsort(each["iou"])[:6]
 prediction_grid(p.images[worst], p.targets[worst], p.preds[worst], n=len(worst));
 
@@ -196,6 +251,10 @@ display(bench_sizes.groupby("size", observed=True).apply(
     include_groups=False).round(3).T)
 if card.get("photo_benchmark"):
     print("the card's photograph benchmark:", {r["figure"]: r["value"] for r in card["photo_benchmark"]})
+bench_iou, bench_bare = on_bench.summary.iloc[0], on_bench.summary.iloc[2]
+display(Markdown(
+    f"On the photograph benchmark the mask IoU is {bench_iou['value']:.3f} (band {bench_iou['low']:.3f} to "
+    f"{bench_iou['high']:.3f}), and {bench_bare['value']:.1%} of a bare crop is marked foreground."))
 
 # %% [markdown]
 # Slide through the test images (and the mask threshold) yourself:
@@ -234,65 +293,51 @@ else:
 
 # %% [markdown]
 # ## Train the recipe yourself
-# The same recipe at this profile's budget (`cpu`: the profile's epochs and share of the data, a few
-# minutes), on the same split. Change one ingredient in `mine` (the loss, `model_options`, `ema`, the
+# The same recipe at this profile's budget (`cpu`: 10 epochs of 0.3 of the heldout training split, about 24,000
+# images), on the same split. Change one ingredient in `mine` (the loss, `model_options`, `ema`, the
 # learning rate) and rerun this cell to see what it does at this budget; the full recipe is
 # `python -m evalib.train --recipe best` (the card's time).
 
 # %%
+# Budget (cpu profile): 10 epochs x 2,414 heldout training images = 24,140 images at 64x64. Estimated from the
+# measured speed of unet_ed (about 296 images/s in bfloat16 on 2 cores, training step only): about 1.5 min of
+# training, plus scoring the 586 test images after each epoch. Notebook 13 reads this very run back from the
+# cache as its "composite alone (seed 0)".
 best = {k: v for k, v in RECIPES["best"].items() if k not in ("epochs", "fraction", "size", "batch_size")}
 mine = ex.config(s, NB, **best)
-runs = ex.train({"best recipe, this budget": mine})
-run = runs["best recipe, this budget"]
+runs = ex.train({TRAINED: mine})
+run = runs[TRAINED]
 history_curves({k: r.history for k, r in runs.items()}, keys=("iou", "delta1", "rmse_m"));
 short = ex.scores(runs)
 display(short[["images_seen", "size", "iou", "delta1", "delta1_median_scaled", "rmse_m"]])
 
 # %% [markdown]
-# ## Claims
-# The goals of the recipe, judged on the shipped weights over the heldout test images: each is a mean of
-# per-image values (so it differs a little from the pooled figures above) against 0.90, with a 95 %
-# bootstrap band over the images. "Holds" needs the mean above 0.90 by more than the band.
+# ## The claims, judged
+# The goals are judged on the shipped weights' per-image scores above; the budget row scores the shipped weights
+# again on the test images the run just trained is scored on (at its image size), so both sides are the same
+# images. In the table, A and B are the two means, A - B their difference with its band; the write-up never made
+# these claims (its column reads "not in the write-up"), so *write-up reproduced?* is "cannot tell" throughout. Only the
+# budget row compares a run trained here, so only it has a budget and says whether that run had stopped improving
+# (its last epoch moved the IoU by less than the band).
 
 # %%
-goal = 0.90
-
-
-def reaches(name, key):
-    values = np.asarray(each[key], np.float64)
-    ours, band, word = judge(values, np.full_like(values, goal), "a > b")
-    return Claim(NB, f"{name} (mean per image) reaches {goal:.2f}", "not in the write-up", ours, band, word)
-
-
-claims = [reaches("Mask IoU", "iou"), reaches("Depth delta<1.25", "delta1"),
-          reaches("Depth delta<1.25 after median scaling", "delta1_median_scaled")]
-ex.claims_table(NB, claims);
+own = ex.test_split(mine)
+goals = ex.Evidence({}, test, values={"shipped iou": each["iou"], "shipped delta1": each["delta1"],
+                                      "shipped delta1, median-scaled": each["delta1_median_scaled"],
+                                      "goal": np.full(len(test), GOAL)})
+here = ex.Evidence(runs, own, values={
+    "shipped, same images": evalib.evaluate(net, own, batch_size=64, per_image=True)[1]["iou"],
+    "this budget": evalib.evaluate(ex.maps_model(run), own, batch_size=64, per_image=True)[1]["iou"]})
+judged = goals.judge(ROWS) + here.judge(BUDGET_ROWS)
 
 # %% [markdown]
 # ## What we saw
 
 # %%
-held = sum(c.verdict == HOLDS for c in claims)
-gap = ceiling["delta1"] - plain["delta1"]
-weakest = parts["depth"]["delta1"].idxmin()
-ex.record(NB, model=card["config"]["model"], loss=card["config"]["loss"],
-          params=int(sum(q.numel() for q in net.parameters())), epochs=int(card["config"]["epochs"]),
-          images_seen=f"{card['trained_images']:,} at {SIZE}px", mask_iou=plain["iou"], depth_rmse_m=plain["rmse_m"],
-          delta1=plain["delta1"], verdict=f"{held} of {len(claims)} goals reached")
-display(Markdown(
-    f"**What we saw.** On {len(test):,} test images of unseen scenes and objects the shipped weights score a mask "
-    f"IoU of {plain['iou']:.3f} and delta<1.25 of {plain['delta1']:.3f} ({plain['delta1_median_scaled']:.3f} after "
-    f"per-image median scaling), against {blind['delta1']:.3f} for the image-blind predictor; mirroring adds "
-    f"{mirrored['iou'] - plain['iou']:+.3f} IoU and {mirrored['delta1'] - plain['delta1']:+.3f} delta<1.25. "
-    f"A network that got every depth right but could not tell the camera height would score "
-    f"{ceiling['delta1']:.3f}: absolute depth is {gap:+.3f} from that ceiling. By object size the mask scores "
-    f"{', '.join(f'{v:.3f} ({k.split()[0]})' for k, v in parts['mask']['iou'].items())}; depth is weakest on the "
-    f"{weakest} pixels: delta<1.25 {parts['depth'].loc[weakest, 'delta1']:.3f}, on "
-    f"{parts['depth'].loc[weakest, 'pixel_share']:.0%} of the pixels. By object, the weakest is {by_object.index[0]} "
-    f"(mean IoU {by_object['iou'].iloc[0]:.3f}) and the strongest {by_object.index[-1]} "
-    f"({by_object['iou'].iloc[-1]:.3f}). On the photograph benchmark (held-out objects on evaluation photographs "
-    f"nothing was tuned on) the mask IoU is {on_bench.summary['value'].iloc[0]:.3f} (band "
-    f"{on_bench.summary['low'].iloc[0]:.3f} to {on_bench.summary['high'].iloc[0]:.3f}), and "
-    f"{on_bench.summary['value'].iloc[2]:.1%} of a bare crop is marked foreground. {held} of the {len(claims)} goals hold."
-    + (" (Smoke profile: a small set whose 'held-out' backgrounds were drawn among fewer, some seen in training; "
-       "these numbers only show that the code runs.)" if s.profile == "smoke" else "")))
+verdict = ex.conclude(NB, judged, lead=f"On {len(test):,} heldout test images of unseen scenes and objects.",
+                      after=f"The recipe trained here saw {ex.images_at(ex.images_seen(run), run.config.size)}; the "
+                            f"shipped weights {card['trained_images']:,} at {SIZE}px.")
+record(NB, model=card["config"]["model"], loss=card["config"]["loss"],
+       params=int(sum(q.numel() for q in net.parameters())), epochs=int(card["config"]["epochs"]),
+       images_seen=f"{card['trained_images']:,} at {SIZE}px", mask_iou=plain["iou"], depth_rmse_m=plain["rmse_m"],
+       delta1=plain["delta1"], verdict=verdict)

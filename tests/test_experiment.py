@@ -160,6 +160,8 @@ def test_reproduced_reads_the_verdict_against_the_writeup():
     assert [ex.reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
         ex.DISAGREES, ex.AGREES, ex.AGREES]
     assert ex.reproduced(row(writeup=ex.NOT_RUN), HOLDS) == ex.CANNOT_TELL  # the write-up's to-do
+    assert ex.reproduced(row(writeup=ex.NOT_IN_WRITEUP), DOES_NOT_HOLD) == ex.CANNOT_TELL  # a claim of ours
+    assert ex.reproduced(row(writeup="no figure (test loss only)"), HOLDS) == ex.CANNOT_TELL
     assert ex.reproduced(plain, HOLDS, gated=True) == ex.CANNOT_TELL
 
 

@@ -42,6 +42,9 @@ AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 REPRODUCED = (AGREES, DISAGREES, CANNOT_TELL)
 CONVERGED, STILL_LEARNING = "converged", "still learning"
 NOT_RUN = "none (never run)"  # the write-up's words for a plan it did not carry out
+NOT_IN_WRITEUP = "not in the write-up"  # a claim of ours that the write-up never made
+NO_FIGURE = "no figure"  # the write-up made the claim but gave nothing to read this metric off (may go on: "no figure
+#                          (test loss only)")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class Row:
     """One claim of a notebook, declared before anything is judged.
 
     `id`: the claim's id (the write-up's `claims.csv` where it has one). `claim`: the comparison in words, A against
-    B. `writeup`: the write-up's words or figure (`NOT_RUN` for its to-dos). `a`, `b`: run labels, or names in the
+    B. `writeup`: the write-up's words or figure (`NOT_RUN` for its to-dos, `NOT_IN_WRITEUP` for claims of ours,
+    `NO_FIGURE` where it gave no figure for the metric: their rows cannot tell). `a`, `b`: run labels, or names in the
     `values` an `Evidence` is given. `metric`: what is compared. `direction`: "a > b" or "a < b" (default: A is
     better on the metric). `holds`, `fails`, `within`: the closing paragraph's sentence for each verdict; they may
     use {A} and {B} (the two values), {ours} (A - B) and {band}. `agrees_on`: the verdicts of ours that reproduce
@@ -118,12 +122,19 @@ class Verdict:
                      reproduced=self.reproduced, budget=self.budget, converged=self.converged)
 
 
+def unobserved(writeup: str) -> bool:
+    """Whether the write-up's entry says it observed nothing here: NOT_RUN, NOT_IN_WRITEUP, or NO_FIGURE (also with
+    words after it, as "no figure (test loss only)")."""
+    return writeup in (NOT_RUN, NOT_IN_WRITEUP) or writeup.startswith(NO_FIGURE)
+
+
 def reproduced(row: Row, verdict: str, gated: bool = False) -> str:
     """Whether the write-up's observation is reproduced by `verdict`: agrees, disagrees or cannot tell.
 
-    A to-do of the write-up (`NOT_RUN`) and a comparison of image-blind outputs cannot tell; within noise cannot
-    tell unless the write-up saw no difference (`agrees_on` holds it)."""
-    if row.writeup == NOT_RUN or gated:
+    Where the write-up observed nothing to compare with (`unobserved`: its to-dos, claims of ours, metrics it gave
+    no figure for) and for a comparison of image-blind outputs: cannot tell; within noise cannot tell unless the
+    write-up saw no difference (`agrees_on` holds it)."""
+    if unobserved(row.writeup) or gated:
         return CANNOT_TELL
     if verdict in row.agrees_on:
         return AGREES
