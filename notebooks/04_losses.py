@@ -27,11 +27,6 @@
 #   for each"; over 20 epochs against SSIM alone it gave masks again (test loss 0.1549 at epoch 10,
 #   0.1312 at epoch 20).
 # - **Dice on the mask** with SSIM on depth "did not work so well" for the mask.
-#
-# One more comparison is not the write-up's but explains this project's default loss: the masks are
-# mostly background (about a twentieth of the pixels are foreground), and a pixel-averaged MSE can get
-# low by predicting "background" everywhere. Binary cross-entropy plus Dice on the mask is the usual
-# remedy; we measure it against MSE on the mask with the depth loss left as it is (SSIM).
 
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
@@ -56,50 +51,164 @@ max_steps = None  # end every training run after this many steps: a quick check 
 # %%
 import numpy as np
 import pandas as pd
-import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from evalib import experiment as ex
-from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
+from evalib.claims import HOLDS, WITHIN_NOISE
 from evalib.plots import history_curves
 from evalib.widgets import predict
 
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps)
+NB = "04_losses"
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
 print(s)
 
 # %% [markdown]
-# ## Six losses, one network
+# ## Five losses, one network
 # Each loss is a spec string (see `evalib.losses`): a channel prefix says which output channel a term
 # applies to (`mask`, `depth` or `all`), so the write-up's `CustomLoss` is just `mask:mse+depth:ssim`.
 #
 # Only the loss changes between runs. Everything else is this project's default recipe: DNN2 with
 # a sigmoid on its two outputs (not the write-up's per-image min-max scaling, which cannot express
 # our global depth code; notebook 02 shows why), AdamW with weight decay 1e-4 and a One Cycle
-# schedule peaking at 2e-3. Every run trains from the same initial weights on the same images in the
-# same order, for the profile's full budget, so the comparison is at equal budget.
+# schedule. Every run trains from the same initial weights on the same images in the same order, for
+# the profile's full budget, so the comparison is at equal images. One thing differs on purpose: the
+# **L1 (sum)** run trains at the rate notebook 02's LR range test picks for that loss, as the write-up's
+# L1 runs did, while the other losses use the recipe's peak of 2e-3. A summed loss has gradients
+# thousands of times larger than a mean, and the range test is how the write-up chose a rate for it.
+# That run is notebook 03's DNN2 under L1 (sum) at seed 0, the very same configuration, read back from
+# the cache.
 #
-# The custom loss is the reference of this notebook's comparisons: it is trained at two seeds (one in
-# the smoke profile) to measure how far retraining alone moves each score. That spread is the seed
-# part of every claim's noise band below; the other losses get one seed each. Notebooks 05, 07, 08
-# and 09 train the very same configuration, so they read these runs back instead of training them.
+# The custom loss is the reference: it is trained at two seeds (one in the smoke profile) to measure how
+# far retraining alone moves each score. Notebooks 05, 07, 08, 09 and 10 compare with the very same
+# configuration, so they read these runs back instead of training them.
+#
+# ## The claims
+# Each of the write-up's observations becomes one or more comparisons of two runs on one per-image
+# metric: mask IoU; depth RMSE in metres and the SSIM of the depth map. *A - B* is the mean over test
+# images of A's score minus B's; the noise band is the larger of a paired bootstrap over the test images
+# and the spread of that metric over the reference's two seeds (only the custom loss is trained twice,
+# so its spread stands for every DNN2 run's). Inside the band the verdict is *within noise*, whatever
+# the sign.
+#
+# **MSE is better than L1 (sum)**: masks and depth under MSE (mean) against L1 (sum).
 
 # %%
-reference = "custom: MSE mask + SSIM depth"
-# cpu profile: 3 epochs x 800 training images = 2,400 images per run at 64x64, about 2 min for DNN2 at ~21 images/s.
-# Reference: 2 seeds x 2 min = 4 min (shared with 05, 07, 08 and 09: whichever runs first trains them).
-ref = ex.train_seeds(reference, ex.config(s, "04_losses", model="dnn2", loss="mask:mse+depth:ssim"), ex.seeds(s))
+REFERENCE = "custom: MSE mask + SSIM depth"
+DICE = "Dice mask + SSIM depth"
+MSE_L1 = "clearly better after 35 epochs then flat"
+ROWS = [
+    ex.Row("mse_better", "MSE (mean) gives better masks than L1 (sum) (IoU per image)", MSE_L1, "MSE (mean)",
+           "L1 (sum)", "iou", holds="MSE (mean) draws better masks than L1 (sum) (IoU {A} against {B}), as the "
+                                    "write-up found",
+           fails="L1 (sum) draws better masks than MSE (mean) (IoU {B} against {A}), unlike the write-up: under "
+                 "AdamW a summed loss is only a rescaled mean (Adam divides each step by the gradient's own "
+                 "scale), so this compares L1 with MSE more than a sum with a mean",
+           within="MSE (mean) and L1 (sum) give masks within noise of each other (IoU {A} and {B}, {band})"),
+]
+
+# %% [markdown]
+# The same two runs on the depth map.
+
+# %%
+ROWS += [
+    ex.Row("mse_better_depth", "MSE (mean) gives better depth than L1 (sum) (RMSE per image, m)", MSE_L1,
+           "MSE (mean)", "L1 (sum)", "rmse_m",
+           holds="MSE (mean)'s depth maps are closer to the truth than L1 (sum)'s (RMSE {A} m against {B} m)",
+           fails="L1 (sum)'s depth maps are closer to the truth than MSE's (RMSE {B} m against {A} m), unlike the "
+                 "write-up: with AdamW the reduction hardly matters, and L1 fits the median depth, MSE the mean",
+           within="MSE (mean) and L1 (sum) give depth errors within noise of each other (RMSE {A} m and {B} m, "
+                  "{band})"),
+]
+
+# %% [markdown]
+# **SSIM gives better depth**: depth RMSE and the SSIM of the depth map under SSIM against MSE.
+
+# %%
+ROWS += [
+    ex.Row("ssim_depth", "SSIM gives better depth than MSE (RMSE per image, m)", "much better depth", "SSIM",
+           "MSE (mean)", "rmse_m", holds="SSIM's depth maps are closer to the truth than MSE's (RMSE {A} m "
+                                         "against {B} m), as the write-up saw",
+           fails="MSE's depth maps are closer to the truth in metres (RMSE {B} m against SSIM's {A} m), unlike "
+                 "the write-up: SSIM compares local structure and barely feels a global offset of the depth "
+                 "code, which RMSE does",
+           within="SSIM and MSE give depth errors within noise of each other (RMSE {A} m and {B} m, {band})"),
+    ex.Row("ssim_depth_structure", "SSIM gives depth maps of better structure than MSE (depth SSIM per image)",
+           "much better depth", "SSIM", "MSE (mean)", "ssim",
+           holds="SSIM's depth maps match the true structure better than MSE's (depth SSIM {A} against {B})",
+           fails="MSE's depth maps match the true structure better than SSIM's (depth SSIM {B} against {A}): "
+                 "MSE already gets the structure of these smooth maps",
+           within="SSIM and MSE give depth maps of alike structure (depth SSIM {A} and {B}, {band})"),
+]
+
+# %% [markdown]
+# **SSIM leaves the masks blank**: mask IoU under SSIM against MSE.
+
+# %%
+ROWS += [
+    ex.Row("ssim_blank_masks", "SSIM gives worse masks than MSE (IoU per image)", "masks nearly blank", "SSIM",
+           "MSE (mean)", "iou", direction="a < b",
+           holds="SSIM's masks fall behind MSE's (IoU {A} against {B}), as the write-up's nearly blank masks did",
+           fails="SSIM's masks beat MSE's (IoU {A} against {B}), unlike the write-up: with a sigmoid output, "
+                 "1 - SSIM on the mask still rewards the object's outline",
+           within="SSIM's and MSE's masks are within noise of each other (IoU {A} and {B}, {band})"),
+]
+
+# %% [markdown]
+# **The custom loss is best**: its masks against SSIM alone's, and its depth, which should stay as good
+# as SSIM alone's (within noise counts).
+
+# %%
+ROWS += [
+    ex.Row("custom_best", "The custom loss gives better masks than SSIM alone (IoU per image)",
+           "test loss 0.1549 at epoch 10 and 0.1312 at epoch 20", REFERENCE, "SSIM", "iou",
+           holds="MSE on the mask brings the masks back: the custom loss beats SSIM alone on IoU ({A} against {B})",
+           fails="SSIM alone draws better masks than the custom loss (IoU {B} against {A}), unlike the write-up: "
+                 "the depth term likely dominates the gradient of the shared layers",
+           within="the custom loss's masks are within noise of SSIM alone's (IoU {A} and {B}, {band})"),
+    ex.Row("custom_best_depth", "The custom loss keeps SSIM alone's depth (RMSE per image, m; within noise counts)",
+           "keeps SSIM's depth", REFERENCE, "SSIM", "rmse_m", agrees_on=(HOLDS, WITHIN_NOISE),
+           holds="the custom loss's depth is even better than SSIM alone's (RMSE {A} m against {B} m)",
+           fails="the custom loss's depth falls behind SSIM alone's (RMSE {A} m against {B} m): the mask term "
+                 "competes with the depth term for the same shared layers",
+           within="the custom loss's depth is within noise of SSIM alone's (RMSE {A} m and {B} m, {band}), "
+                  "which is what the claim asks"),
+]
+
+# %% [markdown]
+# **Dice is worse on the mask**: Dice on the mask against MSE on the mask, both with SSIM on depth.
+
+# %%
+ROWS += [
+    ex.Row("dice_worse", "Dice on the mask gives worse masks than MSE on the mask (SSIM depth; IoU per image)",
+           "masks worse", DICE, REFERENCE, "iou", direction="a < b",
+           holds="Dice on the mask draws worse masks than MSE on it (IoU {A} against {B}), as the write-up saw",
+           fails="Dice on the mask draws better masks than MSE on it (IoU {A} against {B}), unlike the write-up: "
+                 "Dice, a ratio of overlaps, is blind to the background pixels that pull a pixel-averaged MSE "
+                 "towards an empty mask",
+           within="Dice and MSE on the mask give masks within noise of each other (IoU {A} and {B}, {band})"),
+]
+
+# %% [markdown]
+# ## Training
+# The reference at two seeds, then the other losses once each, at seed 0.
+
+# %%
+L1SUM = "all:l1(reduction=sum)"
+LOSSES = {"MSE (mean)": "all:mse",  # shared with notebook 06 (its regression reference, seed 0)
+          "SSIM": "all:ssim", DICE: "mask:dice+depth:ssim"}
+# Budget (cpu profile): every run 10 epochs x 2,400 images = 24,000 images at 64x64. Estimates from the speed
+# measured on 2 cores (bfloat16, batch 32): DNN2 trains about 117 images/s, and an epoch with test scoring took
+# 26.7 s, so a run is about 4.5 min. Reference at 2 seeds: 9 min (whichever notebook runs first trains them).
+ref = ex.train_seeds(REFERENCE, ex.config(s, NB, model="dnn2", loss="mask:mse+depth:ssim"), ex.seeds(s))
 ref_runs = list(ref.values())
-losses = {
-    "L1 (sum)": "all:l1(reduction=sum)",
-    "MSE (mean)": "all:mse",  # shared with notebook 06 (its regression reference, seed 0)
-    "SSIM": "all:ssim",
-    "Dice mask + SSIM depth": "mask:dice+depth:ssim",
-    "BCE+Dice mask + SSIM depth": "mask:bce+mask:dice+depth:ssim",
-}
-# 5 runs x 2,400 images x ~2 min = ~10 min on 2 cores; with the reference, about 14 min if nothing is cached.
-others = ex.train({label: ex.config(s, "04_losses", model="dnn2", loss=spec) for label, spec in losses.items()})
-runs = {reference: ref_runs[0], **others}  # one run per loss (the reference's seed 0) for figures
-every_run = {**ref, **others}  # with the reference's other seeds, for the scores table
+# 3 losses x 4.5 min = about 13.5 min; with the reference, about 23 min if nothing is cached.
+others = ex.train({label: ex.config(s, NB, model="dnn2", loss=spec) for label, spec in LOSSES.items()})
+# L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0, read back (the range test
+# itself is repeated: 60 batches, well under a minute).
+l1_rate = ex.range_test(s, "dnn1", L1SUM)[1]
+l1 = ex.train({"L1 (sum)": ex.config(s, NB, model="dnn2", loss=L1SUM, lr=l1_rate, seed=0)})
+runs = {REFERENCE: ref_runs[0], **l1, **others}  # one run per loss (the reference's seed 0) for figures
+every_run = {**ref, **l1, **others}  # with the reference's other seeds, for the scores table
 
 # %%
 ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
@@ -155,85 +264,41 @@ target_spread = float(np.nanmean(preds["SSIM"].targets[:, 1].std(axis=(1, 2)))) 
 display(pd.DataFrame({"predicted depth spread": spread, "target depth spread": target_spread}))
 
 # %% [markdown]
-# ## Claims
-# Each of the write-up's observations becomes one or more comparisons of two runs on one per-image
-# metric (mask IoU; depth RMSE in metres, delta<1.25 and SSIM of the depth map). *Ours* is the mean
-# over test images of A's score minus B's; the *noise* band is the larger of a paired bootstrap over
-# the test images and the spread of that metric over the reference run's seeds. Inside the band the
-# verdict is "within noise", whatever the sign.
+# ## At the write-up's scale, and at ours
+# The write-up gives the custom loss's test loss after 10 and after 20 of its epochs (32K images each at
+# 80x80). Ours is the reference's (each seed) halfway through its budget and at its end. The data differ
+# (ours are synthetic composites at 64x64), so the values say how far each run got on its own data, not
+# which is better.
 
 # %%
-NB = "04_losses"
-MSE_L1 = "clearly better after 35 epochs, then flat"
-tests = [  # (claim, the write-up's words, run A, run B, per-image metric, claimed direction; default: A is better)
-    ("MSE (mean) beats L1 (sum) on mask IoU", MSE_L1, "MSE (mean)", "L1 (sum)", "iou", None),
-    ("MSE (mean) beats L1 (sum) on depth RMSE (m)", MSE_L1, "MSE (mean)", "L1 (sum)", "rmse_m", None),
-    ("SSIM beats MSE on depth RMSE (m)", "much better depth", "SSIM", "MSE (mean)", "rmse_m", None),
-    ("SSIM beats MSE on depth delta<1.25", "much better depth", "SSIM", "MSE (mean)", "delta1", None),
-    ("SSIM beats MSE on depth SSIM", "much better depth", "SSIM", "MSE (mean)", "ssim", None),
-    ("SSIM gives lower mask IoU than MSE", "masks nearly blank", "SSIM", "MSE (mean)", "iou", "a < b"),
-    ("custom loss beats SSIM alone on mask IoU", "masks back (test loss 0.1549 at epoch 10, 0.1312 at 20)",
-     reference, "SSIM", "iou", None),
-    ("custom loss keeps SSIM alone's depth RMSE (m) (within noise also counts)", "keeps SSIM's depth",
-     reference, "SSIM", "rmse_m", None),
-    ("Dice on the mask gives lower mask IoU than MSE on the mask (SSIM depth)", "masks worse",
-     "Dice mask + SSIM depth", reference, "iou", "a < b"),
-    ("BCE+Dice on the mask beats MSE on the mask on IoU (SSIM depth)",
-     "not in the write-up; issue 14 measured IoU 0.51 vs 0.21 (unet_ed, L1 depth)",
-     "BCE+Dice mask + SSIM depth", reference, "iou", None),
-]
-claims = [ex.compare(NB, text, words, runs[a], runs[b], metric, test, seeds_of_b=ref_runs, expected=direction)
-          for text, words, a, b, metric, direction in tests]
-ex.claims_table(NB, claims);
+half = max(len(ref_runs[0].history) // 2, 1)  # epochs in the first half of our budget
+loss_at = lambda epochs: " / ".join(f"{r.history[epochs - 1]['test_loss']:.4f}" for r in ref_runs)  # noqa: E731
+ex.beside_writeup([
+    ex.Scale("custom loss's test loss, halfway", "0.1549", "epoch 10: 320K images at 80px", loss_at(half),
+             ex.images_at(sum(h["train_samples"] for h in ref_runs[0].history[:half]), s.size)),
+    ex.Scale("custom loss's test loss, at the end", "0.1312", "epoch 20: 640K images at 80px",
+             loss_at(len(ref_runs[0].history)), ex.images_at(ex.images_seen(ref_runs[0]), s.size)),
+]);
+
+# %% [markdown]
+# ## The write-up's claims, judged
+# The table has one row per comparison. *verdict* is about the comparison as the row states it;
+# *write-up reproduced?* reads it back against what the write-up saw (for the custom loss's depth, a
+# difference within noise is what the write-up claims). *budget* gives the training images of the two
+# runs, *converged* whether both had stopped moving the metric by more than its band in their last epoch.
+# Where neither run beats an image-blind output (an empty or all-foreground mask, the mean depth map),
+# a difference only says which trivial output each loss drifted to first, so the verdict stays
+# *within noise* and the row says so.
+
+# %%
+judged = ex.Evidence(runs, test, seeds={label: ref_runs for label in runs}).judge(ROWS)  # the reference's spread
 
 # %% [markdown]
 # ## What we saw
-# A verdict compares two networks, not two losses in general: when both networks still output
-# something trivial (an empty or all-foreground mask, a nearly flat depth map), a difference beyond
-# noise only says which trivial output each loss drifts to first. The paragraph below says so where
-# it happens, from the predictions above.
 
 # %%
-fg_share = float(torch.stack([test[i][1][0] for i in range(len(test))]).mean())  # foreground share of the test pixels
-
-
-terms = runs[reference].history[-1]  # each loss term's last test value
-depth_over_mask = ex.factor(terms["test_depth/ssim"], terms["test_mask/mse"])
-why_not = {  # the likely reason when a claim goes the other way beyond its noise
-    0: "under AdamW a summed loss is only a rescaled mean (Adam divides each step by the gradient's own scale), so "
-       "this compares L1 with MSE at the same step size, not a sum with a mean as the write-up's fixed-rate Adam did",
-    1: "as above: with AdamW the reduction hardly matters, and L1 fits the median depth, MSE the mean",
-    2: "SSIM compares local structure and barely feels a global offset of the depth code, which RMSE in metres does",
-    3: "SSIM compares local structure and barely feels a global offset of the depth code, which delta<1.25 does",
-    4: "MSE already gets the structure of these smooth maps at this budget",
-    5: "with a sigmoid output and AdamW, 1 - SSIM on the mask still rewards the object's outline",
-    6: f"the depth term ends {depth_over_mask:.1f}x the mask term and likely dominates the gradient",
-    7: "the mask term competes with the depth term for the same shared layers",
-    8: f"Dice, a ratio of overlaps, is blind to the {1 - fg_share:.0%} of background pixels that pull a pixel-averaged "
-       "MSE towards an empty mask",
-    9: "at this budget neither mask loss has separated yet from the other",
-}
-
-
-def sentence(i, c, a, b, metric):
-    trivial = {label: ex.trivial_output(preds[label], metric, fg_share, target_spread) for label in (a, b)}
-    return ex.claim_sentence(c, trivial, why_not[i], within="that is what the claim asks" if i == 7 else None)
-
-
-counts = {w: sum(c.verdict == w for c in claims) for w in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)}
-ref_label = next(iter(ref))  # the reference at its first seed
-seen = int(table.loc[ref_label, "images_seen"])
-display(Markdown(
-    "**What we saw.**\n\n"
-    + "\n".join(f"- {sentence(i, c, *t[2:5])}." for i, (c, t) in enumerate(zip(claims, tests)))
-    + f"\n\nOf {len(claims)} claims, {counts[HOLDS]} {'holds' if counts[HOLDS] == 1 else 'hold'}, "
-    f"{counts[DOES_NOT_HOLD]} {'does' if counts[DOES_NOT_HOLD] == 1 else 'do'} not and {counts[WITHIN_NOISE]} "
-    f"{'stays' if counts[WITHIN_NOISE] == 1 else 'stay'} within noise. Every run saw {seen:,} training images at "
-    f"{s.size}x{s.size} (the write-up: 32K images per "
-    "epoch for 20 to 35 epochs on a GPU), and an all-foreground mask would score an IoU of "
-    f"{fg_share:.2f} here: where a claim fails, the short budget is the first suspect, then our synthetic data."))
-short = ("MSE>L1 IoU", "MSE>L1 RMSE", "SSIM>MSE RMSE", "SSIM>MSE delta1", "SSIM>MSE SSIM", "SSIM blank masks",
-         "custom>SSIM IoU", "custom keeps depth", "Dice<MSE mask", "BCE+Dice>MSE mask")
-verdict = f"{counts[HOLDS]} hold, {counts[DOES_NOT_HOLD]} not, {counts[WITHIN_NOISE]} within noise: " + "; ".join(
-    f"{k} {c.verdict}" for k, c in zip(short, claims))
-ex.headline("04_losses", table, ref_label, verdict)
+verdict = ex.conclude(NB, judged, lead="Each row compares two DNN2 runs that differ only in their loss (and, for "
+                      "L1 (sum), its rate).", after=(
+    f"Within an image, SSIM's predicted depth codes spread by {spread['SSIM']:.3f} and MSE's by "
+    f"{spread['MSE (mean)']:.3f}, against {target_spread:.3f} in the targets."))
+ex.headline(NB, table, f"{REFERENCE} (seed 0)", verdict)

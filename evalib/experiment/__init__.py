@@ -15,20 +15,15 @@
 """
 from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
                       prediction_figure, said, show_net, show_runs, tally, tensorboard)
-from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, range_test, run_key, runs_dir, scores,
-                   seeds, settings, test_split, train, train_seeds, train_split)
-from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, REPRODUCED, STILL_LEARNING, Evidence,
-                       Row, Verdict, blind_scores, budget_of, convergence, images_seen, reproduced, unobserved)
+from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, range_test, run_key,
+                   runs_dir, scores, seeds, settings, test_split, train, train_seeds, train_split)
+from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, REPRODUCED,
+                       STILL_LEARNING, Evidence, Row, Verdict, blind_scores, budget_of, convergence, images_seen,
+                       reproduced, unobserved)
 
-# until every notebook declares its claims as rows: the helpers they still call
-from .legacy import (beats_trivial, claim_sentence, claims_table, compare, compare_values, factor, judge_values,
-                     per_image, record, said_claim, trivial_output, trivial_scores)
-
-__all__ = ["beats_trivial", "claim_sentence", "claims_table", "compare", "compare_values", "factor", "judge_values",
-           "per_image", "record", "said_claim", "trivial_output", "trivial_scores",
-           "AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED", "SCORE_COLUMNS",
-           "STILL_LEARNING", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup", "blind_scores",
-           "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence", "headless", "headline",
-           "images_at", "images_seen", "lr_steps", "maps_model", "range_test", "prediction_figure", "reproduced", "run_key",
-           "runs_dir", "said", "scores", "seeds", "settings", "show_net", "show_runs", "tally", "tensorboard", "unobserved",
-           "test_split", "train", "train_seeds", "train_split"]
+__all__ = ["AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED",
+           "SCORE_COLUMNS", "STILL_LEARNING", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup",
+           "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence",
+           "headless", "headline", "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure",
+           "range_test", "reproduced", "run_key", "runs_dir", "said", "scores", "seeds", "settings", "show_net",
+           "show_runs", "tally", "tensorboard", "test_split", "train", "train_seeds", "train_split", "unobserved"]

@@ -94,10 +94,11 @@ class TrainConfig:
     # runtime
     seed: int = opt(0, "draws the weights, the order of the images and the augmentation", low=0)
     device: str = opt("auto", "auto: cuda, then mps, then cpu")
-    amp: bool | str = opt(True, "mixed precision: auto (CUDA only: bfloat16 where the GPU has it, else float16 with "
-                                "gradient scaling), off, or bf16 / fp16 on any device, a CPU too", parse="amp")
-    channels_last: bool | str = opt(True, "channels_last memory format: auto (CUDA only), off, or always (a CPU "
-                                          "too)", parse="layout")
+    amp: bool | str = opt(True, "mixed precision: auto (CUDA: bfloat16 where the GPU has it, else float16 with "
+                                "gradient scaling; a CPU whose oneDNN runs bfloat16 natively: bfloat16 in the cpu "
+                                "profile), off, or bf16 / fp16 on any device, a CPU too", parse="amp")
+    channels_last: bool | str = opt(True, "channels_last memory format: auto (CUDA, and with bfloat16 on a CPU in the "
+                                          "cpu profile), off, or always (a CPU too)", parse="layout")
     progress: bool = opt(True, "progress bars")
     # logs and checkpoints
     experiment: str = opt("default", "runs go to runs/<experiment>/")
