@@ -184,8 +184,8 @@ print(f"suggested learning rate: {finder.suggestion:.2g} -> One Cycle peak {lr:g
 
 # %%
 # Budget (cpu profile): 10 epochs x 2,400 training images = 24,000 images per seed at 64x64, in bfloat16. DNN1's
-# training step runs at about 108 images/s on 2 cores (benchmarks/bench_precision.py) and an epoch also scores 600
-# test images: an estimate of 4 to 5 min per seed, 9 min for both, plus the range test above (60 batches).
+# training step runs at about 108 images/s on 2 cores (benchmarks/bench_precision.py); measured here with the
+# machine otherwise idle, an epoch (with scoring the 600 test images) took 22 to 25 s: about 4 min a seed.
 cfg = ex.config(s, NOTEBOOK, model="dnn1", loss=LOSS, lr=lr)
 runs = ex.train_seeds("dnn1 L1(sum)", cfg, ex.seeds(s))
 seed_runs = list(runs.values())

@@ -186,8 +186,8 @@ display(pd.DataFrame({k: {"threshold (grey levels)": r["threshold"], "mask IoU":
 
 # %%
 # Budget (cpu profile): 10 epochs x 2,414 heldout training images = 24,140 images a run at 64x64. Estimated from
-# the measured speeds (bfloat16, 2 cores, training step only): unet_ed on the composite about 296 images/s, on
-# 6 channels about 250, so about 1.5 min for seed 1 and 1.6 min with the background, plus scoring the 586 test
+# the speeds measured on 2 cores (bfloat16, training step only): unet_ed on the composite about 296 images/s; on
+# 6 channels a guess of about 250 (not measured), so about 1.5 min for seed 1 and 1.6 min with the background, plus scoring the 586 test
 # images after each epoch; seed 0 is notebook 12's run, read back.
 ref = ex.train_seeds("composite alone", base, ex.seeds(s))
 runs = {**ref, **ex.train({WITH: replace(base, inputs="fgbg+bg")})}
