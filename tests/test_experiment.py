@@ -56,6 +56,28 @@ def test_a_configuration_trained_once_is_reused_and_an_interrupted_one_resumes(t
     assert "reused" in capsys.readouterr().out
 
 
+def test_a_range_test_is_swept_once_and_read_back(tiny, tmp_path, monkeypatch):
+    from evalib.experiment import runs
+
+    s = cfg(tiny, profile="smoke")
+    finder, lr = ex.range_test(s, "dnn1", "all:mse", progress=False)
+    kept = list((tmp_path / "runs" / "range-tests").glob("dnn1-*.json"))
+    assert len(kept) == 1
+
+    def no_sweep(*args, **kwargs):
+        raise AssertionError("the range test was swept again")
+
+    monkeypatch.setattr(runs, "lr_find", no_sweep)
+    again, lr_again = ex.range_test(s, "dnn1", "all:mse", progress=False)
+    assert (again.lrs, again.losses, again.suggestion, lr_again) == (finder.lrs, finder.losses, finder.suggestion, lr)
+    with pytest.raises(AssertionError, match="swept again"):  # another loss is another question
+        ex.range_test(s, "dnn1", "all:l1", progress=False)
+    kept[0].write_text("{not json")  # a damaged file is swept again, not trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
+    assert ex.range_test(s, "dnn1", "all:mse", progress=False)[0].lrs == finder.lrs
+
+
 def test_seeds_share_one_split_and_give_a_band(tiny):
     s = ex.settings("cpu", data_path=tiny, image_size=32, fraction=0.15, epochs=1)
     assert ex.seeds(s) == (0, 1)

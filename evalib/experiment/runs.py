@@ -23,6 +23,7 @@ from ..models import count_params, create
 from ..paths import runs_root
 from ..predict import Maps
 from ..profiles import cost_line, get_profile
+from ..safeio import atomic_write_text
 from ..train import TrainConfig, checkpoint, fit, load_result
 from ..train.board import slug
 from ..train.lr_find import LRFinderResult, capped_steps, lr_find
@@ -183,11 +184,40 @@ def range_test(s: TrainConfig, model: str, loss: str, progress: bool = True) -> 
 
     It sweeps `lr_steps(s)` batches with the optimizer the runs use (AdamW, weight decay 1e-4) from a network drawn
     at seed 0, so every notebook that asks gets the same rate: notebook 03 trains at the rate notebook 02 found,
-    and reads 02's runs back from the cache."""
+    and reads 02's runs back from the cache.
+
+    The sweep is deterministic, so its result is kept (runs/range-tests/<key>.json, keyed like a run: the dataset's
+    identity and everything the sweep reads) and read back when another notebook asks the same question."""
+    path = _range_test_path(s, model, loss)
+    if path.is_file():
+        try:
+            finder = LRFinderResult(**json.loads(path.read_text()))
+            return finder, _peak(finder)
+        except (OSError, ValueError, TypeError):
+            pass  # damaged or from another version: sweep again and overwrite it
     loader, _ = make_loaders(s.data, size=s.size, batch_size=s.batch_size, fraction=s.fraction, seed=0)
     with torch.random.fork_rng():  # the same draw wherever it is asked, and the caller's random state untouched
         torch.manual_seed(0)
         probe = create(model)
         finder = lr_find(probe, loader, parse_loss(loss), num_steps=lr_steps(s), progress=progress,
                          optimizer=torch.optim.AdamW(probe.parameters(), lr=1e-7, weight_decay=1e-4))
-    return finder, float(f"{min(max(finder.suggestion, 1e-5), 1e-2):.2g}")
+    atomic_write_text(path, json.dumps({"lrs": list(finder.lrs), "losses": list(finder.losses),
+                                        "smoothed": list(finder.smoothed), "suggestion": finder.suggestion}))
+    return finder, _peak(finder)
+
+
+def _peak(finder: LRFinderResult) -> float:
+    """The One Cycle peak a range test picks: its suggestion to two significant figures, within [1e-5, 1e-2]."""
+    return float(f"{min(max(finder.suggestion, 1e-5), 1e-2):.2g}")
+
+
+def _range_test_path(s: TrainConfig, model: str, loss: str) -> Path:
+    """Where the range test of `model` under `loss` on `s`'s training split is kept."""
+    fields = {"model": model, "loss": loss, "size": s.size, "batch_size": s.batch_size, "fraction": s.fraction,
+              "steps": lr_steps(s), "data": str(Path(s.data).resolve())}
+    manifest = Path(s.data) / "manifest.json"
+    if manifest.is_file():  # a rebuilt dataset never reuses the sweep of the old one
+        meta = json.loads(manifest.read_text())
+        fields["data"] = [fields["data"], meta.get("created"), meta.get("count"), meta.get("size")]
+    key = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return runs_root() / "range-tests" / f"{slug(model)}-{key}.json"
