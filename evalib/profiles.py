@@ -74,10 +74,14 @@ def available_cpus() -> int:
 
 
 # Minutes each notebook took in the cpu profile, nothing cached but what the notebooks before it in the main job
-# trained: the main job on an idle 2-core machine whose processor runs bfloat16 natively (see CPU_MEASURED).
-# Filled in from a main job's reports/summary.md (its wall_s column); a notebook missing here was not measured.
+# trained: the main job on an idle 2-core machine (CPU_MEASURED). Filled in from a main job's reports/summary.md
+# (its wall_s column); a notebook missing here was not measured.
 CPU_MINUTES: dict[str, float] = {}
 CPU_MEASURED = "not yet measured"
+# Processors differ a lot here (bfloat16 in hardware or not: DNN2 trains 3 to 4 times faster with it), so the machine
+# CPU_MINUTES were measured on is also described by one number: DNN2's training images/s there, as
+# `evalib.experiment.training_speed` measures it. The same probe on the user's machine scales the minutes.
+CPU_SPEED: float | None = None
 TRAIN_SHARE = 0.8  # share of a dataset in the training split (evalib.data)
 
 
@@ -86,11 +90,12 @@ def images_per_run(p: Profile) -> int:
     return round(p.dataset_count * TRAIN_SHARE * p.fraction) * p.epochs
 
 
-def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False) -> str:
+def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False, speed: float | None = None) -> str:
     """One line on what running `notebook` in `profile` costs, printed before anything trains.
 
-    cpu: the measured minutes on 2 cores (CPU_MINUTES). full without a GPU: a warning with the time the cpu
-    measurement scales to (images times pixels per run) and how to get a GPU in Colab."""
+    cpu: the measured minutes on 2 cores (CPU_MINUTES), and with `speed` (this machine's DNN2 training images/s,
+    `evalib.experiment.training_speed`) what they come to here. full without a GPU: a warning with the time the cpu
+    measurement scales to (images times pixels per run, and this machine's speed) and how to get a GPU in Colab."""
     if cut:
         return f"{notebook}: every run is cut short (max_steps): a check that it runs end to end, not results"
     p = get_profile(profile)
@@ -98,11 +103,15 @@ def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False) -> str:
     if profile == "smoke":
         return f"{notebook}, smoke profile ({budget}): seconds; a check that the notebook runs, not results"
     minutes = CPU_MINUTES.get(notebook)
+    slower = CPU_SPEED / speed if speed and CPU_SPEED else None  # how many times longer than where it was measured
     if profile == "cpu":
         if minutes is None:
             return f"{notebook}, cpu profile ({budget}): not measured yet on 2 cores"
-        return (f"{notebook}, cpu profile ({budget}): about {minutes:.0f} min on 2 cores ({CPU_MEASURED}); "
-                "runs another notebook already trained are read back, and without native bfloat16 it is slower")
+        line = f"{notebook}, cpu profile ({budget}): about {minutes:.0f} min on 2 cores ({CPU_MEASURED})"
+        if slower is not None:
+            line += (f"; this machine trains DNN2 at {speed:.0f} images/s against {CPU_SPEED:.0f} there, so about "
+                     f"{minutes * slower:.0f} min here")
+        return line + "; runs another notebook already trained are read back"
     if gpu:
         return f"{notebook}, {profile} profile ({budget}) on a GPU"
     if minutes is None:
@@ -110,7 +119,7 @@ def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False) -> str:
     else:
         cpu = get_profile("cpu")
         ratio = images_per_run(p) * p.image_size ** 2 / (images_per_run(cpu) * cpu.image_size ** 2)
-        scale = f"about {minutes * ratio / 60:.0f} hours"
+        scale = f"about {minutes * ratio * (slower or 1.0) / 60:.0f} hours"
     return (f"warning: the {profile} profile ({budget}) is sized for a GPU and torch sees none here; on 2 CPU cores "
             f"this notebook would take {scale}. In Colab: Runtime > Change runtime type > a GPU (T4), then run all "
             "again; or set profile = \"cpu\" in the parameters cell")

@@ -260,6 +260,38 @@ def test_the_cost_line_says_what_a_profile_costs(monkeypatch):
     assert "cut short" in profiles.cost_line("02_first_net", "full", gpu=False, cut=True)
 
 
+def test_the_cost_line_scales_the_measured_minutes_to_this_machine(monkeypatch, capsys, tiny):
+    from evalib import profiles
+    from evalib.experiment import runs
+
+    monkeypatch.setattr(profiles, "CPU_MINUTES", {"02_first_net": 10.0})
+    monkeypatch.setattr(profiles, "CPU_SPEED", 60.0)
+    half = profiles.cost_line("02_first_net", "cpu", gpu=False, speed=30.0)  # a machine half as fast
+    assert "about 10 min on 2 cores" in half and "30 images/s against 60" in half and "about 20 min here" in half
+    assert "here" not in profiles.cost_line("02_first_net", "cpu", gpu=False)  # no probe: the measurement alone
+    assert "hours" in profiles.cost_line("02_first_net", "full", gpu=False, speed=30.0)
+    slow = profiles.cost_line("02_first_net", "full", gpu=False, speed=6.0)
+    fast = profiles.cost_line("02_first_net", "full", gpu=False, speed=60.0)
+    hours = lambda line: float(line.split("take about ")[1].split(" hours")[0])  # noqa: E731
+    assert hours(slow) == pytest.approx(10 * hours(fast), rel=0.1)
+
+    probed = []
+    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or 15.0)
+    ex.settings("cpu", data_path=tiny, notebook="02_first_net")
+    assert "about 40 min here" in capsys.readouterr().out and probed == [1]
+    ex.settings("smoke", data_path=tiny, notebook="02_first_net")  # smoke runs (the tests) are never probed
+    ex.settings("cpu", data_path=tiny, notebook="77_unmeasured")  # nothing to scale
+    ex.settings("cpu", data_path=tiny, notebook="02_first_net", max_steps=1)  # a cut run says so, no probe
+    assert probed == [1]
+
+
+def test_training_speed_times_steps_and_leaves_the_random_state_alone():
+    torch.manual_seed(3)
+    before = torch.random.get_rng_state()
+    speed = ex.training_speed(steps=1, batch=2, size=16)
+    assert speed > 0 and torch.equal(torch.random.get_rng_state(), before)
+
+
 def test_runs_scored_on_other_test_images_are_compared_unpaired(tiny):
     from evalib.train import FitResult
 

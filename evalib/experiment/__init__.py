@@ -16,7 +16,8 @@
 from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
                       prediction_figure, said, show_net, show_runs, tally, tensorboard)
 from .runs import (SCORE_COLUMNS, cached_run, config, headless, lr_steps, maps_model, range_test, run_key,
-                   runs_dir, scores, seeds, settings, test_split, train, train_seeds, train_split)
+                   runs_dir, scores, seeds, settings, test_split, train, train_seeds, train_split,
+                   training_speed)
 from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, REPRODUCED,
                        STILL_LEARNING, Evidence, Row, Verdict, blind_scores, budget_of, convergence, images_seen,
                        reproduced, unobserved)
@@ -26,4 +27,5 @@ __all__ = ["AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NO_FIGURE", "NOT_
            "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence",
            "headless", "headline", "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure",
            "range_test", "reproduced", "run_key", "runs_dir", "said", "scores", "seeds", "settings", "show_net",
-           "show_runs", "tally", "tensorboard", "test_split", "train", "train_seeds", "train_split", "unobserved"]
+           "show_runs", "tally", "tensorboard", "test_split", "train", "train_seeds", "train_split", "training_speed",
+           "unobserved"]

@@ -22,11 +22,13 @@ from ..losses import parse_loss
 from ..models import count_params, create
 from ..paths import runs_root
 from ..predict import Maps
+from .. import profiles
 from ..profiles import cost_line, get_profile
 from ..safeio import atomic_write_text
 from ..train import TrainConfig, checkpoint, fit, load_result
 from ..train.board import slug
 from ..train.lr_find import LRFinderResult, capped_steps, lr_find
+from ..train.runtime import device_plan
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
                  "ssim", "checkerboard")
@@ -40,15 +42,45 @@ def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None,
     that the notebook runs end to end in a profile, whose numbers mean nothing.
 
     With `notebook`, it first prints what the profile costs that notebook (`profiles.cost_line`): the measured
-    minutes of its cpu profile on 2 cores, and a warning when the full profile is about to run without a GPU."""
+    minutes of its cpu profile on 2 cores and, from a few training steps timed here (`training_speed`), what they come
+    to on this machine; and a warning when the full profile is about to run without a GPU."""
     cfg = TrainConfig(profile=profile, data=str(data_path) if data_path else None, size=image_size, epochs=epochs,
                       batch_size=batch_size, fraction=fraction, max_steps=max_steps).resolved()
     if notebook is not None:
-        print(cost_line(notebook, cfg.profile, gpu=torch.cuda.is_available(), cut=max_steps is not None))
+        gpu, cut = torch.cuda.is_available(), max_steps is not None
+        # the minutes were measured on one machine: a few training steps say how this one compares (a second or two)
+        probe = (not gpu and not cut and cfg.profile != "smoke" and notebook in profiles.CPU_MINUTES
+                 and profiles.CPU_SPEED is not None)
+        print(cost_line(notebook, cfg.profile, gpu=gpu, cut=cut, speed=training_speed() if probe else None))
     if not data_path:
         p = get_profile(cfg.profile)
         ensure_dataset(cfg.data, count=p.dataset_count, size=p.dataset_size)
     return cfg
+
+
+def training_speed(steps: int = 3, batch: int = 32, size: int = 64, model: str = "dnn2") -> float:
+    """Training images per second of `model` on this machine's CPU, as the cpu profile trains it (bfloat16 autocast
+    in channels_last where oneDNN has native bfloat16, else float32): one warm-up step on random data, then `steps`
+    timed ones of forward, L1 loss, backward and AdamW. The number `profiles.CPU_SPEED` records for the machine the
+    cpu profile's minutes were measured on; the caller's random state is left as it was."""
+    cfg = TrainConfig(profile="cpu", device="cpu").resolved()
+    plan = device_plan("cpu", cfg.amp, cfg.channels_last)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = plan.model(create(model)).train()
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        x, y = plan.batch(torch.rand(batch, 3, size, size), torch.rand(batch, 2, size, size))
+        elapsed = 0.0
+        for i in range(steps + 1):
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            with plan.autocast():
+                out = net(x)
+            torch.nn.functional.l1_loss(out.float(), y).backward()
+            opt.step()
+            if i:  # the first step sets up oneDNN's kernels
+                elapsed += time.perf_counter() - t0
+    return steps * batch / elapsed
 
 
 def config(base: TrainConfig, experiment: str, **options) -> TrainConfig:
