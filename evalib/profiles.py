@@ -76,18 +76,25 @@ def available_cpus() -> int:
 # Minutes each notebook took in the cpu profile, nothing cached but what the notebooks before it in the main job
 # trained: the main job on an idle 2-core machine (CPU_MEASURED). Filled in from a main job's reports/summary.md
 # (its wall_s column); a notebook missing here was not measured.
-CPU_MINUTES: dict[str, float] = {}
-CPU_MEASURED = "not yet measured"
+CPU_MINUTES: dict[str, float] = {"01_data": 0.3, "02_first_net": 15.3, "03_pixelshuffle": 38.4, "04_losses": 36.4,
+                                  "05_focal_depth": 15.9, "06_onehot_classification": 0.9,
+                                  "07_depthwise_deeper": 11.6, "08_residual": 8.0}
+CPU_MEASURED = "measured 2026-12-06 on an AMD EPYC with AVX-512 BF16"
 # Processors differ a lot here (bfloat16 in hardware or not: DNN2 trains 3 to 4 times faster with it), so the machine
 # CPU_MINUTES were measured on is also described by one number: DNN2's training images/s there, as
 # `evalib.experiment.training_speed` measures it. The same probe on the user's machine scales the minutes.
-CPU_SPEED: float | None = None
+CPU_SPEED: float | None = 66.0  # training_speed() there, median of 5
 TRAIN_SHARE = 0.8  # share of a dataset in the training split (evalib.data)
 
 
 def images_per_run(p: Profile) -> int:
     """Training images one run of the profile sees, at its defaults."""
     return round(p.dataset_count * TRAIN_SHARE * p.fraction) * p.epochs
+
+
+def _minutes(m: float) -> str:
+    """'about 12 min', or 'under a minute'."""
+    return "under a minute" if m < 1 else f"about {m:.0f} min"
 
 
 def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False, speed: float | None = None) -> str:
@@ -107,10 +114,10 @@ def cost_line(notebook: str, profile: str, gpu: bool, cut: bool = False, speed: 
     if profile == "cpu":
         if minutes is None:
             return f"{notebook}, cpu profile ({budget}): not measured yet on 2 cores"
-        line = f"{notebook}, cpu profile ({budget}): about {minutes:.0f} min on 2 cores ({CPU_MEASURED})"
+        line = f"{notebook}, cpu profile ({budget}): {_minutes(minutes)} on 2 cores ({CPU_MEASURED})"
         if slower is not None:
-            line += (f"; this machine trains DNN2 at {speed:.0f} images/s against {CPU_SPEED:.0f} there, so about "
-                     f"{minutes * slower:.0f} min here")
+            line += (f"; this machine trains DNN2 at {speed:.0f} images/s against {CPU_SPEED:.0f} there, so "
+                     f"{_minutes(minutes * slower)} here")
         return line + "; runs another notebook already trained are read back"
     if gpu:
         return f"{notebook}, {profile} profile ({budget}) on a GPU"
