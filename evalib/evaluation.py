@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from .depth import decode_depth
 from .losses import parse_loss
 from .metrics import PooledScores
-from .predict import Maps, as_maps, load_model
+from .predict import Maps, as_maps, floating_dtype, load_model, network_input
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -99,6 +99,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
         net = as_maps(model, flip=flip)
     scores = PooledScores(per_image=per_image)
     was_training = model.training
+    dtype = floating_dtype(model)
     net.eval()
     try:
         for batch in loader:
@@ -106,7 +107,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
                 raise ValueError("dataset must yield (image, target) pairs; got batches of "
                                  f"{type(batch).__name__}{'' if not hasattr(batch, '__len__') else f' of {len(batch)}'}")
             x, y = batch
-            x, y = x.to(device), y.to(device)
+            x, y = network_input(x, dtype, "evaluate").to(device), y.to(device)
             if y.dim() != 4 or y.shape[1] != 2:
                 raise ValueError(f"dataset targets must be (2, H, W) (mask, depth code); got batches of {tuple(y.shape)}")
             scores.update(_maps(net(x), x), y.float())

@@ -154,7 +154,14 @@ class Predictions:
 def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | None = None,
             label: str | None = None) -> Predictions:
     """Run `source` (a model, a checkpoint path, the name of shipped weights such as "depthmask-best", or saved
-    predictions) on the first `n` samples of `dataset`."""
+    predictions) on the first `n` samples of `dataset`.
+
+    `dataset` is anything indexable of (image, target) pairs: an `FgBgDataset`, another torch Dataset, a list.
+    Float images of any precision (float64 included) are given to the network in its own floating dtype
+    (float32 for evalib's networks), as the photograph path does; images that are not floats are a
+    ValueError. A dataset without `denormalize` (a list, a TensorDataset) is shown as given: the first
+    three channels, clipped to [0, 1].
+    """
     if isinstance(source, Predictions):
         return source
     for name, value in (("n", n), ("batch_size", batch_size)):
@@ -178,22 +185,43 @@ def predict(source, dataset, n: int = 64, batch_size: int = 32, device: str | No
     was_training = source.training
     source = source.to(device)
     model = as_maps(source).eval()
+    dtype = floating_dtype(source)
+    show = getattr(dataset, "denormalize", None) or _as_shown
     n = min(n, len(dataset))
     images, targets, preds = [], [], []
     for start in range(0, n, batch_size):
         batch = [dataset[i] for i in range(start, min(n, start + batch_size))]
-        x = torch.stack([b[0] for b in batch])
+        x = network_input(torch.stack([b[0] for b in batch]), dtype)
         y = torch.stack([b[1] for b in batch])
+        y = y.float() if y.is_floating_point() else y
         out = model(x.to(device)).float()
         if out.shape[1] != 2:
             raise ValueError(f"the model returns {out.shape[1]} channels, not 2 maps (mask, depth): a network "
                              "outside evalib.models? Wrap it so it returns maps in [0, 1]")
-        images.append(dataset.denormalize(x))
+        images.append(show(x.float()))
         targets.append(y.numpy())
         preds.append(out.clamp(0, 1).cpu().numpy())
     source.train(was_training)
     return Predictions(np.concatenate(images), np.concatenate(targets), np.concatenate(preds), np.arange(n),
                        label or type(source).__name__)
+
+
+def network_input(x: torch.Tensor, dtype: torch.dtype, who: str = "predict") -> torch.Tensor:
+    """A batch of dataset images in the network's floating dtype (a float64 image would stop a float32 network)."""
+    if not x.is_floating_point():
+        raise ValueError(f"{who}: dataset images must be float tensors (normalised, as FgBgDataset gives them; "
+                         f"float32 expected), got {x.dtype}")
+    return x.to(dtype)
+
+
+def floating_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of a network's floating parameters (float32 for evalib's networks; float32 if it has none)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def _as_shown(x: torch.Tensor) -> np.ndarray:
+    """Images of a dataset without `denormalize`, as given: (N, H, W, 3), the first three channels, in [0, 1]."""
+    return x[:, :3].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> dict[str, float]:

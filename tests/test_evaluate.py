@@ -278,3 +278,57 @@ def test_breakdown_by_object_size_and_depth_band():
     assert d.loc["near (< 3 m)", "delta1"] == 0.0 and d.loc["near (< 3 m)", "pixel_share"] == 0.5
     assert d.iloc[-1]["delta1"] == 1.0 and d.iloc[-1]["median_ratio"] == 1.0
     assert np.isnan(d.loc["middle (3-10 m)", "delta1"])
+
+
+# -- predict over float64 images (#34) --------------------------------------------------------------
+
+class _Float64Items(torch.utils.data.Dataset):
+    """A Dataset whose images are float64, with a `denormalize` as FgBgDataset has."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def denormalize(self, image: torch.Tensor) -> np.ndarray:
+        return image.permute(0, 2, 3, 1).numpy()
+
+
+def test_predict_takes_float64_images_from_a_list_or_a_dataset():
+    """float64 images reach a network in its own precision (they used to stop a float32 one with a dtype error),
+    so the maps are those of the images in float32; images that are not floats are refused by name."""
+    from evalib.predict import predict
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Sigmoid())
+    x, y = torch.rand(5, 3, 16, 16, dtype=torch.float64), torch.rand(5, 2, 16, 16, dtype=torch.float64)
+    want = net(x.float()).detach().numpy()
+    for items in ([(x[i], y[i]) for i in range(5)], _Float64Items(x, y), TensorDataset(x, y)):
+        p = predict(net, items, batch_size=2, device="cpu")
+        assert p.preds.dtype == np.float32 and p.targets.dtype == np.float32
+        np.testing.assert_allclose(p.preds, want, atol=1e-6)
+        np.testing.assert_allclose(p.images, x.permute(0, 2, 3, 1).numpy(), atol=1e-6)
+        np.testing.assert_allclose(p.targets, y.numpy(), atol=1e-6)
+    # a float64 network is given its own precision
+    np.testing.assert_allclose(predict(net.double(), TensorDataset(x, y), device="cpu").preds, want, atol=1e-6)
+    with pytest.raises(ValueError, match=r"predict: dataset images must be float.*torch\.uint8"):
+        predict(net, [((x[0] * 255).to(torch.uint8), y[0])], device="cpu")
+
+
+def test_evaluate_takes_float64_images_too():
+    """evaluate scores float64 images as the float32 ones they hold (it stopped on torch's dtype error before)."""
+    from evalib.evaluation import evaluate
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Sigmoid())
+    x, y = torch.rand(6, 3, 16, 16, dtype=torch.float64), (torch.rand(6, 2, 16, 16) > 0.5).double()
+    y[:, 1] = y[:, 1] * 0.5 + 0.25  # depth codes inside (0, 1)
+    want = evaluate(net, TensorDataset(x.float(), y.float()), batch_size=4)
+    got = evaluate(net, TensorDataset(x, y), batch_size=4)
+    assert got == pytest.approx(want, nan_ok=True)
+    with pytest.raises(ValueError, match=r"evaluate: dataset images must be float"):
+        evaluate(net, TensorDataset((x * 255).to(torch.uint8), y), batch_size=4)
