@@ -26,6 +26,11 @@ def default_photos() -> Path:
     return Path(os.environ.get("DEPTHMASK_PHOTOS", repo_root() / "data" / "photos"))
 
 
+def default_cache() -> Path:
+    """$DEPTHMASK_CACHE, or data/.cache in the repository (rendered background scenes, reused by later builds)."""
+    return Path(os.environ.get("DEPTHMASK_CACHE", repo_root() / "data" / ".cache"))
+
+
 def runs_root() -> Path:
     """$DEPTHMASK_RUNS, or runs/ in the repository."""
     return Path(os.environ.get("DEPTHMASK_RUNS", repo_root() / "runs"))

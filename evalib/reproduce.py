@@ -242,8 +242,12 @@ and <a href="claims.csv">claims.csv</a>.</p>
 
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
-              parameters: dict | None = None, data_path: str | Path | None = None, max_steps: int | None = None) -> int:
+              parameters: dict | None = None, data_path: str | Path | None = None, max_steps: int | None = None,
+              cell_timeout: int | None = None) -> int:
     """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset.
+
+    `cell_timeout` (seconds) fails a notebook whose cell runs longer, instead of waiting for ever on a kernel that
+    hangs (None: no limit, since a cpu-profile cell may train for most of an hour).
 
     `max_steps` cuts every training run short (a check that each notebook runs in a profile, e.g. the full
     one's batch size and loader on a CPU): the notebooks that train get it as their `max_steps` parameter, and
@@ -254,6 +258,9 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     prof = get_profile(profile)
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
         raise ValueError(f"max_steps must be a positive integer; got {max_steps!r}")
+    if cell_timeout is not None and (isinstance(cell_timeout, bool) or not isinstance(cell_timeout, int)
+                                     or cell_timeout < 1):
+        raise ValueError(f"cell_timeout must be a positive number of seconds; got {cell_timeout!r}")
     root = repo_root()
     nb_dir = (Path(notebooks) if notebooks else root / "notebooks").resolve()
     books = find_notebooks(nb_dir, only)
@@ -268,7 +275,7 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
                         f"runs/reproduce-{prof.name}-<time>/ folder")
     with safeio.FolderLock(run_dir, RUN_KIND):
         safeio.claim_folder(run_dir, RUN_KIND)
-        return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps)
+        return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout)
 
 
 RUN_KIND = "reproduce"  # the main job's run folders carry safeio's marker .evalib-reproduce
@@ -290,7 +297,7 @@ def check_dataset(data_path) -> None:
         raise DatasetFormatError(f"--data {data_path} holds no samples")
 
 
-def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps) -> int:
+def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout) -> int:
     """`reproduce` once its inputs are checked and `run_dir` is this process's."""
     from .data import ensure_dataset
 
@@ -328,7 +335,7 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
             given = {"profile": prof.name, **(parameters or {})}
             if max_steps is not None and "max_steps" in _declared(src):  # 01 trains nothing and has no such parameter
                 given["max_steps"] = max_steps
-            run_notebook(src, run_dir / src.name, given, cwd=nb_dir)
+            run_notebook(src, run_dir / src.name, given, cwd=nb_dir, timeout=cell_timeout)
             row["status"] = "ok"
         except Exception as err:  # report and go on with the next notebook
             last = str(err).strip().splitlines()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -25,3 +27,14 @@ def tiny(tmp_path_factory, bg_cache):
 def identical(a: torch.Tensor, b: torch.Tensor) -> bool:
     """torch.equal that counts NaN as equal to NaN (targets without true depth are NaN in the depth channel)."""
     return a.shape == b.shape and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+
+
+REQUIRE_BROWSER = "DEPTHMASK_REQUIRE_BROWSER"  # set (as .ci/run sets it): a missing browser fails, never skips
+
+
+def skip_or_fail(why: str) -> None:
+    """Skip a browser test whose prerequisite `why` names is missing, or fail it where $DEPTHMASK_REQUIRE_BROWSER is
+    set, so that CI cannot pass with its browser tests silently skipped."""
+    if os.environ.get(REQUIRE_BROWSER):
+        pytest.fail(f"{why} (and ${REQUIRE_BROWSER} is set: the browser tests must run here)")
+    pytest.skip(why)

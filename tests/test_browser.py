@@ -10,15 +10,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .conftest import skip_or_fail
+
 CHECK = Path(__file__).parent / "browser" / "check_widgets.py"
 
 
+def _need_playwright() -> None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        skip_or_fail("pip install playwright (part of the dev extra)")
+
+
 def test_browse_renders_in_chromium(tmp_path):
-    pytest.importorskip("playwright", reason="pip install playwright (part of the dev extra)")
+    _need_playwright()
     if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); run tests/browser/check_widgets.py")
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium); run tests/browser/check_widgets.py")
     if shutil.which("npm") is None:
-        pytest.skip("npm is needed to fetch the widget renderer")
+        skip_or_fail("npm is needed to fetch the widget renderer")
     run = subprocess.run([sys.executable, str(CHECK), "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     from PIL import Image
@@ -31,9 +40,9 @@ def test_browse_renders_in_chromium(tmp_path):
 def test_report_index_opens_from_disk_in_chromium(tiny, tmp_path, monkeypatch):
     """The main job's reports/index.html, opened as a file: its thumbnail loads, its claims show, its link opens the
     executed notebook (figures inside)."""
-    pytest.importorskip("playwright", reason="pip install playwright (part of the dev extra)")
+    _need_playwright()
     if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
     import nbformat
     from playwright.sync_api import sync_playwright
 

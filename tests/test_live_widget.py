@@ -7,8 +7,11 @@ by hand and leaves its screenshot, times and server log in the --out folder:
 
 Here it runs into tmp_path. The test prints the redraw times (see them with pytest -s), asserts that
 each slider's median redraw, from the key press to the new image decoded in the page, is under
-BUDGET_MS, and that no process started by the check (JupyterLab, its kernel, Chromium) outlives it.
-It is skipped only when /usr/bin/chromium, Playwright or JupyterLab is missing.
+LIMIT_MS, and that no process started by the check (JupyterLab, its kernel, Chromium) outlives it.
+LIMIT_MS is a functional limit (a redraw that arrives at all, on a loaded 2-core CI machine), not the
+speed target: the 300 ms figure is measured by benchmarks/bench_widget.py on an idle machine.
+It is skipped when /usr/bin/chromium, Playwright or JupyterLab is missing, and fails instead where
+DEPTHMASK_REQUIRE_BROWSER is set (as .ci/run sets it).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import skip_or_fail
+
 HELPER = Path(__file__).parent / "browser" / "live_widget.py"
-BUDGET_MS = 300
+LIMIT_MS = 3000  # ten times benchmarks/bench_widget.py's 300 ms target: the redraw happens, live
 
 
 def _load_helper():
@@ -36,7 +41,7 @@ def test_browse_redraws_live_in_jupyterlab(tmp_path):
     lw = _load_helper()
     why = lw.have_prerequisites()
     if why:
-        pytest.skip(why)
+        skip_or_fail(why)
     before = set(lw.descendants(os.getpid()))
     result = lw.run_check(tmp_path)  # raises, naming what was not seen and the failure screenshot
     print("\n" + lw.summary(result))
@@ -45,8 +50,8 @@ def test_browse_redraws_live_in_jupyterlab(tmp_path):
     assert Path(result["screenshot"]).stat().st_size > 10_000, "the widget screenshot is (nearly) empty"
     for slider in ("sample", "threshold"):
         r = result[slider]
-        assert r["median_ms"] < BUDGET_MS, (
-            f"{slider} slider: median redraw {r['median_ms']} ms is not under {BUDGET_MS} ms "
+        assert r["median_ms"] < LIMIT_MS, (
+            f"{slider} slider: median redraw {r['median_ms']} ms is not under {LIMIT_MS} ms "
             f"(samples {r['samples_ms']}); screenshot {result['screenshot']}")
 
     deadline = time.monotonic() + 10  # Chromium's helpers may take a moment to go

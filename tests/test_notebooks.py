@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import ast
+import csv
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
-from evalib.reproduce import find_notebooks, reproduce, run_notebook, summary_table
+from evalib.claims import VERDICTS
+from evalib.experiment.verdicts import REPRODUCED
+from evalib.reproduce import RESULTS_ENV, find_notebooks, reproduce, run_notebook, summary_table
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+CELL_TIMEOUT = 600  # seconds: a hung kernel fails its notebook instead of holding CI until its own limit
+
+
+def declared_rows(py: Path) -> list[str]:
+    """The ids of the claim rows a notebook declares: the first argument of each ex.Row(...) call in its script."""
+    ids = []
+    for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Row":
+            first = node.args[0] if node.args else None
+            assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
+                f"{py.name}:{node.lineno}: a Row whose id is not a plain string")
+            ids.append(first.value)
+    return ids
+
+
+def recorded_claims(folder: Path) -> dict[str, list[dict]]:
+    """claims.csv of a main job's reports, by notebook."""
+    with open(folder / "claims.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        found.setdefault(row["notebook"], []).append(row)
+    return found
 
 
 def cells(nb):
@@ -70,10 +99,12 @@ def test_a_notebook_runs_without_kernel_noise(tmp_path, capfd):
     assert "WARNING" not in captured.err and "encryption" not in captured.err, captured.err
 
 
+@pytest.mark.timeout(1500)  # thirteen notebooks, one kernel each: about 6 minutes on an idle 2-core Zen 3
 def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
     """The main job in the smoke profile: each notebook in a fresh kernel, one summary row each."""
     monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
-    code = reproduce(profile="smoke", out=tmp_path / "run", reports=tmp_path / "reports", data_path=tiny)
+    code = reproduce(profile="smoke", out=tmp_path / "run", reports=tmp_path / "reports", data_path=tiny,
+                     cell_timeout=CELL_TIMEOUT)
     summary = (tmp_path / "reports" / "summary.md").read_text()
     books = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| notebook")]
@@ -85,6 +116,61 @@ def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
             assert column in header, f"summary lacks {column}: {header}"
     for book in books:
         assert list((tmp_path / "run" / "figures" / book).glob("*.png")), f"{book} drew no figure"
+    # every notebook judged every claim it declares, in order, each with a verdict and a word on the write-up
+    claims = recorded_claims(tmp_path / "reports")
+    for book in books:
+        declared = declared_rows(NOTEBOOKS / f"{book}.py")
+        assert declared, f"{book} declares no claim rows"
+        got = claims.get(book, [])
+        assert [r["id"] for r in got] == declared, f"{book} recorded {[r['id'] for r in got]}, declared {declared}"
+        for r in got:
+            assert r["verdict"] in VERDICTS, f"{book}/{r['id']}: verdict {r['verdict']!r}"
+            assert r["reproduced"] in REPRODUCED, f"{book}/{r['id']}: reproduced {r['reproduced']!r}"
+            assert r["claim"] and r["writeup"], f"{book}/{r['id']}: claim or write-up text missing"
+    assert sorted(claims) == books, f"claims recorded for {sorted(claims)}"
+
+
+def test_the_readme_first_command_builds_the_dataset_and_writes_the_report(bg_cache, tmp_path, monkeypatch):
+    """`python -m evalib reproduce` as the README's first command runs it: no --data, so the profile's dataset
+    (data/fgbg, here $DEPTHMASK_DATA in tmp_path) is built by ensure_dataset, then the notebooks run on it. The
+    profile's dataset is made small (120 samples at 64 px, scenes from the session's render cache); notebook 01
+    stands for the rest."""
+    import evalib.profiles as profiles
+    from evalib.__main__ import main
+
+    data = tmp_path / "data" / "fgbg"
+    monkeypatch.setenv("DEPTHMASK_DATA", str(data))
+    monkeypatch.setenv("DEPTHMASK_CACHE", str(bg_cache))
+    monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv(RESULTS_ENV, "")  # reproduce sets it for its kernels; put it back afterwards
+    monkeypatch.setitem(profiles.PROFILES, "cpu", replace(profiles.PROFILES["cpu"], dataset_count=120, dataset_size=64))
+    monkeypatch.chdir(tmp_path)
+    code = main(["reproduce", "--only", "01", "--out", "run", "--reports", "reports", "--cell-timeout",
+                 str(CELL_TIMEOUT)])
+    manifest = json.loads((data / "manifest.json").read_text())
+    summary = (tmp_path / "reports" / "summary.md").read_text()
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert code == 0, summary
+    assert manifest["count"] == 120 and manifest["size"] == 64, manifest
+    assert "| 01_data | ok |" in summary and "cpu profile" in summary
+    assert "01_data" in index and str(data) in index and 'href="notebooks/01_data.html"' in index
+
+
+def test_a_hung_cell_fails_its_notebook_instead_of_hanging_the_job(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_ENV, "")
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'cpu'\ndata_path = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(600)")])
+    nbformat.write(nb, books / "01_hang.ipynb")
+    t0 = time.monotonic()
+    code = reproduce(profile="smoke", notebooks=books, out=tmp_path / "run", reports=tmp_path / "reports",
+                     data_path=tiny, cell_timeout=5)
+    assert code == 1 and time.monotonic() - t0 < 120
+    assert "| 01_hang | FAILED" in (tmp_path / "reports" / "summary.md").read_text()
+    with pytest.raises(ValueError, match="cell_timeout"):
+        reproduce(profile="smoke", notebooks=books, data_path=tiny, cell_timeout=0)
 
 
 def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..depth import DEPTH_ENCODING, encode_depth
-from ..paths import default_dataset_path, default_foregrounds, default_photos, repo_root
+from ..paths import default_cache, default_dataset_path, default_foregrounds, default_photos
 from ..synth import compose, photos
 from ..synth.generate import (PHOTO, RENDER_VERSION, SAMPLE_DTYPE, choose_indices, compose_chunk, init_worker,
                               release_workers, render_backgrounds, worker_pool)
@@ -41,7 +41,8 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     A share `photo_share` of the samples stand on a photograph of `photos_dir` (default data/photos: crops,
     mirrors and colour changes of it, with no true depth, so their depth_valid is 0) instead of a rendered
     scene, and a share `empty_share` have nothing pasted (an empty mask). Which samples those are follows
-    from (seed, index) alone.
+    from (seed, index) alone. Rendered scenes are cached in `cache_dir` ("auto": $DEPTHMASK_CACHE, or data/.cache;
+    None: no cache).
     """
     out = Path(out) if out is not None else default_dataset_path()
     if not isinstance(size, int) or not 16 <= size <= 1024:
@@ -61,7 +62,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     indices = choose_indices(count, total, seed)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if cache_dir == "auto":
-        cache_dir = repo_root() / "data" / ".cache"
+        cache_dir = default_cache()
     t0 = time.perf_counter()
     bgs = render_backgrounds(size, seed, workers, cache_dir, progress)
     t_render = time.perf_counter() - t0
