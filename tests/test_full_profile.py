@@ -47,6 +47,7 @@ def shared_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # one notebook in the full profile: up to about 90 s on an idle 2-core Zen 3
 @pytest.mark.parametrize("book", BOOKS)
 def test_notebook_starts_in_the_full_profile(book, full_data, small_data, shared_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHMASK_RUNS", str(shared_runs))

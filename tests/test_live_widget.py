@@ -37,6 +37,7 @@ def _load_helper():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a JupyterLab server, a kernel and Chromium: about a minute
 def test_browse_redraws_live_in_jupyterlab(tmp_path):
     lw = _load_helper()
     why = lw.have_prerequisites()
