@@ -88,6 +88,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         train = split_indices(samples, "train", test_fraction=0.2, mode="random", seed=0)
         on_photo = samples["bg_kind"] == PHOTO
         mean, std = store.channel_stats(np.load(tmp / "images.npy", mmap_mode="r"), train)
+        digest = store.content_digest(tmp)
         manifest = {
             "format_version": store.FORMAT_VERSION, "kind": "built-in", "size": size, "count": int(len(indices)),
             "seed": seed, "total": total, "backgrounds": compose.BACKGROUNDS, "foregrounds": n_fg,
@@ -104,7 +105,9 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
             "depth_validity": ("per sample: samples.npy field depth_valid; 0 on photographs, whose depth was never "
                                "measured, and the loaders give NaN depth targets there, which every depth loss and "
                                "metric leaves out"),
-            "render_version": RENDER_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "render_version": RENDER_VERSION,
+            # the dataset's identity by content (a run's key uses it, never the folder or the time of the build)
+            "content_digest": digest, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)},
             "composites_per_second": round(len(indices) / max(t_compose, 1e-9), 1),
         }

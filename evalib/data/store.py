@@ -17,6 +17,7 @@ Original layout (a folder or a .zip): `images/fgbgNNNNNN.jpg`, `masks/maskNNNNNN
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import mmap
@@ -197,6 +198,22 @@ def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(rgb if rgb.ndim == 4 else rgb[None])).permute(0, 3, 1, 2)
     y = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True).permute(0, 2, 3, 1).numpy()
     return y if rgb.ndim == 4 else y[0]
+
+
+PACKED_ARRAYS = ("images.npy", "targets.npy", "samples.npy")
+
+
+def content_digest(root: str | Path) -> str:
+    """A SHA-256 over a packed dataset's arrays (images, targets, samples), as bytes: the dataset's identity by
+    content. The same build parameters give the same bytes on every processor (AVX2 or AVX-512 paths of numpy,
+    OpenCV and torch alike: tests/test_identity.py), so the digest travels with the runs trained on it."""
+    h = hashlib.sha256()
+    for name in PACKED_ARRAYS:
+        path = Path(root) / name
+        h.update(name.encode())
+        with open(path, "rb") as f:
+            h.update(hashlib.file_digest(f, "sha256").digest())
+    return h.hexdigest()
 
 
 def write_manifest(root: Path, manifest: dict) -> None:

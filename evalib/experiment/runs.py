@@ -1,8 +1,13 @@
-"""Runs and their cache: a notebook's settings, its runs trained or read back, their scores.
+"""Runs: a notebook's settings, its planned runs read from the evidence store or trained, their scores.
 
-    base = settings("cpu", notebook="03_pixelshuffle")    # a TrainConfig: the profile's budget, the sound recipe
-    runs = train({"dnn1": config(base, "03", model="dnn1"), "dnn2": config(base, "03", model="dnn2")})
-    table = scores(runs)                                  # one row per run: budget and final test metrics
+    s = settings("cpu", notebook="08_residual")   # a TrainConfig; prints which runs are read and which train here
+    ref = runs(s, "dnn2_custom", label="dnn2")     # {"dnn2 (seed 0)": FitResult, "dnn2 (seed 1)": FitResult}
+    table = scores(ref)                            # one row per run: budget and final test metrics
+
+A planned run (`evalib.plan`) is looked up in the shipped evidence store (`evalib.evidence.store_root()`), then in
+the local one (runs/evidence); where neither holds it under its current key, it trains here (resuming an interrupted
+run), is written to the local store, and is read back from there: a notebook shows a stored run and a fresh one
+through the same code.
 """
 
 from __future__ import annotations
@@ -11,109 +16,224 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
-from ..data import FgBgDataset, ensure_dataset, make_loaders
+from .. import evidence, plan
+from ..data import FgBgDataset, dataset_identity, ensure_dataset, make_loaders
 from ..losses import parse_loss
 from ..models import count_params, create
 from ..paths import runs_root
-from ..predict import Maps
-from .. import profiles
-from ..profiles import cost_line, get_profile
+from ..predict import Maps, Predictions
+from ..profiles import get_profile
 from ..safeio import atomic_write_text
 from ..train import TrainConfig, checkpoint, fit, load_result
 from ..train.board import slug
 from ..train.lr_find import LRFinderResult, capped_steps, lr_find
-from ..train.runtime import device_plan
+from .speed import Speed, training_speed
 
 SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m", "abs_rel", "delta1", "delta1_median_scaled",
                  "ssim", "checkerboard")
 
 
 def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None, batch_size=None,
-             fraction=None, max_steps=None, notebook: str | None = None) -> TrainConfig:
+             fraction=None, max_steps=None, notebook: str | None = None, retrain: bool = False) -> TrainConfig:
     """A notebook's base TrainConfig: the profile's budget and dataset (built if missing), with the notebook's
-    parameters overriding them, and the sound recipe for everything else. Each run is `config(base, ...)`,
-    or `dataclasses.replace(base, ...)`. `max_steps` cuts every run (and LR range test) short: a quick check
-    that the notebook runs end to end in a profile, whose numbers mean nothing.
+    parameters overriding them, and the sound recipe for everything else. Planned runs are `runs(s, name)`; a run
+    of the notebook's own is `config(s, ...)` with `train`. `max_steps` cuts every run (and LR range test) short:
+    a quick check that the notebook runs end to end in a profile, whose numbers mean nothing.
 
-    With `notebook`, it first prints what the profile costs that notebook (`profiles.cost_line`): the measured
-    minutes of its cpu profile on 2 cores and, from a few training steps timed here (`training_speed`), what they come
-    to on this machine; and a warning when the full profile is about to run without a GPU."""
+    With `notebook`, it then prints what the notebook will do (`cost`): which of its planned runs are read from the
+    evidence store and which train here, with the minutes each takes on this machine."""
     cfg = TrainConfig(profile=profile, data=str(data_path) if data_path else None, size=image_size, epochs=epochs,
                       batch_size=batch_size, fraction=fraction, max_steps=max_steps).resolved()
-    if notebook is not None:
-        gpu, cut = torch.cuda.is_available(), max_steps is not None
-        # the minutes were measured on one machine: a few training steps say how this one compares (a second or two)
-        probe = (not gpu and not cut and cfg.profile != "smoke" and notebook in profiles.CPU_MINUTES
-                 and profiles.CPU_SPEED is not None)
-        print(cost_line(notebook, cfg.profile, gpu=gpu, cut=cut, speed=training_speed() if probe else None))
     if not data_path:
         p = get_profile(cfg.profile)
         ensure_dataset(cfg.data, count=p.dataset_count, size=p.dataset_size)
+    if notebook is not None:
+        print(cost(cfg, notebook, retrain=retrain))
     return cfg
 
 
-def training_speed(steps: int = 3, batch: int = 32, size: int = 64, model: str = "dnn2") -> float:
-    """Training images per second of `model` on this machine's CPU, as the cpu profile trains it (bfloat16 autocast
-    in channels_last where oneDNN has native bfloat16, else float32): one warm-up step on random data, then `steps`
-    timed ones of forward, L1 loss, backward and AdamW. The number `profiles.CPU_SPEED` records for the machine the
-    cpu profile's minutes were measured on; the caller's random state is left as it was."""
-    cfg = TrainConfig(profile="cpu", device="cpu").resolved()
-    plan = device_plan("cpu", cfg.amp, cfg.channels_last)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        net = plan.model(create(model)).train()
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-        x, y = plan.batch(torch.rand(batch, 3, size, size), torch.rand(batch, 2, size, size))
-        elapsed = 0.0
-        for i in range(steps + 1):
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            with plan.autocast():
-                out = net(x)
-            torch.nn.functional.l1_loss(out.float(), y).backward()
-            opt.step()
-            if i:  # the first step sets up oneDNN's kernels
-                elapsed += time.perf_counter() - t0
-    return steps * batch / elapsed
+# ---------------------------------------------------------------------------------------------------- what it costs
+
+def _stored(cfg: TrainConfig, name: str, retrain: bool) -> tuple[Path | None, list[str]]:
+    """The store entry of run `name` at `cfg` whose key matches (shipped store first, unless `retrain`, then the
+    local one), and why any other entry found was passed over."""
+    key, notes = run_key(cfg), []
+    for root in ([] if retrain else [evidence.store_root()]) + [evidence.local_root()]:
+        path = evidence.entry_dir(root, cfg.profile, name, cfg.seed)
+        if not path.exists():
+            continue
+        try:
+            meta = evidence.read_meta(path)
+        except evidence.DamagedEntry as err:
+            notes.append(f"{err}; not read")
+            continue
+        if meta["key"] == key:
+            return path, notes
+        notes.append(f"{path} was trained on another configuration or dataset (key {meta['key']}, this one "
+                     f"{key}): stale, not read")
+    return None, notes
 
 
-def config(base: TrainConfig, experiment: str, **options) -> TrainConfig:
-    """One run of a notebook: its base config with the experiment's name and the run's own options."""
-    return replace(base, experiment=experiment, **options)
+def _wanted(s: TrainConfig, notebook: str, retrain: bool) -> list:
+    """(entry, seed, stored entry or None) for every run `notebook` asks of the plan; None: it trains here. A run whose
+    rate comes from a range test that is not stored yet counts as training."""
+    out = []
+    for entry in plan.of_notebook(notebook):
+        lr = None
+        if entry.lr_from is not None:
+            found = _stored_range_test(s, entry.lr_from, retrain)
+            lr = _peak(_finder(found)) if found else None
+        for seed in entry.seeds_for(notebook, s.profile):
+            ready = entry.lr_from is None or lr is not None
+            out.append((entry, seed, _stored(plan.config(s, entry, seed, lr), entry.name, retrain)[0] if ready else None))
+    return out
 
 
-# TrainConfig fields that do not change what a run learns (where it is written, how it reports)
+def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | None = None) -> str:
+    """What running `notebook` costs, said before anything trains: its planned runs read from the evidence store,
+    and those that train here with the minutes each takes at this machine's speed (`here_speed`, probed only when
+    something will train)."""
+    if s.max_steps is not None:
+        return (f"{notebook}: every run is cut short (max_steps={s.max_steps}): a check that it runs end to end, "
+                "not results")
+    wanted = _wanted(s, notebook, retrain)
+    head = (f"{notebook}, {s.profile} profile ({s.epochs} epochs of {s.fraction:g} of the training split at "
+            f"{s.size}x{s.size})")
+    if not wanted:
+        return f"{head}: trains nothing"
+    read = [f"{e.name} seed {k}" for e, k, path in wanted if path is not None]
+    todo = [(e, k) for e, k, path in wanted if path is None]
+    lines = [head + ":"]
+    if read:
+        lines.append(f"  read from the evidence store: {', '.join(read)}")
+    if not todo:
+        lines.append("  nothing trains here" + ("" if retrain else " (retrain = True trains them here)"))
+        return "\n".join(lines)
+    names = ", ".join(f"{e.name} seed {k}" for e, k in todo)
+    if s.profile == "smoke":
+        return "\n".join(lines + [f"  trains here, seconds each: {names}"])
+    if torch.cuda.is_available():
+        return "\n".join(lines + [f"  trains here on the GPU: {names}"])
+    speed = speed or here_speed()
+    each = [(e, k, plan.minutes(e, s.profile, speed.images_per_s, s.size)) for e, k in todo]
+    lines.append("  trains here: " + ", ".join(f"{e.name} seed {k} (about {_mins(m)})" for e, k, m in each))
+    lines.append(f"  about {_mins(sum(m for *_, m in each))} in all, at this machine's DNN2 speed: {speed.describe()}")
+    if s.profile == "full":
+        lines.append("  warning: the full profile is sized for a GPU and torch sees none here. In Colab: Runtime > "
+                     "Change runtime type > a GPU (T4), then run all again; or set profile = \"cpu\"")
+    return "\n".join(lines)
+
+
+def _mins(m: float) -> str:
+    return "under a minute" if m < 1 else f"{m:.0f} min" if m < 120 else f"{m / 60:.1f} hours"
+
+
+def here_speed(max_age_s: float = 6 * 3600) -> Speed:
+    """This machine's DNN2 training speed (`training_speed`), measured once and kept for `max_age_s` in
+    runs/speed.json for this processor and torch version; an unreliable measurement is used but not kept."""
+    path = runs_root() / "speed.json"
+    who = {"machine": evidence.machine(), "torch": torch.__version__}
+    try:
+        kept = json.loads(path.read_text())
+        if {k: kept.get(k) for k in who} == who and time.time() - kept["time"] < max_age_s:
+            return Speed(**kept["speed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    speed = training_speed()
+    if speed.reliable:
+        atomic_write_text(path, json.dumps({**who, "time": time.time(), "speed": asdict(speed)}))
+    return speed
+
+
+# ---------------------------------------------------------------------------------------------------- planned runs
+
+def runs(s: TrainConfig, name: str, label: str | None = None, seeds=None, retrain: bool = False,
+         notebook: str | None = None) -> dict:
+    """The plan's run `name` at each of its seeds: {label: FitResult}, read from the evidence store or trained.
+
+    A reference (trained at several seeds) is labelled "label (seed k)", another run "label" (default: the run's
+    name). `seeds` picks some of them; `notebook` the seeds that notebook reads (`Planned.seeds_for`). `retrain`
+    skips the shipped store and trains here (a run already trained here is read from the local store)."""
+    entry = plan.get(name)
+    label = label or name
+    wanted = tuple(seeds) if seeds is not None else (
+        entry.seeds_for(notebook, s.profile) if notebook else entry.seeds(s.profile))
+    lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
+    return {f"{label} (seed {k})" if entry.reference else label: obtain(plan.config(s, entry, k, lr), name, retrain)
+            for k in wanted}
+
+
+def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path | None = None,
+           announce: bool = True):
+    """Run `name` of the plan at `cfg` (its seed in `cfg.seed`): read from a store when an entry's key matches, else
+    trained here and written to `store` (default: the local store, runs/evidence) and read back from it.
+
+    A run cut short (`max_steps`) is a check, not evidence: it is never read from nor written to a store."""
+    cfg = cfg.resolved()
+    if cfg.max_steps is not None:
+        return train({f"{name}-seed-{cfg.seed}": cfg})[f"{name}-seed-{cfg.seed}"]
+    path, notes = _stored(cfg, name, retrain)
+    for note in notes:
+        print(f"{name} seed {cfg.seed}: {note}")
+    if path is not None:
+        try:
+            result = evidence.read_entry(path, data=cfg.data)
+        except evidence.DamagedEntry as err:
+            print(f"{name} seed {cfg.seed}: {err}; training it again")
+        else:
+            if announce:
+                where = "the evidence store" if evidence.store_root() in path.parents else "this machine's store"
+                print(f"{name} seed {cfg.seed}: from {where} ({_short(path)}), {evidence.describe(result)}"
+                      + ("" if retrain else "; set retrain = True to train it here"))
+            return result
+    result = train({f"seed-{cfg.seed}": replace(cfg, experiment=name)})[f"seed-{cfg.seed}"]
+    dest = evidence.entry_dir(store or evidence.local_root(), cfg.profile, name, cfg.seed)
+    wall = sum(h["seconds"] for h in result.history)
+    evidence.write_entry(dest, result, name, run_key(cfg), test_split(cfg), evidence.provenance(result, wall))
+    return evidence.read_entry(dest, data=cfg.data)
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(evidence.store_root().parent))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------------------------- identity
+
+# TrainConfig fields that do not change what a run learns: where it is written and how it reports, and what the
+# machine picks (device, precision, memory layout), which go to the run's provenance instead
 _NOT_IN_KEY = ("out", "experiment", "name", "progress", "resume", "stop_after", "log_images", "log_graph", "device",
-               "best_metric")
-
-
-# fields added to TrainConfig after runs were cached: at these values they change nothing, so they stay out of
-# the key and a run trained before the field existed is still found
-_ADDED_LATER = {"ema": 0.0, "fast_augment": "auto", "max_steps": None, "inputs": "fgbg"}
+               "best_metric", "amp", "channels_last", "data")
 
 
 def run_key(cfg) -> str:
-    """A short hash of everything that decides a run's numbers: its resolved config and its dataset's identity."""
-    cfg = cfg.resolved()
-    fields = {k: v for k, v in cfg.asdict().items()
-              if k not in _NOT_IN_KEY and not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
-    manifest = Path(cfg.data) / "manifest.json"
-    if manifest.is_file():  # a rebuilt dataset (new "created" stamp) never reuses runs of the old one
-        meta = json.loads(manifest.read_text())
-        fields["data"] = [str(Path(cfg.data).resolve()), meta.get("created"), meta.get("count"), meta.get("size")]
-    text = json.dumps(fields, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:10]
+    """A short hash of everything that decides a run's numbers: its resolved config (not where it runs nor in which
+    precision) and its dataset's identity by content (`evalib.data.dataset_identity`), never the dataset's path or
+    the time it was built. The same run has the same key on every machine."""
+    missing = [k for k in ("profile", "data", "size", "batch_size", "fraction", "epochs") if getattr(cfg, k) is None]
+    if missing:
+        raise ValueError(f"run_key needs a resolved config (TrainConfig.resolved()); {missing} are None")
+    fields = {k: v for k, v in cfg.asdict().items() if k not in _NOT_IN_KEY}
+    fields["data"] = dataset_identity(cfg.data)
+    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def config(base: TrainConfig, experiment: str, **options) -> TrainConfig:
+    """A run of the notebook's own (not in the plan): its base config with the experiment's name and the options."""
+    return replace(base, experiment=experiment, **options)
 
 
 def cached_run(cfg) -> Path | None:
-    """The folder of a finished run with exactly this configuration (in any experiment), or None."""
-    cfg = cfg.resolved()
+    """The folder of a finished run with exactly this (resolved) configuration (in any experiment), or None."""
     for last in sorted(runs_root().glob(f"*/*-{run_key(cfg)}/last.pt")):
         try:
             if checkpoint.load(last)["epoch"] >= cfg.epochs:
@@ -126,12 +246,12 @@ def cached_run(cfg) -> Path | None:
 def train(configs: dict, cache: bool = True) -> dict:
     """fit() every configuration in turn: {label: TrainConfig} -> {label: FitResult}.
 
-    With `cache` (the default), a configuration already trained to the end (in this notebook or another,
-    see `run_key`) is read back instead of trained again, and an interrupted one resumes from its last
-    complete epoch; runs go to runs/<experiment>/<label>-<key>/.
-    """
+    With `cache` (the default), a configuration already trained to the end (see `run_key`) is read back instead of
+    trained again, and an interrupted one resumes from its last complete epoch; runs go to
+    runs/<experiment>/<label>-<key>/."""
     results = {}
     for label, cfg in configs.items():
+        cfg = cfg.resolved()
         t0 = time.perf_counter()
         found = cached_run(cfg) if cache else None
         if found is not None:
@@ -147,7 +267,7 @@ def train(configs: dict, cache: bool = True) -> dict:
 
 
 def seeds(s: TrainConfig) -> tuple[int, ...]:
-    """Training seeds of a notebook's reference run: two in the cpu and full profiles (for a noise band), one in smoke."""
+    """Training seeds of a reference run: two in the cpu and full profiles (for a noise band), one in smoke."""
     return (0,) if s.profile == "smoke" else (0, 1)
 
 
@@ -156,13 +276,16 @@ def train_seeds(label: str, cfg, seed_list) -> dict:
     return train({f"{label} (seed {k})": replace(cfg, seed=k) for k in seed_list})
 
 
+# ---------------------------------------------------------------------------------------------------- reading runs
+
 def scores(results: dict) -> pd.DataFrame:
     """One row per run: model, loss, parameters, epochs, training seconds and images per second, and the last
     epoch's test scores."""
     rows = []
     for label, r in results.items():
         last = r.history[-1]
-        row = {"run": label, "model": r.config.model, "loss": r.config.loss, "params": count_params(r.model),
+        row = {"run": label, "model": r.config.model, "loss": r.config.loss,
+               "params": r.params if r.params is not None else count_params(r.model),
                "epochs": len(r.history), "images_seen": int(sum(h["train_samples"] for h in r.history)),
                "size": r.config.size, "train_s": round(sum(h["seconds"] for h in r.history), 1),
                # training images per second of epoch wall time (test scoring included)
@@ -173,9 +296,32 @@ def scores(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("run")
 
 
-def maps_model(result):
-    """The run's network returning (N, 2, H, W) maps (classification logits decoded)."""
-    return Maps(result.model).eval()
+def maps_model(result, test=None):
+    """What shows the run's predictions: its network returning (N, 2, H, W) maps (classification logits decoded),
+    or, for a stored run without weights, its stored preview of the first test images of `test` (`Predictions`)."""
+    if result.model is not None:
+        return Maps(result.model).eval()
+    if test is None:
+        raise ValueError(f"the run in {result.run_dir} keeps no weights (only scores and a preview): pass the test "
+                         "split, maps_model(run, test), to show its stored predictions")
+    return stored_predictions(result, test)
+
+
+def stored_predictions(result, test, label: str | None = None) -> Predictions:
+    """A stored run's preview (its first test predictions) as `Predictions` over the same images of `test`."""
+    if result.preview is None:
+        raise ValueError(f"the run in {result.run_dir} has neither weights nor a stored preview")
+    n = len(result.preview)
+    ids = getattr(test, "indices", None)
+    if ids is not None and result.preview_ids is not None and list(ids[:n]) != list(result.preview_ids):
+        raise ValueError(f"the stored preview of {result.run_dir} shows other test images than this test split; "
+                         "give the split the run was scored on (test_split of its config)")
+    pairs = [test[i] for i in range(n)]
+    x, y = torch.stack([p[0] for p in pairs]).float(), torch.stack([p[1] for p in pairs]).float()
+    show = getattr(test, "denormalize", None)
+    images = show(x) if show else x[:, :3].permute(0, 2, 3, 1).clamp(0, 1).numpy()
+    return Predictions(images, y.numpy(), result.preview.astype("float32") / 255.0, np.arange(n),
+                       label or str(result.run_dir.name))
 
 
 def test_split(s: TrainConfig):
@@ -208,48 +354,65 @@ def lr_steps(profile: str | TrainConfig) -> int:
     return get_profile(profile).lr_test_steps
 
 
+# ---------------------------------------------------------------------------------------------------- range tests
 
-
-def range_test(s: TrainConfig, model: str, loss: str, progress: bool = True) -> tuple[LRFinderResult, float]:
-    """The write-up's LR range test for `model` under `loss` on the notebook's training split, and the One Cycle peak
-    it picks: the suggestion to two significant figures, held within [1e-5, 1e-2].
+def range_test(s: TrainConfig, name: str, progress: bool = True, retrain: bool = False,
+               store: str | Path | None = None) -> tuple[LRFinderResult, float]:
+    """The write-up's LR range test `name` (`evalib.plan.RANGE_TESTS`: a model under a loss) on the notebook's
+    training split, and the One Cycle peak it picks: the suggestion to two significant figures, within [1e-5, 1e-2].
 
     It sweeps `lr_steps(s)` batches with the optimizer the runs use (AdamW, weight decay 1e-4) from a network drawn
-    at seed 0, so every notebook that asks gets the same rate: notebook 03 trains at the rate notebook 02 found,
-    and reads 02's runs back from the cache.
-
-    The sweep is deterministic, so its result is kept (runs/range-tests/<key>.json, keyed like a run: the dataset's
-    identity and everything the sweep reads) and read back when another notebook asks the same question."""
-    path = _range_test_path(s, model, loss)
-    if path.is_file():
-        try:
-            finder = LRFinderResult(**json.loads(path.read_text()))
+    at seed 0, so every notebook that asks gets the same rate. Like a run, it is read from the evidence store when
+    its key matches, else swept here and kept in the local store (or `store`)."""
+    if name not in plan.RANGE_TESTS:
+        raise ValueError(f"no range test {name!r} in the plan; planned: {sorted(plan.RANGE_TESTS)}")
+    if s.max_steps is None:
+        found = _stored_range_test(s, name, retrain)
+        if found is not None:
+            finder = _finder(found)
             return finder, _peak(finder)
-        except (OSError, ValueError, TypeError):
-            pass  # damaged or from another version: sweep again and overwrite it
+    model, loss = plan.RANGE_TESTS[name]
     loader, _ = make_loaders(s.data, size=s.size, batch_size=s.batch_size, fraction=s.fraction, seed=0)
+    t0 = time.perf_counter()
     with torch.random.fork_rng():  # the same draw wherever it is asked, and the caller's random state untouched
         torch.manual_seed(0)
         probe = create(model)
         finder = lr_find(probe, loader, parse_loss(loss), num_steps=lr_steps(s), progress=progress,
                          optimizer=torch.optim.AdamW(probe.parameters(), lr=1e-7, weight_decay=1e-4))
-    atomic_write_text(path, json.dumps({"lrs": list(finder.lrs), "losses": list(finder.losses),
-                                        "smoothed": list(finder.smoothed), "suggestion": finder.suggestion}))
+    if s.max_steps is None:
+        prov = {"machine": evidence.machine(), "torch": torch.__version__, "commit": evidence.commit(),
+                "wall_s": round(time.perf_counter() - t0, 1)}
+        evidence.write_range_test(evidence.range_test_path(store or evidence.local_root(), s.profile, name), finder,
+                                  _range_key(s, name), prov)
     return finder, _peak(finder)
+
+
+def _range_key(s: TrainConfig, name: str) -> str:
+    model, loss = plan.RANGE_TESTS[name]
+    fields = {"model": model, "loss": loss, "size": s.size, "batch_size": s.batch_size, "fraction": s.fraction,
+              "steps": lr_steps(s), "data": dataset_identity(s.data)}
+    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _stored_range_test(s: TrainConfig, name: str, retrain: bool) -> dict | None:
+    key = _range_key(s, name)
+    for root in ([] if retrain else [evidence.store_root()]) + [evidence.local_root()]:
+        path = evidence.range_test_path(root, s.profile, name)
+        if path.is_file():
+            try:
+                found = evidence.read_range_test(path)
+            except evidence.DamagedEntry as err:
+                print(f"range test {name}: {err}; swept again")
+                continue
+            if found["key"] == key:
+                return found
+    return None
+
+
+def _finder(found: dict) -> LRFinderResult:
+    return LRFinderResult(found["lrs"], found["losses"], found["smoothed"], found["suggestion"])
 
 
 def _peak(finder: LRFinderResult) -> float:
     """The One Cycle peak a range test picks: its suggestion to two significant figures, within [1e-5, 1e-2]."""
     return float(f"{min(max(finder.suggestion, 1e-5), 1e-2):.2g}")
-
-
-def _range_test_path(s: TrainConfig, model: str, loss: str) -> Path:
-    """Where the range test of `model` under `loss` on `s`'s training split is kept."""
-    fields = {"model": model, "loss": loss, "size": s.size, "batch_size": s.batch_size, "fraction": s.fraction,
-              "steps": lr_steps(s), "data": str(Path(s.data).resolve())}
-    manifest = Path(s.data) / "manifest.json"
-    if manifest.is_file():  # a rebuilt dataset never reuses the sweep of the old one
-        meta = json.loads(manifest.read_text())
-        fields["data"] = [fields["data"], meta.get("created"), meta.get("count"), meta.get("size")]
-    key = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return runs_root() / "range-tests" / f"{slug(model)}-{key}.json"

@@ -42,15 +42,25 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class FitResult:
-    """What `fit` returns: the trained model, the per-epoch history and where the run's files are."""
+    """What `fit` returns: the trained model, the per-epoch history and where the run's files are.
 
-    model: nn.Module
+    A run read from the evidence store (`evalib.evidence.read_entry`) also carries its per-image test scores, the
+    uint8 preview of its first test predictions (with their sample ids), its provenance, parameter count and key;
+    its `model` is None where the store keeps no weights (networks of a million parameters or more)."""
+
+    model: nn.Module | None
     history: list[dict]
     run_dir: Path
     best_metric: str
     best_value: float
     best_epoch: int
     config: TrainConfig
+    per_image: dict | None = None
+    preview: object = None  # (N, 2, H, W) uint8 numpy array
+    preview_ids: object = None  # (N,) the sample ids of the preview's images
+    provenance: dict | None = None
+    params: int | None = None
+    key: str | None = None
 
     def frame(self):
         """The history as a pandas DataFrame, indexed by epoch."""
