@@ -19,6 +19,7 @@ Per-image scores are computed from the weights as stored (rounded to float16 whe
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -90,8 +91,10 @@ def machine() -> str:
     return f"{processor()}, {available_cpus()} cores"
 
 
+@functools.lru_cache(maxsize=1)
 def commit() -> str:
-    """The repository's commit (with "+changes" when the work tree differs from it), or "" outside git."""
+    """The repository's commit (with "+changes" when evalib/ differs from it), or "" outside git; read once per
+    process, so a run trained while the code is edited names the code it started with."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=repo_root(), capture_output=True,
                               text=True, timeout=10)

@@ -53,6 +53,7 @@ def build(profile: str = "cpu", notebooks: str | None = None, names: str | None 
     store atomically as it finishes (commit it as it lands); a killed build resumes the run it was in. Returns the
     number of runs trained."""
     root = Path(store) if store else evidence.store_root()
+    evidence.commit()  # the code the runs start with, read before anything trains
     s = settings(profile)
     chosen = select(notebooks, names)
     todo = [(e, k) for e, nbs in chosen for k in _seeds(e, nbs, profile)]
