@@ -46,6 +46,30 @@ def record_claims(notebook: str, claims: list) -> None:
         atomic_write_text(Path(folder) / f"{notebook}.claims.json", json.dumps([asdict(c) for c in claims], indent=1))
 
 
+def record_run(name: str, seed: int, source: str) -> None:
+    """Called for each planned run a notebook reads or trains: one line of runs.jsonl, so the report can say which
+    runs came from the evidence store and which trained here (a no-op outside the main job)."""
+    folder = os.environ.get(RESULTS_ENV)
+    if folder:
+        with open(Path(folder) / "runs.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"run": name, "seed": seed, "source": source}) + "\n")
+
+
+def _runs_since(results_dir: Path, start: int) -> tuple[str, int]:
+    """The runs recorded after line `start` of runs.jsonl, in words, and the line count now."""
+    path = results_dir / "runs.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    rows = [json.loads(line) for line in lines[start:] if line.strip()]
+    words = {"stored": "from the evidence store", "trained here before": "trained here before",
+             "trained here": "trained here now"}
+    parts = []
+    for source, said in words.items():
+        names = [f"{r['run']} s{r['seed']}" for r in rows if r["source"] == source]
+        if names:
+            parts.append(f"{said}: {', '.join(names)}")
+    return "; ".join(parts), len(lines)
+
+
 def _write_claims(results_dir: Path, names: list[str], run_dir: Path, reports) -> list:
     """Every notebook's recorded claims, in notebook order, to claims.md and claims.csv (run folder and reports/)."""
     from .claims import Claim, write_claims
@@ -127,13 +151,16 @@ def _declared(src: Path) -> set[str]:
     return set()
 
 
-def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None) -> None:
-    """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"."""
+def run_notebook(src: Path, dest: Path, parameters: dict, cwd: Path, timeout: int | None = None,
+                 progress: bool = False) -> None:
+    """Execute one notebook with papermill, injecting `parameters` into its cell tagged "parameters"; with
+    `progress`, a bar over its cells (named after the notebook) shows where it is."""
     import papermill as pm
 
     os.environ["DEPTHMASK_HEADLESS"] = "1"  # the kernel inherits it: notebooks skip inline TensorBoard servers
+    bar = {"desc": f"  {src.stem}", "leave": False} if progress else False
     pm.execute_notebook(str(src), str(dest), parameters=parameters, cwd=str(cwd), kernel_name="python3",
-                        language="python", progress_bar=False, execution_timeout=timeout,
+                        language="python", progress_bar=bar, execution_timeout=timeout,
                         kernel_manager_class=_kernel_manager())
 
 
@@ -208,7 +235,8 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
             f'<div class="nb {"ok" if ok else "failed"}">{image}<h3>{title}</h3>'
             f'<p class="status">{html.escape(str(row.get("status", "")))} · {row.get("wall_s", "")} s</p>'
             f'<p>{html.escape(_headline(row))}</p>'
-            f'<p class="verdict">{html.escape(str(row.get("verdict", "")))}</p></div>')
+            f'<p class="verdict">{html.escape(str(row.get("verdict", "")))}</p>'
+            + (f'<p class="runs">runs {html.escape(row["runs"])}</p>' if row.get("runs") else "") + '</div>')
     claims_html = "<p>No claims recorded.</p>"
     if claims:
         from dataclasses import asdict
@@ -243,7 +271,7 @@ and <a href="claims.csv">claims.csv</a>.</p>
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
               parameters: dict | None = None, data_path: str | Path | None = None, max_steps: int | None = None,
-              cell_timeout: int | None = None) -> int:
+              cell_timeout: int | None = None, retrain: str | None = None) -> int:
     """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset.
 
     `cell_timeout` (seconds) fails a notebook whose cell runs longer, instead of waiting for ever on a kernel that
@@ -252,6 +280,9 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     `max_steps` cuts every training run short (a check that each notebook runs in a profile, e.g. the full
     one's batch size and loader on a CPU): the notebooks that train get it as their `max_steps` parameter, and
     the reports go to the run folder instead of reports/, since their numbers mean nothing.
+
+    Runs are read from the evidence store where it holds them (`evalib.evidence`); `retrain` ("all", or a comma
+    list of notebook numbers) trains those notebooks' runs here instead (their `retrain` parameter).
     """
     from .profiles import get_profile
 
@@ -266,6 +297,7 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     books = find_notebooks(nb_dir, only)
     if not books:
         raise ValueError(f"no numbered notebooks found in {nb_dir}")
+    retrained = _retrained(books, nb_dir, retrain)
     if data_path is not None:
         check_dataset(data_path)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -275,7 +307,51 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
                         f"runs/reproduce-{prof.name}-<time>/ folder")
     with safeio.FolderLock(run_dir, RUN_KIND):
         safeio.claim_folder(run_dir, RUN_KIND)
-        return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout)
+        return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
+                          retrained)
+
+
+def _gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _retrained(books: list[Path], nb_dir: Path, retrain: str | None) -> set[str]:
+    """The notebooks (stems) whose runs train here: none, all ("all"), or those numbered in `retrain`."""
+    if retrain is None:
+        return set()
+    if retrain == "all":
+        return {b.stem for b in books}
+    return {p.stem for p in find_notebooks(nb_dir, retrain)} & {b.stem for b in books}
+
+
+def plan_summary(prof, books: list[Path], data: Path, retrained: set[str], max_steps: int | None) -> str:
+    """What the main job will do, said before it starts: per notebook, the planned runs read from the evidence
+    store and those that train here, and the training minutes in all at this machine's speed."""
+    from . import plan
+    from .experiment.runs import cost, here_speed, planned_work
+    from .train import TrainConfig
+
+    if max_steps is not None:
+        return f"every training run is cut short after {max_steps} step(s): minutes in all, not results"
+    s = TrainConfig(profile=prof.name, data=str(data)).resolved()
+    lines, minutes, count, speed = [], 0.0, 0, None
+    for src in books:
+        read, todo = planned_work(s, src.stem, retrain=src.stem in retrained)
+        count += len(todo)
+        if todo and speed is None and prof.name != "smoke" and not _gpu():
+            speed = here_speed()
+        lines.append(cost(s, src.stem, retrain=src.stem in retrained, speed=speed))
+        if speed is not None:
+            minutes += sum(plan.minutes(e, s.profile, speed.images_per_s, s.size) for e, _ in todo)
+    if not count:
+        lines.append("nothing trains here: every planned run is read back")
+    elif speed is not None:
+        lines.append(f"{count} run(s) train here: about {minutes:.0f} min of training in all; the rest are read back")
+    else:
+        lines.append(f"{count} run(s) train here" + (" (seconds each)" if prof.name == "smoke" else " on the GPU"))
+    return "\n".join(lines)
 
 
 RUN_KIND = "reproduce"  # the main job's run folders carry safeio's marker .evalib-reproduce
@@ -297,7 +373,8 @@ def check_dataset(data_path) -> None:
         raise DatasetFormatError(f"--data {data_path} holds no samples")
 
 
-def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout) -> int:
+def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
+               retrained=frozenset()) -> int:
     """`reproduce` once its inputs are checked and `run_dir` is this process's."""
     from .data import ensure_dataset
 
@@ -310,6 +387,7 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
         data = Path(data_path).resolve()  # the notebooks run in their own folder
         parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
+    print(plan_summary(prof, books, data, retrained, max_steps), flush=True)
     os.environ[RESULTS_ENV] = str(results_dir)
     for name in ("DEPTHMASK_RUNS", "DEPTHMASK_DATA", "DEPTHMASK_FOREGROUNDS"):  # the kernels start in notebooks/:
         if os.environ.get(name) and not Path(os.environ[name]).is_absolute():  # a relative path meant from here
@@ -325,22 +403,28 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
                 "run folder": str(run_dir), "started": stamp, "parameters": parameters or {}, "max_steps": max_steps,
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                            f"torch {torch.__version__}, CUDA {'yes' if torch.cuda.is_available() else 'no'}"}
-    rows = []
+    rows, logged = [], 0
     for src in books:
         name = src.stem
-        print(f"[{name}] {prof.name} profile ... ", end="", flush=True)
+        print(f"[{name}] {prof.name} profile", flush=True)
         t0 = time.perf_counter()
         row = {"notebook": name}
         try:
             given = {"profile": prof.name, **(parameters or {})}
-            if max_steps is not None and "max_steps" in _declared(src):  # 01 trains nothing and has no such parameter
+            declared = _declared(src)
+            if max_steps is not None and "max_steps" in declared:  # 01 trains nothing and has no such parameter
                 given["max_steps"] = max_steps
-            run_notebook(src, run_dir / src.name, given, cwd=nb_dir, timeout=cell_timeout)
+            if name in retrained and "retrain" in declared:
+                given["retrain"] = True
+            run_notebook(src, run_dir / src.name, given, cwd=nb_dir, timeout=cell_timeout, progress=True)
             row["status"] = "ok"
         except Exception as err:  # report and go on with the next notebook
             last = str(err).strip().splitlines()
             row["status"] = "FAILED: " + (last[-1] if last else type(err).__name__)[:300]
         row["wall_s"] = round(time.perf_counter() - t0, 1)
+        ran, logged = _runs_since(results_dir, logged)
+        if ran:
+            row["runs"] = ran
         if (run_dir / src.name).is_file():
             row["figures"] = len(extract_figures(run_dir / src.name, run_dir / "figures" / name))
         res = results_dir / f"{name}.json"
@@ -357,7 +441,8 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
                 row["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in
                                                            ("agrees", "disagrees", "cannot tell") if seen.count(w))
         headline = _headline(row)
-        print(f"{row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else ""), flush=True)
+        print(f"[{name}] {row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else "")
+              + (f"\n  runs {ran}" if ran else ""), flush=True)
         rows.append(row)
         _write_summary(rows, prof.name, stamp, run_dir, reports_dir, note)  # after every notebook: nothing lost
         claims = _write_claims(results_dir, [r["notebook"] for r in rows], run_dir, reports_dir)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -54,12 +54,13 @@ from evalib.baselines import shortcut_baselines
 from evalib.synth.compose import load_foregrounds
 from evalib.paths import default_foregrounds
 from evalib.plots import histogram, image_grid, sample_rows
-from evalib.profiles import cost_line, get_profile
+from evalib.profiles import get_profile
 from evalib.reproduce import record
 
 NB = "01_data"
 prof = get_profile(profile, image_size=image_size)
-print(cost_line(NB, prof.name, gpu=torch.cuda.is_available()))  # no training here: building the dataset is the cost
+print(f"{NB}, {prof.name} profile: trains nothing; its dataset ({prof.dataset_count:,} samples at {prof.dataset_size}px) "
+      "is built first if it is missing")
 path = ensure_dataset(data_path or prof.dataset_path(), count=prof.dataset_count, size=prof.dataset_size)
 store = open_store(path)
 print(f"{path}: {len(store)} samples stored at {store.size}x{store.size}; networks will see {prof.image_size}x{prof.image_size}")

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -49,6 +49,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 from types import SimpleNamespace
@@ -68,7 +69,8 @@ from evalib.plots import history_curves
 from evalib.widgets import browse
 
 NOTEBOOK = "02_first_net"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NOTEBOOK)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NOTEBOOK,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -171,7 +173,8 @@ display(Markdown(
 
 # %%
 LOSS = "all:l1(reduction=sum)"  # the write-up's first loss: absolute errors summed over every pixel of a batch
-finder, lr = ex.range_test(s, "dnn1", LOSS)  # lr: the suggestion to two significant figures, within [1e-5, 1e-2]
+finder, lr = ex.range_test(s, "dnn1_l1sum", retrain=retrain)  # DNN1 under LOSS; lr: the suggestion to two
+# significant figures, within [1e-5, 1e-2]
 finder.plot();
 print(f"suggested learning rate: {finder.suggestion:.2g} -> One Cycle peak {lr:g} (the write-up used 2e-4, constant)")
 
@@ -183,11 +186,7 @@ print(f"suggested learning rate: {finder.suggestion:.2g} -> One Cycle peak {lr:g
 # verdict below. The runs log to TensorBoard under `runs/02_first_net/`.
 
 # %%
-# Budget (cpu profile): 10 epochs x 2,400 training images = 24,000 images per seed at 64x64, in bfloat16. DNN1's
-# training step runs at about 108 images/s on 2 cores (benchmarks/bench_precision.py); measured here with the
-# machine otherwise idle, an epoch (with scoring the 600 test images) took 22 to 25 s: about 4 min a seed.
-cfg = ex.config(s, NOTEBOOK, model="dnn1", loss=LOSS, lr=lr)
-runs = ex.train_seeds("dnn1 L1(sum)", cfg, ex.seeds(s))
+runs = ex.runs(s, "dnn1_l1sum", label="dnn1 L1(sum)", retrain=retrain)  # the plan's run (evalib/plan.py), at its seeds
 seed_runs = list(runs.values())
 run = seed_runs[0]
 display(run.frame())
@@ -204,7 +203,7 @@ history_curves({k: r.history for k, r in runs.items()}, keys=("train_loss", "tes
 ex.prediction_figure(run, test, n=8);
 
 # %%
-browse(ex.maps_model(run), test, n=32)
+browse(ex.maps_model(run, test), test, n=32)
 
 # %% [markdown]
 # ## Does it beat guessing?

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -65,6 +65,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import numpy as np
@@ -77,7 +78,8 @@ from evalib.models import count_params, create, receptive_field, summary
 from evalib.plots import history_curves
 
 NB = "03_pixelshuffle"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %%
@@ -200,17 +202,13 @@ print({m: round(v, 1) for m, v in at_init.items()})
 # DNN2-wide once, at seed 0, so that all three see the same images in the same order.
 
 # %%
-finder, lr = ex.range_test(s, "dnn1", L1SUM)
+finder, lr = ex.range_test(s, "dnn1_l1sum", retrain=retrain)  # DNN1 under L1SUM
 print(f"One Cycle peak for every network: {lr:g} (notebook 02's rate)")
-# Budget (cpu profile): every run 10 epochs x 2,400 images = 24,000 images at 64x64. Estimates from the
-# training speeds measured on 2 cores (bfloat16, batch 32): the range test sweeps 60 batches (well under a
-# minute). DNN1 at 2 seeds: read back from notebook 02 (trained there at about 108 images/s, some 5 min
-# each). DNN2 at 2 seeds: about 117 images/s, about 4.5 min a run with test scoring, 9 min.
-dnn1_runs = ex.train_seeds("dnn1", ex.config(s, NB, model="dnn1", loss=L1SUM, lr=lr), ex.seeds(s))
-dnn2_runs = ex.train_seeds("dnn2", ex.config(s, NB, model="dnn2", loss=L1SUM, lr=lr), ex.seeds(s))
+dnn1_runs = ex.runs(s, "dnn1_l1sum", label="dnn1", retrain=retrain)  # notebook 02's runs
+dnn2_runs = ex.runs(s, "dnn2_l1sum", label="dnn2", retrain=retrain)
 # DNN2-wide once: about 48 images/s, so 24,000 images take about 9 to 10 min. This notebook's own cost:
 # about 18 to 19 min (plus 10 min for DNN1 if notebook 02 has not trained it yet).
-wide = ex.train({"dnn2_wide": ex.config(s, NB, model="dnn2_wide", loss=L1SUM, lr=lr)})["dnn2_wide"]
+wide = ex.run(s, "dnn2_wide_l1sum", retrain=retrain)
 runs = {**dnn1_runs, **dnn2_runs, "dnn2_wide": wide}
 dnn1, dnn2 = next(iter(dnn1_runs.values())), next(iter(dnn2_runs.values()))  # seed 0 of each
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -47,6 +47,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import numpy as np
@@ -59,7 +60,8 @@ from evalib.plots import history_curves
 from evalib.widgets import predict
 
 NB = "04_losses"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -193,20 +195,14 @@ ROWS += [
 # The reference at two seeds, then the other losses once each, at seed 0.
 
 # %%
-L1SUM = "all:l1(reduction=sum)"
-LOSSES = {"MSE (mean)": "all:mse",  # shared with notebook 06 (its regression reference, seed 0)
-          "SSIM": "all:ssim", DICE: "mask:dice+depth:ssim"}
-# Budget (cpu profile): every run 10 epochs x 2,400 images = 24,000 images at 64x64. Estimates from the speed
-# measured on 2 cores (bfloat16, batch 32): DNN2 trains about 117 images/s, and an epoch with test scoring took
-# 26.7 s, so a run is about 4.5 min. Reference at 2 seeds: 9 min (whichever notebook runs first trains them).
-ref = ex.train_seeds(REFERENCE, ex.config(s, NB, model="dnn2", loss="mask:mse+depth:ssim"), ex.seeds(s))
+# the plan's runs (evalib/plan.py): each loss on DNN2, the recipe otherwise
+PLANNED = {"MSE (mean)": "dnn2_mse",  # all:mse, shared with notebook 06 (its regression reference)
+           "SSIM": "dnn2_ssim", DICE: "dnn2_dice"}  # all:ssim, mask:dice+depth:ssim
+ref = ex.runs(s, "dnn2_custom", label=REFERENCE, retrain=retrain)
 ref_runs = list(ref.values())
-# 3 losses x 4.5 min = about 13.5 min; with the reference, about 23 min if nothing is cached.
-others = ex.train({label: ex.config(s, NB, model="dnn2", loss=spec) for label, spec in LOSSES.items()})
-# L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0, read back (the range test
-# itself is repeated: 60 batches, well under a minute).
-l1_rate = ex.range_test(s, "dnn1", L1SUM)[1]
-l1 = ex.train({"L1 (sum)": ex.config(s, NB, model="dnn2", loss=L1SUM, lr=l1_rate, seed=0)})
+others = {label: ex.run(s, name, retrain=retrain) for label, name in PLANNED.items()}
+# L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0
+l1 = {"L1 (sum)": ex.run(s, "dnn2_l1sum", retrain=retrain)}
 runs = {REFERENCE: ref_runs[0], **l1, **others}  # one run per loss (the reference's seed 0) for figures
 every_run = {**ref, **l1, **others}  # with the reference's other seeds, for the scores table
 

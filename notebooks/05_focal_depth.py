@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -47,6 +47,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -62,7 +63,8 @@ from evalib.metrics import depth_metrics
 from evalib.plots import history_curves
 
 NB = "05_focal_depth"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -180,14 +182,11 @@ ROWS += [
 # The custom loss's runs are read back from notebook 04's cache; the two classifiers train here.
 
 # %%
-# Budget (cpu profile): 10 epochs x 2,400 images = 24,000 images per run at 64x64. Estimates from measured
-# speeds (DNN2 trains about 117 images/s on 2 cores in bfloat16; an epoch with test scoring took 26.7 s):
-# about 4.5 min a run. The custom loss at 2 seeds is notebook 04's configuration, read back (about 9 min
-# there); the two classifiers (the 18-channel head adds a little) about 9 min here.
-ref = ex.train_seeds(CUSTOM, ex.config(s, NB, model="dnn2", loss="mask:mse+depth:ssim"), ex.seeds(s))
+ref = ex.runs(s, "dnn2_custom", label=CUSTOM, retrain=retrain)
 ref_runs = list(ref.values())
-losses = {CE: "mask:ce+depth:ce(bins=16)", FOCAL: spec}  # CE is shared with notebook 06
-others = ex.train({label: ex.config(s, NB, model="dnn2", loss=l) for label, l in losses.items()})
+others = {CE: ex.run(s, "dnn2_ce16", retrain=retrain),  # shared with notebook 06
+          FOCAL: ex.run(s, "dnn2_focal16", retrain=retrain)}  # the plan's loss is `spec`
+assert others[FOCAL].config.loss == spec
 runs = {CUSTOM: ref_runs[0], **others}
 focal = runs[FOCAL]
 

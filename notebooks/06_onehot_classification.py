@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -54,6 +54,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -68,7 +69,8 @@ from evalib.metrics import PooledScores
 from evalib.plots import history_curves
 
 NB = "06_onehot_classification"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -180,12 +182,8 @@ ROWS += [
 # those notebooks before it, this notebook trains them instead.
 
 # %%
-# Budget (cpu profile): 10 epochs x 2,400 images = 24,000 images per run at 64x64; nothing trains here in the
-# main job (both runs are read back), so the notebook costs their scoring only. Trained alone it would take
-# about 9 min: estimates from measured speeds (DNN2 at about 117 images/s on 2 cores in bfloat16, an epoch
-# with test scoring 26.7 s), about 4.5 min a run.
-losses = {REGRESSION: "all:mse", CLASSIFIER: "mask:ce+depth:ce(bins=16)"}
-runs = ex.train({label: ex.config(s, NB, model="dnn2", loss=l) for label, l in losses.items()})
+# both shared: the regression with notebook 04, the classifier with 05
+runs = {REGRESSION: ex.run(s, "dnn2_mse", retrain=retrain), CLASSIFIER: ex.run(s, "dnn2_ce16", retrain=retrain)}
 table = ex.scores(runs)
 display(table)
 

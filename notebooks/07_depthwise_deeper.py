@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -53,19 +53,21 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import pandas as pd
 import torch
 from IPython.display import display
 
-from evalib import experiment as ex
+from evalib import experiment as ex, plan
 from evalib.models import count_params, create, summary
 from evalib.models.dsconv import BLOCKS
 from evalib.plots import history_curves
 
 NOTEBOOK = "07_depthwise_deeper"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NOTEBOOK)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NOTEBOOK,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -144,35 +146,24 @@ ds_table = ex.show_net("dsconv_deep", s.size, depth=2, **DS)
 # the same images in the same order with the same augmentations as DNN2's seed 0.
 #
 # A network that does fewer multiply-adds may train faster, and then it can see more images in DNN2's
-# time. A second dsconv_deep run gets as many epochs (of the same images) as its measured speed-up over
-# DNN2 buys; One Cycle spreads over the longer run. The speed-up is measured on a CPU that other jobs may
-# share, so it is capped at the ratio of the two nets' measured training speeds: a noisy measurement
-# cannot make this run cost more than one DNN2 run. The times actually spent are in the scores table.
+# time. A second dsconv_deep run gets as many epochs (of the same images) as its speed-up over DNN2 buys;
+# One Cycle spreads over the longer run. The speed-up is the plan's (`evalib.plan.SPEEDS`: the two nets'
+# training steps timed on one machine, at most `MAX_SPEEDUP`), so the run is the same wherever it trains;
+# the speed-up measured in these runs is printed beside it, and the times spent are in the scores table.
 
 # %%
-LOSS = "mask:mse+depth:ssim"  # the write-up's custom loss
-MAX_SPEEDUP = 2.5  # dsconv_deep's 291 images/s over DNN2's 117 (bfloat16, 64x64, 2 cores): DNN2's time, no more
-# Budget (cpu profile), estimates from the training speeds measured on 2 cores in bfloat16 at 64x64:
-# 10 epochs x 2,400 images = 24,000 images per run. DNN2 (about 117 images/s; an epoch with test scoring
-# took 26.7 s, so about 4.5 min a seed) at 2 seeds is notebook 04's custom-loss reference, shared with 05,
-# 08, 09 and 10: trained once in the main job, read back here.
-reference = ex.train_seeds("dnn2", ex.config(s, NOTEBOOK, model="dnn2", loss=LOSS), ex.seeds(s))
+reference = ex.runs(s, "dnn2_custom", label="dnn2", retrain=retrain)
 ref_seeds = list(reference.values())
 dnn2 = ref_seeds[0]
-# dsconv_deep at the matched width trains about 291 images/s, 2.5 times DNN2's: 24,000 images in about
-# 1.4 min of training steps, plus test scoring after each epoch.
-runs = {**reference, **ex.train({"dsconv_deep": ex.config(s, NOTEBOOK, model="dsconv_deep", model_options=DS,
-                                                          loss=LOSS)})}
+runs = {**reference, "dsconv_deep": ex.run(s, "dsconv_deep_custom", retrain=retrain)}
+assert runs["dsconv_deep"].config.model_options == DS, "the plan's width is not the one matched above"
 speed = ex.scores(runs)["images_per_s"]
 speedup = speed["dsconv_deep"] / speed[list(reference)].mean()
-longer = max(s.epochs, round(s.epochs * min(MAX_SPEEDUP, speedup)))
-print(f"dsconv_deep trained {speedup:.1f} times as fast as DNN2 -> {longer} epochs in DNN2's time")
-# Budget (cpu profile), estimated from the speeds above: at most 25 epochs x 2,400 = 60,000 images, about
-# 3.4 min of training steps at 291 images/s plus test scoring: no more than one DNN2 run (about 4.5 min).
-# This notebook's own cost: about 5 to 6 min (DNN2 is read back from notebook 04).
-runs.update(ex.train({LONG: ex.config(s, NOTEBOOK, model="dsconv_deep", model_options=DS, loss=LOSS,
-                                      epochs=longer)}))
+runs[LONG] = ex.run(s, "dsconv_deep_long", retrain=retrain)
 ds, ds_long = runs["dsconv_deep"], runs[LONG]
+longer = ds_long.config.epochs
+print(f"dsconv_deep trained {speedup:.1f} times as fast as DNN2 in these runs; the plan's speed-up of "
+      f"{plan.SPEEDS['dsconv_deep'] / plan.SPEEDS['dnn2']:.2f} (at most {plan.MAX_SPEEDUP}) gave it {longer} epochs")
 
 # %%
 ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command

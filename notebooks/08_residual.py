@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -43,6 +43,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import pandas as pd
@@ -53,7 +54,8 @@ from evalib.models import summary
 from evalib.plots import history_curves
 
 NB = "08_residual"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 display(summary(["dnn2", "dnn2_residual"], s.size))
 
@@ -117,13 +119,8 @@ ex.show_net("dnn2_residual", s.size, depth=3);
 # and 04 (same configuration), so the main job trains it once and every notebook using it reads it.
 
 # %%
-LOSS = "mask:mse+depth:ssim"  # the write-up's custom loss
-# Budget (cpu profile), estimates from the training speeds measured on 2 cores in bfloat16 at 64x64: 10 epochs
-# x 2,400 images = 24,000 images per run. dnn2_residual trains about 126 images/s: about 3.2 min of training
-# steps plus test scoring, a little under a DNN2 run (117 images/s; 26.7 s an epoch with scoring, about 4.5 min).
-# The dnn2 pair (2 seeds) is notebook 04's custom-loss reference, read back from the cache in the main job.
-ref = ex.train_seeds("dnn2", ex.config(s, NB, model="dnn2", loss=LOSS), ex.seeds(s))
-runs = {**ref, **ex.train({"dnn2_residual": ex.config(s, NB, model="dnn2_residual", loss=LOSS)})}
+ref = ex.runs(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
+runs = {**ref, "dnn2_residual": ex.run(s, "dnn2_residual_custom", retrain=retrain)}
 b_runs = list(ref.values())  # the reference at each seed; the first shares seed 0 with dnn2_residual
 b, a = b_runs[0], runs["dnn2_residual"]
 b_label = next(iter(ref))

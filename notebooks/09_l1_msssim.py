@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -47,6 +47,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import pandas as pd
@@ -59,7 +60,8 @@ from evalib.plots import history_curves
 from evalib.train import evaluate
 
 NB = "09_l1_msssim"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -138,12 +140,10 @@ losses = {
     "L1 + MS-SSIM": "all:0.16*l1+0.84*msssim",  # DenseDepth's mix, on both channels
     "adaptive": f"mask:auto({MAX_WEIGHT})*mse+depth:ssim",  # the custom loss, its mask term weighted up
 }
-# Budget (cpu profile), estimates from the training speeds measured on 2 cores in bfloat16 at 64x64: 10 epochs
-# x 2,400 images = 24,000 images per run. DNN2 trains about 117 images/s (26.7 s an epoch with test scoring):
-# about 4.5 min a run, so about 9 min for the two new losses; the custom pair (2 seeds) is notebook 04's.
-ref = ex.train_seeds("custom", ex.config(s, NB, model="dnn2", loss=losses["custom"]), ex.seeds(s))
-runs = {**ref, **ex.train({label: ex.config(s, NB, model="dnn2", loss=spec)
-                           for label, spec in losses.items() if label != "custom"})}
+ref = ex.runs(s, "dnn2_custom", label="custom", retrain=retrain)  # the plan's runs (evalib/plan.py)
+runs = {**ref, "L1 + MS-SSIM": ex.run(s, "dnn2_l1msssim", retrain=retrain),
+        "adaptive": ex.run(s, "dnn2_adaptive", retrain=retrain)}
+assert all(runs[label].config.loss == spec for label, spec in losses.items() if label in runs)
 b_runs = list(ref.values())  # the custom loss at each seed; the first shares seed 0 with the others
 b, b_label = b_runs[0], next(iter(ref))
 mix, ada = runs["L1 + MS-SSIM"], runs["adaptive"]

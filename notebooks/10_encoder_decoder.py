@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -45,6 +45,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import numpy as np
@@ -57,7 +58,8 @@ from evalib.plots import history_curves, run_curves
 from evalib.widgets import compare, predict
 
 NB = "10_encoder_decoder"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -121,7 +123,6 @@ ex.show_net("unet_ed", s.size, depth=2);
 # mask is held at "within noise" with a note.
 
 # %%
-LOSS = "mask:mse+depth:ssim"
 DNN2, RESNET, NO_SKIPS, UNET = "dnn2 (seed 0)", "resnet18_ed", "resnet18_ed (no skips)", "unet_ed (seed 0)"
 FLAT_TOL, FLAT_SHARE = 0.02, 0.9  # a depth map is flat when this share of its pixels lie this close to its median
 MIN_IMAGES = 2  # images a paired bootstrap needs; with fewer non-flat ones the edge claim has no band
@@ -166,18 +167,10 @@ ROWS += [
 ]
 
 # %%
-def cfg(name, opts=None):
-    return ex.config(s, NB, model=name, model_options=opts or {}, loss=LOSS, log_graph=False)
-
-
-# Budget (cpu profile): 10 epochs x 2,400 images = 24,000 images per run at 64x64, plus test scoring on 600
-# images each epoch. Estimates from the measured training speeds on 2 cores (bfloat16, batch 32): resnet18_ed
-# at about 113 images/s, 3.5 min per run and some 8 min for its two runs with scoring; unet_ed at about 296
-# images/s, 1.4 min per seed, some 3 min for both; the dnn2 pair is notebook 04's, read from the cache (about
-# 4.5 min per seed where it is trained here). About 11 min in all.
-dnn2 = ex.train_seeds("dnn2", ex.config(s, NB, model="dnn2", loss=LOSS), ex.seeds(s))
-unet = ex.train_seeds("unet_ed", cfg("unet_ed"), ex.seeds(s))
-resnets = ex.train({RESNET: cfg("resnet18_ed"), NO_SKIPS: cfg("resnet18_ed", {"skips": False})})
+dnn2 = ex.runs(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
+unet = ex.runs(s, "unet_ed_custom", label="unet_ed", retrain=retrain)
+resnets = {RESNET: ex.run(s, "resnet18_ed_custom", retrain=retrain),
+           NO_SKIPS: ex.run(s, "resnet18_ed_noskips", retrain=retrain)}
 runs = dnn2 | resnets | unet
 label_of = {"dnn2": DNN2, "resnet18_ed": RESNET, NO_SKIPS: NO_SKIPS, "unet_ed": UNET}  # variant -> its run shown
 

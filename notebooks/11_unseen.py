@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -47,6 +47,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -66,7 +67,8 @@ from evalib.unseen import load_photos, map_stats, photo_stats, predict_photos
 from evalib.widgets import browse, predict
 
 NB = "11_unseen"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -139,13 +141,9 @@ ROWS = [
 ]
 
 # %%
-base = ex.config(s, NB)  # model, loss, optimizer and schedule: the TrainConfig defaults (the sound recipe)
-# Budget (cpu profile): 10 epochs x 2,400 images = 24,000 images per run at 64x64 (the heldout run's training
-# split is smaller, so it sees fewer), plus test scoring on 600 images each epoch. An estimate from unet_ed's
-# measured training speed on 2 cores (about 296 images/s, bfloat16, batch 32): about 1.4 min per run and some
-# 5 min for the three, scoring included.
-ref = ex.train_seeds("random", ex.config(s, NB, split_mode="random"), ex.seeds(s))
-runs = {**ref, **ex.train({HELDOUT: ex.config(s, NB, split_mode="heldout")})}
+base = ex.planned(s, "unet_sound_random")  # model, loss, optimizer and schedule: the sound recipe
+ref = ex.runs(s, "unet_sound_random", label="random", retrain=retrain)  # the plan's runs (evalib/plan.py)
+runs = {**ref, HELDOUT: ex.run(s, "unet_sound_heldout", retrain=retrain)}
 a, b = runs[HELDOUT], runs[RANDOM]
 print(f"model {base.model}, loss {base.loss}, {base.optimizer} (weight decay {base.weight_decay}), {base.schedule} "
       f"to {base.lr}")

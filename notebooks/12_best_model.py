@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -52,6 +52,7 @@ epochs = None
 batch_size = None
 fraction = None  # share of each split used per epoch
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,11 +68,11 @@ from evalib.evaluation import breakdown
 from evalib.models import pretrained
 from evalib.plots import history_curves, prediction_grid
 from evalib.reproduce import record
-from evalib.train.config import RECIPES
 from evalib.widgets import browse, predict
 
 NB = "12_best_model"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
 print(s)
 
 # %% [markdown]
@@ -299,13 +300,10 @@ else:
 # `python -m evalib.train --recipe best` (the card's time).
 
 # %%
-# Budget (cpu profile): 10 epochs x 2,414 heldout training images = 24,140 images at 64x64. Estimated from the
-# measured speed of unet_ed (about 296 images/s in bfloat16 on 2 cores, training step only): about 1.5 min of
-# training, plus scoring the 586 test images after each epoch. Notebook 13 reads this very run back from the
-# cache as its "composite alone (seed 0)".
-best = {k: v for k, v in RECIPES["best"].items() if k not in ("epochs", "fraction", "size", "batch_size")}
-mine = ex.config(s, NB, **best)
-runs = ex.train({TRAINED: mine})
+# the plan's run (evalib/plan.py): RECIPES["best"] at this profile's budget; to try an ingredient of your own,
+# train `ex.train({"mine": replace(ex.planned(s, "best_heldout"), ema=0.999)})` beside it
+runs = {TRAINED: ex.run(s, "best_heldout", retrain=retrain)}
+mine = runs[TRAINED].config
 run = runs[TRAINED]
 history_curves({k: r.history for k, r in runs.items()}, keys=("iou", "delta1", "rmse_m"));
 short = ex.scores(runs)

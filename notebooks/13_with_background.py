@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,6 +51,7 @@ epochs = None  # None: the profile's
 batch_size = None
 fraction = None  # share of each split used per epoch; None: the profile's
 max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
 from dataclasses import replace
@@ -67,11 +68,11 @@ from evalib.photobench import by_background
 from evalib.plots import history_curves, input_pairs
 
 NB = "13_with_background"
-s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB)
-# the profile's budget (cpu: 10 epochs of 0.3 of the heldout training split, 24,140 images a run): the composite-
-# alone run at seed 0 is then notebook 12's "best recipe, this budget", read back from the cache
-base = ex.config(s, NB, model="unet_ed", model_options={"heads": 2}, loss="mask:bce+mask:dice+depth:l1",
-                 split_mode="heldout", channels_last="always")
+s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
+                retrain=retrain)
+# the plan's run (evalib/plan.py) that notebook 12 also reads: the best recipe on the heldout split at the profile's
+# budget (cpu: 10 epochs of 0.3 of the heldout training split, 24,140 images a run)
+base = ex.planned(s, "best_heldout")
 print(base)
 
 # %% [markdown]
@@ -185,12 +186,8 @@ display(pd.DataFrame({k: {"threshold (grey levels)": r["threshold"], "mask IoU":
 # 432 more weights). The run without the background is trained at two seeds (one in smoke) for the noise band.
 
 # %%
-# Budget (cpu profile): 10 epochs x 2,414 heldout training images = 24,140 images a run at 64x64. Estimated from
-# the speeds measured on 2 cores (bfloat16, training step only): unet_ed on the composite about 296 images/s; on
-# 6 channels a guess of about 250 (not measured), so about 1.5 min for seed 1 and 1.6 min with the background, plus scoring the 586 test
-# images after each epoch; seed 0 is notebook 12's run, read back.
-ref = ex.train_seeds("composite alone", base, ex.seeds(s))
-runs = {**ref, **ex.train({WITH: replace(base, inputs="fgbg+bg")})}
+ref = ex.runs(s, "best_heldout", label="composite alone", retrain=retrain)  # the plan's runs (evalib/plan.py)
+runs = {**ref, WITH: ex.run(s, "best_heldout_bg", retrain=retrain)}
 ref_runs = list(ref.values())
 alone, both = runs[ALONE], runs[WITH]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -112,7 +114,7 @@ def show_net(name: str, size: int, depth: int = 2, **options):
 
 def prediction_figure(result, dataset, n: int = 8, threshold: float | None = None):
     """The write-up's grid (input, masks, depths) for the first `n` test images."""
-    p = predict(maps_model(result), dataset, n=n)
+    p = predict(maps_model(result, dataset), dataset, n=n)
     return prediction_grid(p.images, p.targets, p.preds, n=n, threshold=threshold)
 
 
@@ -122,13 +124,20 @@ def show_runs(runs: dict, test, n: int = 8, compare_n: int = 32):
     for label, run in runs.items():
         fig = prediction_figure(run, test, n=n)
         fig.suptitle(label, fontsize=9, y=1.02)
-    return side_by_side({label: maps_model(run) for label, run in runs.items()}, test, n=compare_n)
+    return side_by_side({label: maps_model(run, test) for label, run in runs.items()}, test, n=compare_n)
 
 
 def tensorboard(runs: dict) -> str:
     """TensorBoard inline (Jupyter, Colab) over these runs' folders, each under its label (a run read back from
     the cache lives in the notebook that trained it); unattended, it prints the command instead."""
-    spec = ",".join(f"{slug(label)}:{r.run_dir}" for label, r in runs.items())
+    logged = {label: r for label, r in runs.items() if any(Path(r.run_dir).rglob("events.out.tfevents*"))}
+    if len(logged) < len(runs):
+        print(f"no TensorBoard logs for {', '.join(sorted(set(runs) - set(logged)))}: read from the evidence store, "
+              "which keeps each run's history (drawn below) but not its event files; retrain = True trains them "
+              "here, with logs")
+    if not logged:
+        return ""
+    spec = ",".join(f"{slug(label)}:{r.run_dir}" for label, r in logged.items())
     shell = None
     if not headless():
         from IPython import get_ipython  # only a notebook has a shell to run the magic in

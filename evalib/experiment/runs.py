@@ -30,6 +30,7 @@ from ..models import count_params, create
 from ..paths import runs_root
 from ..predict import Maps, Predictions
 from ..profiles import get_profile
+from ..reproduce import record_run
 from ..safeio import atomic_write_text
 from ..train import TrainConfig, checkpoint, fit, load_result
 from ..train.board import slug
@@ -96,6 +97,12 @@ def _wanted(s: TrainConfig, notebook: str, retrain: bool) -> list:
     return out
 
 
+def planned_work(s: TrainConfig, notebook: str, retrain: bool = False) -> tuple[list, list]:
+    """The planned runs of `notebook` as ([(entry, seed)] read from a store, [(entry, seed)] to train here)."""
+    wanted = _wanted(s, notebook, retrain)
+    return ([(e, k) for e, k, path in wanted if path is not None], [(e, k) for e, k, path in wanted if path is None])
+
+
 def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | None = None) -> str:
     """What running `notebook` costs, said before anything trains: its planned runs read from the evidence store,
     and those that train here with the minutes each takes at this machine's speed (`here_speed`, probed only when
@@ -103,16 +110,14 @@ def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | No
     if s.max_steps is not None:
         return (f"{notebook}: every run is cut short (max_steps={s.max_steps}): a check that it runs end to end, "
                 "not results")
-    wanted = _wanted(s, notebook, retrain)
+    read, todo = planned_work(s, notebook, retrain)
     head = (f"{notebook}, {s.profile} profile ({s.epochs} epochs of {s.fraction:g} of the training split at "
             f"{s.size}x{s.size})")
-    if not wanted:
+    if not read and not todo:
         return f"{head}: trains nothing"
-    read = [f"{e.name} seed {k}" for e, k, path in wanted if path is not None]
-    todo = [(e, k) for e, k, path in wanted if path is None]
     lines = [head + ":"]
     if read:
-        lines.append(f"  read from the evidence store: {', '.join(read)}")
+        lines.append(f"  read back (evidence/ or runs/evidence): {', '.join(f'{e.name} seed {k}' for e, k in read)}")
     if not todo:
         lines.append("  nothing trains here" + ("" if retrain else " (retrain = True trains them here)"))
         return "\n".join(lines)
@@ -170,6 +175,21 @@ def runs(s: TrainConfig, name: str, label: str | None = None, seeds=None, retrai
             for k in wanted}
 
 
+def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False):
+    """One seed of the plan's run `name` (a FitResult), read from the evidence store or trained."""
+    entry = plan.get(name)
+    lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
+    return obtain(plan.config(s, entry, seed, lr), name, retrain)
+
+
+def planned(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False) -> TrainConfig:
+    """The TrainConfig of the plan's run `name` in this notebook (its range test read or run for its rate): a
+    starting point for a run of your own, `train({"mine": replace(planned(s, name), ema=0.999)})`."""
+    entry = plan.get(name)
+    lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
+    return plan.config(s, entry, seed, lr).resolved()
+
+
 def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path | None = None,
            announce: bool = True):
     """Run `name` of the plan at `cfg` (its seed in `cfg.seed`): read from a store when an entry's key matches, else
@@ -188,8 +208,10 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
         except evidence.DamagedEntry as err:
             print(f"{name} seed {cfg.seed}: {err}; training it again")
         else:
+            shipped = evidence.store_root().resolve() in path.resolve().parents
+            record_run(name, cfg.seed, "stored" if shipped else "trained here before")
             if announce:
-                where = "the evidence store" if evidence.store_root() in path.parents else "this machine's store"
+                where = "the evidence store" if shipped else "this machine's store"
                 print(f"{name} seed {cfg.seed}: from {where} ({_short(path)}), {evidence.describe(result)}"
                       + ("" if retrain else "; set retrain = True to train it here"))
             return result
@@ -197,6 +219,7 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
     dest = evidence.entry_dir(store or evidence.local_root(), cfg.profile, name, cfg.seed)
     wall = sum(h["seconds"] for h in result.history)
     evidence.write_entry(dest, result, name, run_key(cfg), test_split(cfg), evidence.provenance(result, wall))
+    record_run(name, cfg.seed, "trained here")
     return evidence.read_entry(dest, data=cfg.data)
 
 

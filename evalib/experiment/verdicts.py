@@ -159,6 +159,19 @@ def blind_scores(test) -> dict:
     return best
 
 
+def stored_on(run, test) -> bool:
+    """Whether `run` carries per-image scores (a run of the evidence store) on exactly the images of `test`: the
+    same size, count and first sample ids."""
+    scores = getattr(run, "per_image", None)
+    if not scores:
+        return False
+    n = len(next(iter(scores.values())))
+    ids = getattr(test, "indices", None)
+    first = getattr(run, "preview_ids", None)
+    return (n == len(test) and getattr(test, "size", None) == run.config.size and ids is not None
+            and first is not None and list(ids[:len(first)]) == list(first))
+
+
 def images_seen(result) -> int:
     """Training images a run saw, over all its epochs."""
     return int(sum(h["train_samples"] for h in result.history))
@@ -225,8 +238,14 @@ class Evidence:
         if label not in self._scores:
             if label not in self.runs:
                 raise KeyError(f"no run labelled {label!r}; runs: {sorted(self.runs)}")
-            self._scores[label] = evaluate(Maps(self.runs[label].model).eval(), self.test_of(label),
-                                           per_image=True)[1]
+            run, test = self.runs[label], self.test_of(label)
+            if stored_on(run, test):  # what the evidence store keeps, computed by the same `evaluate`
+                self._scores[label] = run.per_image
+            elif run.model is None:
+                raise ValueError(f"run {label!r} keeps no weights and its stored scores are on another test split "
+                                 f"({len(run.per_image or {})} scores): judge it on the split it was scored on")
+            else:
+                self._scores[label] = evaluate(Maps(run.model).eval(), test, per_image=True)[1]
         return self._scores[label]
 
     def blind(self, label: str | None = None) -> dict:

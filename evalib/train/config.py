@@ -196,9 +196,12 @@ class TrainConfig:
         single = int(os.environ.get("WORLD_SIZE", "1")) <= 1
         pick = {"size": p.image_size, "batch_size": p.batch_size, "fraction": p.fraction, "workers": p.num_workers,
                 "epochs": p.epochs, "fast": p.fast_loader and packed and single}
-        if p.cpu_bf16 and self.amp is True and self.channels_last is True and _cpu_run(self.device):
-            # the profile's fast CPU path: what the defaults ("auto": CUDA only) would leave in float32
-            pick.update(amp="bf16", channels_last="always")
+        if p.cpu_bf16 and self.amp is True and self.channels_last is True and _on_cpu(self.device):
+            # the profile's fastest CPU path, which the defaults ("auto": CUDA only) would leave in float32 NCHW:
+            # bfloat16 in channels_last where oneDNN runs bfloat16 natively (AVX-512 BF16, AMX); elsewhere (AVX2
+            # only, where bfloat16 is emulated and 7-20x slower) float32 in channels_last, 1.17x-1.26x faster a step
+            # than NCHW there (benchmarks/bench_precision.py)
+            pick.update(amp="bf16" if _native_bf16_cpu() else False, channels_last="always")
         return replace(self, profile=p.name, data=data,
                        **{k: v for k, v in pick.items() if k in ("amp", "channels_last") or getattr(self, k) is None})
 
@@ -220,12 +223,16 @@ class TrainConfig:
         return [f.name for f in fields(cls)]
 
 
-def _cpu_run(device: str) -> bool:
-    """Whether a run on `device` trains on a CPU whose oneDNN has native bfloat16 (AVX-512 BF16 or AMX)."""
+def _on_cpu(device: str) -> bool:
+    """Whether a run on `device` trains on the CPU."""
     import torch
 
+    return device == "cpu" or (device == "auto" and not torch.cuda.is_available()
+                               and not torch.backends.mps.is_available())
+
+
+def _native_bf16_cpu() -> bool:
+    """Whether this CPU's oneDNN runs bfloat16 natively (AVX-512 BF16 or AMX)."""
     from .runtime import cpu_has_native_bf16
 
-    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available()
-                                 and not torch.backends.mps.is_available())
-    return on_cpu and cpu_has_native_bf16()
+    return cpu_has_native_bf16()
