@@ -198,7 +198,7 @@ ROWS += [
 # the plan's runs (evalib/plan.py): each loss on DNN2, the recipe otherwise
 PLANNED = {"MSE (mean)": "dnn2_mse",  # all:mse, shared with notebook 06 (its regression reference)
            "SSIM": "dnn2_ssim", DICE: "dnn2_dice"}  # all:ssim, mask:dice+depth:ssim
-ref = ex.runs(s, "dnn2_custom", label=REFERENCE, retrain=retrain)
+ref = ex.run_seeds(s, "dnn2_custom", label=REFERENCE, retrain=retrain)
 ref_runs = list(ref.values())
 others = {label: ex.run(s, name, retrain=retrain) for label, name in PLANNED.items()}
 # L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0

@@ -152,7 +152,7 @@ ds_table = ex.show_net("dsconv_deep", s.size, depth=2, **DS)
 # the speed-up measured in these runs is printed beside it, and the times spent are in the scores table.
 
 # %%
-reference = ex.runs(s, "dnn2_custom", label="dnn2", retrain=retrain)
+reference = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain)
 ref_seeds = list(reference.values())
 dnn2 = ref_seeds[0]
 runs = {**reference, "dsconv_deep": ex.run(s, "dsconv_deep_custom", retrain=retrain)}

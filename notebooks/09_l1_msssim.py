@@ -140,7 +140,7 @@ losses = {
     "L1 + MS-SSIM": "all:0.16*l1+0.84*msssim",  # DenseDepth's mix, on both channels
     "adaptive": f"mask:auto({MAX_WEIGHT})*mse+depth:ssim",  # the custom loss, its mask term weighted up
 }
-ref = ex.runs(s, "dnn2_custom", label="custom", retrain=retrain)  # the plan's runs (evalib/plan.py)
+ref = ex.run_seeds(s, "dnn2_custom", label="custom", retrain=retrain)  # the plan's runs (evalib/plan.py)
 runs = {**ref, "L1 + MS-SSIM": ex.run(s, "dnn2_l1msssim", retrain=retrain),
         "adaptive": ex.run(s, "dnn2_adaptive", retrain=retrain)}
 assert all(runs[label].config.loss == spec for label, spec in losses.items() if label in runs)

@@ -167,8 +167,8 @@ ROWS += [
 ]
 
 # %%
-dnn2 = ex.runs(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
-unet = ex.runs(s, "unet_ed_custom", label="unet_ed", retrain=retrain)
+dnn2 = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
+unet = ex.run_seeds(s, "unet_ed_custom", label="unet_ed", retrain=retrain)
 resnets = {RESNET: ex.run(s, "resnet18_ed_custom", retrain=retrain),
            NO_SKIPS: ex.run(s, "resnet18_ed_noskips", retrain=retrain)}
 runs = dnn2 | resnets | unet

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from evalib import experiment as ex
@@ -22,23 +24,38 @@ def cfg(tiny, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def test_run_key_follows_what_changes_the_numbers(tiny):
-    a = cfg(tiny)
-    assert ex.run_key(a) == ex.run_key(cfg(tiny, experiment="other", progress=True, log_images=4))
-    for change in ({"seed": 1}, {"lr": 1e-3}, {"loss": "all:mse"}, {"epochs": 2}, {"split_mode": "heldout"},
-                   {"model_options": {"width": 8}}, {"ema": 0.99}, {"max_steps": 1}, {"amp": "bf16"},
-                   {"fast": True, "fast_augment": "torch"}, {"inputs": "fgbg+bg"}):
-        assert ex.run_key(cfg(tiny, **change)) != ex.run_key(a), change
-    # fields added later stay out of the key at their defaults: the key is the one computed before `ema`,
-    # `fast_augment`, `max_steps` and `inputs` existed, so runs cached then are still found
-    import hashlib
+def test_run_key_follows_what_changes_the_numbers_and_nothing_else(tiny, tmp_path):
     import json
+    import shutil
 
-    old = {k: v for k, v in a.resolved().asdict().items() if k not in _NOT_IN_KEY
-           and k not in ("ema", "fast_augment", "max_steps", "inputs")}
-    meta = json.loads((tiny / "manifest.json").read_text())
-    old["data"] = [str(tiny.resolve()), meta.get("created"), meta.get("count"), meta.get("size")]
-    assert ex.run_key(a) == hashlib.sha1(json.dumps(old, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    a = cfg(tiny).resolved()
+    # where it is written, how it reports, and what the machine picks (device, precision, layout) are provenance
+    for same in ({"experiment": "other", "progress": True, "log_images": 4}, {"amp": "bf16"}, {"amp": False},
+                 {"channels_last": "always"}, {"device": "cpu"}):
+        assert ex.run_key(cfg(tiny, **same).resolved()) == ex.run_key(a), same
+    for change in ({"seed": 1}, {"lr": 1e-3}, {"loss": "all:mse"}, {"epochs": 2}, {"split_mode": "heldout"},
+                   {"model_options": {"width": 8}}, {"ema": 0.99}, {"max_steps": 1},
+                   {"fast": True, "fast_augment": "torch"}, {"inputs": "fgbg+bg"}):
+        assert ex.run_key(cfg(tiny, **change).resolved()) != ex.run_key(a), change
+    # the dataset by content: a copy elsewhere, built at another time, is the same dataset; other bytes are not
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(tiny, copy)
+    meta = json.loads((copy / "manifest.json").read_text())
+    meta["created"] = "2001-01-01T00:00:00"
+    (copy / "manifest.json").write_text(json.dumps(meta))
+    assert ex.run_key(cfg(copy).resolved()) == ex.run_key(a)
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny, changed)
+    images = np.load(changed / "images.npy", mmap_mode="r+")
+    images[0, 0, 0, 0] ^= 1  # one bit of one pixel
+    images.flush()
+    del images
+    meta = json.loads((changed / "manifest.json").read_text())
+    del meta["content_digest"]  # a manifest without the digest: it is computed from the arrays
+    (changed / "manifest.json").write_text(json.dumps(meta))
+    assert ex.run_key(cfg(changed).resolved()) != ex.run_key(a)
+    with pytest.raises(ValueError, match="resolved"):  # run_key trusts a resolved config, and says so otherwise
+        ex.run_key(cfg(tiny, epochs=None))
 
 
 def test_a_configuration_trained_once_is_reused_and_an_interrupted_one_resumes(tiny, tmp_path, capsys):
@@ -57,25 +74,40 @@ def test_a_configuration_trained_once_is_reused_and_an_interrupted_one_resumes(t
 
 
 def test_a_range_test_is_swept_once_and_read_back(tiny, tmp_path, monkeypatch):
+    from evalib import plan
     from evalib.experiment import runs
 
-    s = cfg(tiny, profile="smoke")
-    finder, lr = ex.range_test(s, "dnn1", "all:mse", progress=False)
-    kept = list((tmp_path / "runs" / "range-tests").glob("dnn1-*.json"))
-    assert len(kept) == 1
+    monkeypatch.setenv("DEPTHMASK_EVIDENCE", str(tmp_path / "shipped"))
+    monkeypatch.setitem(plan.RANGE_TESTS, "t_mse", ("dnn1", "all:mse"))
+    monkeypatch.setitem(plan.RANGE_TESTS, "t_l1", ("dnn1", "all:l1"))
+    s = cfg(tiny, profile="smoke").resolved()
+    finder, lr = ex.range_test(s, "t_mse", progress=False)
+    kept = tmp_path / "runs" / "evidence" / "smoke" / "range-tests" / "t_mse.json"
+    assert kept.is_file()
 
     def no_sweep(*args, **kwargs):
         raise AssertionError("the range test was swept again")
 
+    real = runs.lr_find
     monkeypatch.setattr(runs, "lr_find", no_sweep)
-    again, lr_again = ex.range_test(s, "dnn1", "all:mse", progress=False)
+    again, lr_again = ex.range_test(s, "t_mse", progress=False)
     assert (again.lrs, again.losses, again.suggestion, lr_again) == (finder.lrs, finder.losses, finder.suggestion, lr)
     with pytest.raises(AssertionError, match="swept again"):  # another loss is another question
-        ex.range_test(s, "dnn1", "all:l1", progress=False)
-    kept[0].write_text("{not json")  # a damaged file is swept again, not trusted
-    monkeypatch.undo()
-    monkeypatch.setenv("DEPTHMASK_RUNS", str(tmp_path / "runs"))
-    assert ex.range_test(s, "dnn1", "all:mse", progress=False)[0].lrs == finder.lrs
+        ex.range_test(s, "t_l1", progress=False)
+    with pytest.raises(AssertionError, match="swept again"):  # another batch is another question
+        ex.range_test(cfg(tiny, profile="smoke", batch_size=4).resolved(), "t_mse", progress=False)
+    shipped = tmp_path / "shipped" / "smoke" / "range-tests" / "t_mse.json"  # read from the shipped store too ...
+    shipped.parent.mkdir(parents=True)
+    kept.rename(shipped)
+    assert ex.range_test(s, "t_mse", progress=False)[1] == lr
+    with pytest.raises(AssertionError, match="swept again"):  # ... unless asked to retrain
+        ex.range_test(s, "t_mse", progress=False, retrain=True)
+    shipped.rename(kept)
+    with pytest.raises(ValueError, match="no range test 'nope'"):
+        ex.range_test(s, "nope", progress=False)
+    kept.write_text("{not json")  # a damaged file is swept again, not trusted
+    monkeypatch.setattr(runs, "lr_find", real)
+    assert ex.range_test(s, "t_mse", progress=False)[0].lrs == finder.lrs
 
 
 def test_seeds_share_one_split_and_give_a_band(tiny):
@@ -243,53 +275,56 @@ def test_the_cpu_profile_trains_in_bfloat16_where_the_processor_has_it(monkeypat
     assert (fast.amp, fast.channels_last) == ("bf16", "always")
     assert TrainConfig(profile="cpu", device="cpu", amp=False).resolved().amp is False  # asked for: kept
     assert TrainConfig(profile="smoke", device="cpu").resolved().amp is True  # the smoke profile stays in float32
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
-    assert TrainConfig(profile="cpu", device="cpu").resolved().amp is True
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)  # AVX2 only: float32, in channels_last
+    plain = TrainConfig(profile="cpu", device="cpu").resolved()
+    assert (plain.amp, plain.channels_last) == (False, "always")
+    assert TrainConfig(profile="cpu", device="cpu", channels_last=False).resolved().channels_last is False
 
 
-def test_the_cost_line_says_what_a_profile_costs(monkeypatch):
-    from evalib import profiles
-
-    monkeypatch.setattr(profiles, "CPU_MINUTES", {"02_first_net": 9.6})
-    cpu = profiles.cost_line("02_first_net", "cpu", gpu=False)
-    assert "about 10 min on 2 cores" in cpu and "24,000 training images a run at 64x64" in cpu
-    assert "not measured" in profiles.cost_line("77_new", "cpu", gpu=False)
-    warn = profiles.cost_line("02_first_net", "full", gpu=False)
-    assert warn.startswith("warning:") and "hours" in warn and "Change runtime type" in warn
-    assert "warning" not in profiles.cost_line("02_first_net", "full", gpu=True)
-    assert "cut short" in profiles.cost_line("02_first_net", "full", gpu=False, cut=True)
-
-
-def test_the_cost_line_scales_the_measured_minutes_to_this_machine(monkeypatch, capsys, tiny):
-    from evalib import profiles
+def test_the_settings_cell_says_which_runs_train_and_for_how_long(monkeypatch, capsys, tiny, tmp_path):
+    from evalib import plan
     from evalib.experiment import runs
 
-    monkeypatch.setattr(profiles, "CPU_MINUTES", {"02_first_net": 10.0})
-    monkeypatch.setattr(profiles, "CPU_SPEED", 60.0)
-    half = profiles.cost_line("02_first_net", "cpu", gpu=False, speed=30.0)  # a machine half as fast
-    assert "about 10 min on 2 cores" in half and "30 images/s against 60" in half and "about 20 min here" in half
-    assert "here" not in profiles.cost_line("02_first_net", "cpu", gpu=False)  # no probe: the measurement alone
-    assert "hours" in profiles.cost_line("02_first_net", "full", gpu=False, speed=30.0)
-    slow = profiles.cost_line("02_first_net", "full", gpu=False, speed=6.0)
-    fast = profiles.cost_line("02_first_net", "full", gpu=False, speed=60.0)
-    hours = lambda line: float(line.split("take about ")[1].split(" hours")[0])  # noqa: E731
-    assert hours(slow) == pytest.approx(10 * hours(fast), rel=0.1)
-
+    monkeypatch.setenv("DEPTHMASK_EVIDENCE", str(tmp_path / "shipped"))
     probed = []
-    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or 15.0)
+    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or ex.Speed(30.0, 0.05, 15, "cpu", 0.1))
+    ex.settings("cpu", data_path=tiny, notebook="08_residual")
+    out = capsys.readouterr().out
+    # nothing stored: all three runs of 08 train here, each for images / (speed x relative speed x FIT_SHARE)
+    entry = plan.get("dnn2_residual_custom")
+    minutes = entry.images("cpu") / (30.0 * plan.relative_speed("dnn2_residual") * plan.FIT_SHARE) / 60
+    assert f"dnn2_residual_custom seed 0 (about {minutes:.0f} min)" in out and "dnn2_custom seed 1" in out
+    assert "30 images/s" in out and probed == [1]
+    # the probe is measured once and kept for this machine (runs/speed.json) while it is steady
     ex.settings("cpu", data_path=tiny, notebook="02_first_net")
-    assert "about 40 min here" in capsys.readouterr().out and probed == [1]
-    ex.settings("smoke", data_path=tiny, notebook="02_first_net")  # smoke runs (the tests) are never probed
-    ex.settings("cpu", data_path=tiny, notebook="77_unmeasured")  # nothing to scale
-    ex.settings("cpu", data_path=tiny, notebook="02_first_net", max_steps=1)  # a cut run says so, no probe
-    assert probed == [1]
+    assert probed == [1] and "dnn1_l1sum seed 1" in capsys.readouterr().out
+    assert plan.minutes(entry, "cpu", 15.0) == pytest.approx(2 * plan.minutes(entry, "cpu", 30.0))
+    assert plan.minutes(entry, "cpu", 30.0, size=128) == pytest.approx(4 * plan.minutes(entry, "cpu", 30.0))
+    ex.settings("smoke", data_path=tiny, notebook="08_residual")  # smoke runs (the tests) are never probed
+    assert "seconds each" in capsys.readouterr().out
+    ex.settings("cpu", data_path=tiny, notebook="08_residual", max_steps=1)  # a cut run says so, no probe
+    assert "cut short" in capsys.readouterr().out
+    ex.settings("cpu", data_path=tiny, notebook="01_data")
+    assert "trains nothing" in capsys.readouterr().out and probed == [1]
+
+
+def test_an_unsteady_probe_says_so_and_is_not_kept(monkeypatch, tmp_path):
+    from evalib.experiment import runs
+
+    busy = ex.Speed(20.0, 0.6, 15, "cpu", 3.0)
+    assert not busy.reliable and "unreliable" in busy.describe() and "load 3.0" in busy.describe()
+    assert ex.Speed(20.0, 0.05, 15, "cpu", 0.2).reliable
+    monkeypatch.setattr(runs, "training_speed", lambda: busy)
+    assert ex.here_speed() is busy and not (tmp_path / "runs" / "speed.json").exists()
 
 
 def test_training_speed_times_steps_and_leaves_the_random_state_alone():
     torch.manual_seed(3)
     before = torch.random.get_rng_state()
-    speed = ex.training_speed(steps=1, batch=2, size=16)
-    assert speed > 0 and torch.equal(torch.random.get_rng_state(), before)
+    speed = ex.training_speed(steps=3, batch=2, size=16)
+    assert speed.images_per_s > 0 and speed.steps == 3 and torch.equal(torch.random.get_rng_state(), before)
+    with pytest.raises(ValueError, match="steps"):
+        ex.training_speed(steps=1)
 
 
 def test_runs_scored_on_other_test_images_are_compared_unpaired(tiny):

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import evalib
 from evalib.data import FgBgDataset
 from evalib.depth import DEPTH_MAX_M, DEPTH_MIN_M
+from evalib import plan
 from evalib.losses import parse_loss, quantize
 from evalib.models import names, options
 from evalib.models.layers import ACTIVATIONS
@@ -102,13 +103,13 @@ def render(node: ast.expr, constants: dict) -> tuple[str, str, str | None]:
 
 
 def loss_arguments(tree: ast.Module):
-    """The expressions a module passes as a loss: loss=... in any call, parse_loss's first argument and
-    range_test's third (experiment.range_test(s, model, loss))."""
+    """The expressions a module passes as a loss: loss=... in any call and parse_loss's first argument (the
+    planned runs' losses are the plan's: evalib/plan.py, read in `used_specs`)."""
     for call in ast.walk(tree):
         if isinstance(call, ast.Call):
             yield from (k.value for k in call.keywords if k.arg == "loss")
             name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
-            position = {"parse_loss": 0, "range_test": 2}.get(name)
+            position = {"parse_loss": 0}.get(name)
             if position is not None and len(call.args) > position:
                 yield call.args[position]
 
@@ -136,8 +137,11 @@ def written_specs(source: str, name: str) -> list[Written]:
 def used_specs() -> tuple[list[str], list[str]]:
     """The loss specs the notebooks and the CLI train, sorted, and one line for each spec-like string that the
     oracle cannot take: it does not parse, or it is an f-string whose placeholders are not the notebook's
-    constants. The CLI's: TrainConfig's default and every named recipe (--recipe); the main job runs the notebooks."""
+    constants. The CLI's: TrainConfig's default and every named recipe (--recipe); the main job runs the notebooks,
+    whose planned runs and range tests are the plan's (evalib/plan.py)."""
     written = [Written("evalib/train/config.py (TrainConfig's default)", TrainConfig().loss, TrainConfig().loss)]
+    written += [Written(f"evalib/plan.py (run {e.name!r})", e.loss, e.loss) for e in plan.PLAN.values()]
+    written += [Written(f"evalib/plan.py (range test {k!r})", loss, loss) for k, (_, loss) in plan.RANGE_TESTS.items()]
     written += [Written(f"evalib/train/config.py (recipe {k!r})", r["loss"], r["loss"]) for k, r in RECIPES.items()]
     for path in sorted((ROOT / "notebooks").glob("*.py")):
         written += written_specs(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
@@ -293,8 +297,8 @@ def test_a_wrong_output_does_not_score_perfectly(targets):
 
 def test_the_cases_cover_what_is_used():
     # the scan finds what the notebooks train (not silently nothing): classification, the write-up's L1 sum and
-    # notebook 09's adaptive spec, an f-string, with the notebook's own MAX_WEIGHT
-    max_weight = re.search(r"^MAX_WEIGHT = (\d+)", (ROOT / "notebooks" / "09_l1_msssim.py").read_text(), re.M)[1]
+    # notebook 09's adaptive spec, an f-string (09 checks that its MAX_WEIGHT gives the plan's spec)
+    max_weight = plan.MAX_WEIGHT
     assert {"mask:mse+depth:ssim", "all:0.16*l1+0.84*msssim", "mask:ce+depth:focal_ce(bins=16)",
             "mask:ce+depth:ce(bins=16)", "all:l1(reduction=sum)", "mask:dice+depth:ssim",
             f"mask:auto({max_weight})*mse+depth:ssim"} <= set(SPECS)

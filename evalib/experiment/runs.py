@@ -1,7 +1,7 @@
 """Runs: a notebook's settings, its planned runs read from the evidence store or trained, their scores.
 
     s = settings("cpu", notebook="08_residual")   # a TrainConfig; prints which runs are read and which train here
-    ref = runs(s, "dnn2_custom", label="dnn2")     # {"dnn2 (seed 0)": FitResult, "dnn2 (seed 1)": FitResult}
+    ref = run_seeds(s, "dnn2_custom", label="dnn2")  # {"dnn2 (seed 0)": FitResult, "dnn2 (seed 1)": FitResult}
     table = scores(ref)                            # one row per run: budget and final test metrics
 
 A planned run (`evalib.plan`) is looked up in the shipped evidence store (`evalib.evidence.store_root()`), then in
@@ -44,7 +44,7 @@ SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m
 def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None, batch_size=None,
              fraction=None, max_steps=None, notebook: str | None = None, retrain: bool = False) -> TrainConfig:
     """A notebook's base TrainConfig: the profile's budget and dataset (built if missing), with the notebook's
-    parameters overriding them, and the sound recipe for everything else. Planned runs are `runs(s, name)`; a run
+    parameters overriding them, and the sound recipe for everything else. Planned runs are `run_seeds(s, name)` and `run(s, name)`; a run
     of the notebook's own is `config(s, ...)` with `train`. `max_steps` cuts every run (and LR range test) short:
     a quick check that the notebook runs end to end in a profile, whose numbers mean nothing.
 
@@ -159,7 +159,7 @@ def here_speed(max_age_s: float = 6 * 3600) -> Speed:
 
 # ---------------------------------------------------------------------------------------------------- planned runs
 
-def runs(s: TrainConfig, name: str, label: str | None = None, seeds=None, retrain: bool = False,
+def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, retrain: bool = False,
          notebook: str | None = None) -> dict:
     """The plan's run `name` at each of its seeds: {label: FitResult}, read from the evidence store or trained.
 
