@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     e.add_argument("--notebooks", default=None, help="the runs these notebooks read (comma list of numbers, e.g. "
                                                      "02,08); default: every planned run")
     e.add_argument("--only", default=None, help="comma list of planned run names (evalib/plan.py)")
+    e.add_argument("--data", default=None, help="the dataset (default: the profile's, built if missing)")
     e.add_argument("--store", default=None, help="the store's folder (default: evidence/, or $DEPTHMASK_EVIDENCE)")
     e.add_argument("--recompute", default="2", metavar="N|all",
                    help="check: recompute the per-image scores of N runs with stored weights (default 2), or all")
@@ -64,7 +65,7 @@ def _evidence(a) -> int:
     profile = a.profile or "cpu"
     try:
         if a.action == "build":
-            store.build(profile, a.notebooks, a.only, a.store)
+            store.build(profile, a.notebooks, a.only, a.store, a.data)
             return 0
         if a.action == "list":
             import pandas as pd
@@ -76,7 +77,7 @@ def _evidence(a) -> int:
         if a.recompute != "all" and not a.recompute.isdigit():
             raise ValueError(f"--recompute must be a number of runs or 'all'; got {a.recompute!r}")
         problems = store.check(profile, a.notebooks, a.only, None if a.recompute == "all" else int(a.recompute),
-                               a.store)
+                               a.store, a.data)
         for line in problems:
             print(f"problem: {line}")
         return 1 if problems else 0

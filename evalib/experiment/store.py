@@ -48,13 +48,13 @@ def _seeds(entry: plan.Planned, notebooks, profile: str) -> tuple[int, ...]:
 
 
 def build(profile: str = "cpu", notebooks: str | None = None, names: str | None = None,
-          store: str | Path | None = None) -> int:
+          store: str | Path | None = None, data_path: str | Path | None = None) -> int:
     """Train every selected run the store lacks (or holds under a stale key), one at a time, each written to the
     store atomically as it finishes (commit it as it lands); a killed build resumes the run it was in. Returns the
     number of runs trained."""
     root = Path(store) if store else evidence.store_root()
     evidence.commit()  # the code the runs start with, read before anything trains
-    s = settings(profile)
+    s = settings(profile, data_path)
     chosen = select(notebooks, names)
     todo = [(e, k) for e, nbs in chosen for k in _seeds(e, nbs, profile)]
     print(f"evidence build, {profile} profile: {len(todo)} run(s) wanted, store {root}")
@@ -104,13 +104,13 @@ def _copy_range_test(s, name: str, root: Path) -> None:
 
 
 def check(profile: str = "cpu", notebooks: str | None = None, names: str | None = None, recompute: int | None = 2,
-          store: str | Path | None = None) -> list[str]:
+          store: str | Path | None = None, data_path: str | Path | None = None) -> list[str]:
     """The problems of the store for the selected runs (an empty list: it passes): each run present, whole, and
     keyed as the plan, code and a fresh build of the dataset key it now; then, for `recompute` of the runs that
     keep weights (None: all), their per-image scores recomputed from the stored weights must match the stored ones
     (within TOLERANCE per image and MEAN_TOLERANCE on average)."""
     root = Path(store) if store else evidence.store_root()
-    s = settings(profile)
+    s = settings(profile, data_path)
     problems, with_weights = [], []
     for entry, nbs in select(notebooks, names):
         lr = None
