@@ -30,10 +30,11 @@ def main(argv=None) -> int:
                         "those of the notebooks listed (e.g. --retrain 03)")
     r.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     e = sub.add_parser("evidence", help="produce, check or list the evidence store (evidence/<profile>/...)")
-    e.add_argument("action", choices=("build", "check", "list"),
+    e.add_argument("action", choices=("build", "check", "list", "plan"),
                    help="build: train the runs the store lacks, one at a time, each stored as it finishes; check: "
                         "every selected run present, whole, keyed as now, and per-image scores recomputed from "
-                        "stored weights; list: what is stored, with provenance")
+                        "stored weights; list: what is stored, with provenance; plan: the planned runs, their "
+                        "budgets and the notebooks that read them (evalib/plan.py)")
     e.add_argument("--profile", default=None, help="smoke, cpu (the default; list: every profile) or full")
     e.add_argument("--notebooks", default=None, help="the runs these notebooks read (comma list of numbers, e.g. "
                                                      "02,08); default: every planned run")
@@ -66,6 +67,11 @@ def _evidence(a) -> int:
     try:
         if a.action == "build":
             store.build(profile, a.notebooks, a.only, a.store, a.data)
+            return 0
+        if a.action == "plan":
+            from . import plan
+
+            print(plan.markdown(profile))
             return 0
         if a.action == "list":
             import pandas as pd

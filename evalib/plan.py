@@ -174,3 +174,31 @@ def table(profile: str = "cpu"):
              "rate": f"range test {e.lr_from}" if e.lr_from else "recipe (2e-3)",
              "notebooks": ", ".join(n[:2] for n in e.notebooks)} for e in _ENTRIES]
     return pd.DataFrame(rows).set_index("run")
+
+
+def notebook_minutes(profile: str = "cpu", dnn2_speed: float | None = None) -> dict[str, float]:
+    """Minutes of training each notebook costs in the main job when nothing is stored: the runs it reads that no
+    notebook before it trained (shared runs are charged to the first notebook that reads them), at `dnn2_speed`
+    (default: the machine of SPEEDS)."""
+    speed = dnn2_speed or SPEEDS["dnn2"]
+    order = sorted({nb for e in _ENTRIES for nb in e.notebooks})
+    done, out = set(), {}
+    for nb in order:
+        todo = [(e, k) for e in of_notebook(nb) for k in e.seeds_for(nb, profile) if (e.name, k) not in done]
+        done |= {(e.name, k) for e, k in todo}
+        out[nb] = sum(minutes(e, profile, speed) for e, _ in todo)
+    return out
+
+
+def markdown(profile: str = "cpu") -> str:
+    """The plan as the README shows it: one row per run with its model, loss, seeds, images a seed, minutes a
+    seed at SPEEDS' machine, and the notebooks that read it; then each notebook's training minutes."""
+    rows = ["| run | model | loss | seeds | images a seed | min a seed | notebooks |", "|---|---|---|---|---|---|---|"]
+    for e in _ENTRIES:
+        rows.append(f"| `{e.name}` | {e.model} | `{e.loss}` | {len(e.seeds(profile))} | {e.images(profile):,} | "
+                    f"{minutes(e, profile, SPEEDS['dnn2']):.1f} | {', '.join(n[:2] for n in e.notebooks)} |")
+    per = notebook_minutes(profile)
+    rows.append("")
+    rows.append("Training minutes per notebook with nothing stored (a shared run counted where it first trains): "
+                + ", ".join(f"{nb[:2]} {m:.0f}" for nb, m in per.items()) + f"; {sum(per.values()):.0f} in all.")
+    return "\n".join(rows)

@@ -195,12 +195,12 @@ ROWS += [
 # The reference at two seeds, then the other losses once each, at seed 0.
 
 # %%
-# the plan's runs (evalib/plan.py): each loss on DNN2, the recipe otherwise
-PLANNED = {"MSE (mean)": "dnn2_mse",  # all:mse, shared with notebook 06 (its regression reference)
-           "SSIM": "dnn2_ssim", DICE: "dnn2_dice"}  # all:ssim, mask:dice+depth:ssim
 ref = ex.run_seeds(s, "dnn2_custom", label=REFERENCE, retrain=retrain)
 ref_runs = list(ref.values())
-others = {label: ex.run(s, name, retrain=retrain) for label, name in PLANNED.items()}
+# the plan's runs (evalib/plan.py): each loss on DNN2, the recipe otherwise
+others = {"MSE (mean)": ex.run(s, "dnn2_mse", retrain=retrain),  # all:mse, shared with 06 (its regression run)
+          "SSIM": ex.run(s, "dnn2_ssim", retrain=retrain),  # all:ssim
+          DICE: ex.run(s, "dnn2_dice", retrain=retrain)}  # mask:dice+depth:ssim
 # L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0
 l1 = {"L1 (sum)": ex.run(s, "dnn2_l1sum", retrain=retrain)}
 runs = {REFERENCE: ref_runs[0], **l1, **others}  # one run per loss (the reference's seed 0) for figures

@@ -149,3 +149,17 @@ def test_a_cut_run_is_never_stored(tiny, shipped):
     s = ex.settings("smoke", data_path=tiny, max_steps=1)
     run = ex.run(s, "dnn2_residual_custom")
     assert run.per_image is None and not shipped.exists() and not evidence.local_root().exists()
+
+
+@pytest.mark.timeout(900)
+def test_the_shipped_cpu_store_checks_clean_on_a_fresh_build(tmp_path_factory, bg_cache):
+    """What CI runs: the cpu profile's default dataset built afresh, then `evidence check` on the shipped store for
+    the notebooks it covers: every run present and keyed as now, and per-image scores recomputed for two of them."""
+    from evalib.data import build
+    from evalib.profiles import get_profile
+
+    covered = "02,08"  # the notebooks whose runs the store holds (issue 36 fills in the rest)
+    p = get_profile("cpu")
+    data = build(tmp_path_factory.mktemp("cpu-data") / "fgbg", count=p.dataset_count, size=p.dataset_size,
+                 workers=2, cache_dir=bg_cache, progress=False)
+    assert store.check("cpu", notebooks=covered, recompute=2, data_path=data) == []

@@ -140,7 +140,7 @@ def _mins(m: float) -> str:
     return "under a minute" if m < 1 else f"{m:.0f} min" if m < 120 else f"{m / 60:.1f} hours"
 
 
-def here_speed(max_age_s: float = 6 * 3600) -> Speed:
+def here_speed(max_age_s: float = 3600) -> Speed:
     """This machine's DNN2 training speed (`training_speed`), measured once and kept for `max_age_s` in
     runs/speed.json for this processor and torch version; an unreliable measurement is used but not kept."""
     path = runs_root() / "speed.json"
