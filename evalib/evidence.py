@@ -157,11 +157,12 @@ def _sample_ids(test, n: int) -> np.ndarray:
     return np.asarray(getattr(test, "indices", np.arange(len(test))))[:n].astype(np.int64)
 
 
-def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict) -> Path:
+def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict, weights: bool | None = None) -> Path:
     """Store a finished run (`FitResult`) as entry `dest`, atomically; returns `dest`.
 
-    Its per-image scores and preview come from the weights as stored: float16-rounded where the network has fewer
-    than WEIGHTS_LIMIT parameters (they are kept), the trained weights otherwise (they are not)."""
+    `weights`: keep the network's weights (float16); None: where it has fewer than WEIGHTS_LIMIT parameters (the
+    shipped store's rule; the local store keeps them always). Its per-image scores and preview come from the
+    weights as stored: float16-rounded where they are kept, the trained weights otherwise."""
     from .models import count_params
     from .train.loop import build_model
     from .losses import parse_loss
@@ -169,7 +170,7 @@ def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     params = count_params(result.model)
-    keep = params < WEIGHTS_LIMIT
+    keep = params < WEIGHTS_LIMIT if weights is None else bool(weights)
     model = result.model
     if keep:  # score what is stored: the float16 weights, read back as float32
         state = _rounded(result.model)

@@ -53,6 +53,9 @@ class Planned:
     reference: bool = False  # trained at the profile's reference seeds (a noise band), else at seed 0
     epochs_scale: float = 1.0  # its budget: this many times the profile's epochs
     first_seed_only: tuple[str, ...] = ()  # notebooks that read seed 0 of a reference alone
+    # notebooks that need the run's network itself (photographs scored, whole test sets predicted), not only its
+    # stored scores and preview: where the shipped store keeps no weights (WEIGHTS_LIMIT), they train it here
+    needs_weights: tuple[str, ...] = ()
     about: str = ""
 
     def __post_init__(self):
@@ -107,19 +110,23 @@ _ENTRIES = [
     Planned("dnn2_residual_custom", ("08_residual",), model="dnn2_residual"),
     Planned("dnn2_l1msssim", ("09_l1_msssim",), loss="all:0.16*l1+0.84*msssim"),
     Planned("dnn2_adaptive", ("09_l1_msssim",), loss=f"mask:auto({MAX_WEIGHT})*mse+depth:ssim"),
-    Planned("unet_ed_custom", ("10_encoder_decoder",), model="unet_ed", options={"log_graph": False}, reference=True),
-    Planned("resnet18_ed_custom", ("10_encoder_decoder",), model="resnet18_ed", options={"log_graph": False}),
+    Planned("unet_ed_custom", ("10_encoder_decoder",), model="unet_ed", options={"log_graph": False}, reference=True,
+            needs_weights=("10_encoder_decoder",)),
+    Planned("resnet18_ed_custom", ("10_encoder_decoder",), model="resnet18_ed", options={"log_graph": False},
+            needs_weights=("10_encoder_decoder",)),
     Planned("resnet18_ed_noskips", ("10_encoder_decoder",), model="resnet18_ed",
-            options={"model_options": {"skips": False}, "log_graph": False}),
+            options={"model_options": {"skips": False}, "log_graph": False}, needs_weights=("10_encoder_decoder",)),
     Planned("unet_sound_random", ("11_unseen",), model="unet_ed", loss=SOUND, options={"split_mode": "random"},
-            reference=True, about="the sound recipe on the write-up's random split"),
-    Planned("unet_sound_heldout", ("11_unseen",), model="unet_ed", loss=SOUND, options={"split_mode": "heldout"}),
+            reference=True, needs_weights=("11_unseen",), about="the sound recipe on the write-up's random split"),
+    Planned("unet_sound_heldout", ("11_unseen",), model="unet_ed", loss=SOUND, options={"split_mode": "heldout"},
+            needs_weights=("11_unseen",)),
     Planned("best_heldout", ("12_best_model", "13_with_background"), model="unet_ed", loss=SOUND,
             options={"model_options": {"heads": 2}, "split_mode": "heldout", "fast": True},
-            reference=True, first_seed_only=("12_best_model",), about="the best recipe at the profile's budget (13: the composite alone)"),
+            reference=True, first_seed_only=("12_best_model",), needs_weights=("12_best_model", "13_with_background"),
+            about="the best recipe at the profile's budget (13: the composite alone)"),
     Planned("best_heldout_bg", ("13_with_background",), model="unet_ed", loss=SOUND,
             options={"model_options": {"heads": 2}, "split_mode": "heldout", "fast": True, "inputs": "fgbg+bg"},
-            about="the same with the empty background as a second input"),
+            needs_weights=("13_with_background",), about="the same with the empty background as a second input"),
 ]
 PLAN = {e.name: e for e in _ENTRIES}
 

@@ -336,13 +336,15 @@ def plan_summary(prof, books: list[Path], data: Path, retrained: set[str], max_s
     if max_steps is not None:
         return f"every training run is cut short after {max_steps} step(s): minutes in all, not results"
     s = TrainConfig(profile=prof.name, data=str(data)).resolved()
-    lines, minutes, count, speed = [], 0.0, 0, None
+    lines, minutes, count, speed, earlier = [], 0.0, 0, None, set()
     for src in books:
         read, todo = planned_work(s, src.stem, retrain=src.stem in retrained)
+        todo = [(e, k) for e, k in todo if (e.name, k) not in earlier]  # a shared run trains once
         count += len(todo)
         if todo and speed is None and prof.name != "smoke" and not _gpu():
             speed = here_speed()
-        lines.append(cost(s, src.stem, retrain=src.stem in retrained, speed=speed))
+        lines.append(cost(s, src.stem, retrain=src.stem in retrained, speed=speed, earlier=frozenset(earlier)))
+        earlier |= {(e.name, k) for e, k in todo}
         if speed is not None:
             minutes += sum(plan.minutes(e, s.profile, speed.images_per_s, s.size) for e, _ in todo)
     if not count:

@@ -186,7 +186,8 @@ print(f"suggested learning rate: {finder.suggestion:.2g} -> One Cycle peak {lr:g
 # verdict below. The runs log to TensorBoard under `runs/02_first_net/`.
 
 # %%
-runs = ex.run_seeds(s, "dnn1_l1sum", label="dnn1 L1(sum)", retrain=retrain)  # the plan's run (evalib/plan.py), at its seeds
+# the plan's run (evalib/plan.py), at its seeds
+runs = ex.run_seeds(s, "dnn1_l1sum", label="dnn1 L1(sum)", retrain=retrain, notebook=NOTEBOOK)
 seed_runs = list(runs.values())
 run = seed_runs[0]
 display(run.frame())

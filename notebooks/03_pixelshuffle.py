@@ -204,11 +204,11 @@ print({m: round(v, 1) for m, v in at_init.items()})
 # %%
 finder, lr = ex.range_test(s, "dnn1_l1sum", retrain=retrain)  # DNN1 under L1SUM
 print(f"One Cycle peak for every network: {lr:g} (notebook 02's rate)")
-dnn1_runs = ex.run_seeds(s, "dnn1_l1sum", label="dnn1", retrain=retrain)  # notebook 02's runs
-dnn2_runs = ex.run_seeds(s, "dnn2_l1sum", label="dnn2", retrain=retrain)
+dnn1_runs = ex.run_seeds(s, "dnn1_l1sum", label="dnn1", retrain=retrain, notebook=NB)  # notebook 02's runs
+dnn2_runs = ex.run_seeds(s, "dnn2_l1sum", label="dnn2", retrain=retrain, notebook=NB)
 # DNN2-wide once: about 48 images/s, so 24,000 images take about 9 to 10 min. This notebook's own cost:
 # about 18 to 19 min (plus 10 min for DNN1 if notebook 02 has not trained it yet).
-wide = ex.run(s, "dnn2_wide_l1sum", retrain=retrain)
+wide = ex.run(s, "dnn2_wide_l1sum", retrain=retrain, notebook=NB)
 runs = {**dnn1_runs, **dnn2_runs, "dnn2_wide": wide}
 dnn1, dnn2 = next(iter(dnn1_runs.values())), next(iter(dnn2_runs.values()))  # seed 0 of each
 

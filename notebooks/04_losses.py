@@ -195,14 +195,14 @@ ROWS += [
 # The reference at two seeds, then the other losses once each, at seed 0.
 
 # %%
-ref = ex.run_seeds(s, "dnn2_custom", label=REFERENCE, retrain=retrain)
+ref = ex.run_seeds(s, "dnn2_custom", label=REFERENCE, retrain=retrain, notebook=NB)
 ref_runs = list(ref.values())
 # the plan's runs (evalib/plan.py): each loss on DNN2, the recipe otherwise
-others = {"MSE (mean)": ex.run(s, "dnn2_mse", retrain=retrain),  # all:mse, shared with 06 (its regression run)
-          "SSIM": ex.run(s, "dnn2_ssim", retrain=retrain),  # all:ssim
-          DICE: ex.run(s, "dnn2_dice", retrain=retrain)}  # mask:dice+depth:ssim
+others = {"MSE (mean)": ex.run(s, "dnn2_mse", retrain=retrain, notebook=NB),  # all:mse, shared with 06 (its regression run)
+          "SSIM": ex.run(s, "dnn2_ssim", retrain=retrain, notebook=NB),  # all:ssim
+          DICE: ex.run(s, "dnn2_dice", retrain=retrain, notebook=NB)}  # mask:dice+depth:ssim
 # L1 (sum) at notebook 02's range-test rate: notebook 03's DNN2 run at seed 0
-l1 = {"L1 (sum)": ex.run(s, "dnn2_l1sum", retrain=retrain)}
+l1 = {"L1 (sum)": ex.run(s, "dnn2_l1sum", retrain=retrain, notebook=NB)}
 runs = {REFERENCE: ref_runs[0], **l1, **others}  # one run per loss (the reference's seed 0) for figures
 every_run = {**ref, **l1, **others}  # with the reference's other seeds, for the scores table
 

@@ -182,10 +182,10 @@ ROWS += [
 # The custom loss's runs are read back from notebook 04's cache; the two classifiers train here.
 
 # %%
-ref = ex.run_seeds(s, "dnn2_custom", label=CUSTOM, retrain=retrain)
+ref = ex.run_seeds(s, "dnn2_custom", label=CUSTOM, retrain=retrain, notebook=NB)
 ref_runs = list(ref.values())
-others = {CE: ex.run(s, "dnn2_ce16", retrain=retrain),  # shared with notebook 06
-          FOCAL: ex.run(s, "dnn2_focal16", retrain=retrain)}  # the plan's loss is `spec`
+others = {CE: ex.run(s, "dnn2_ce16", retrain=retrain, notebook=NB),  # shared with notebook 06
+          FOCAL: ex.run(s, "dnn2_focal16", retrain=retrain, notebook=NB)}  # the plan's loss is `spec`
 assert others[FOCAL].config.loss == spec
 runs = {CUSTOM: ref_runs[0], **others}
 focal = runs[FOCAL]

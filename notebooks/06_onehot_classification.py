@@ -183,7 +183,8 @@ ROWS += [
 
 # %%
 # both shared: the regression with notebook 04, the classifier with 05
-runs = {REGRESSION: ex.run(s, "dnn2_mse", retrain=retrain), CLASSIFIER: ex.run(s, "dnn2_ce16", retrain=retrain)}
+runs = {REGRESSION: ex.run(s, "dnn2_mse", retrain=retrain, notebook=NB),
+        CLASSIFIER: ex.run(s, "dnn2_ce16", retrain=retrain, notebook=NB)}
 table = ex.scores(runs)
 display(table)
 

@@ -152,14 +152,14 @@ ds_table = ex.show_net("dsconv_deep", s.size, depth=2, **DS)
 # the speed-up measured in these runs is printed beside it, and the times spent are in the scores table.
 
 # %%
-reference = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain)
+reference = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain, notebook=NOTEBOOK)
 ref_seeds = list(reference.values())
 dnn2 = ref_seeds[0]
-runs = {**reference, "dsconv_deep": ex.run(s, "dsconv_deep_custom", retrain=retrain)}
+runs = {**reference, "dsconv_deep": ex.run(s, "dsconv_deep_custom", retrain=retrain, notebook=NOTEBOOK)}
 assert runs["dsconv_deep"].config.model_options == DS, "the plan's width is not the one matched above"
 speed = ex.scores(runs)["images_per_s"]
 speedup = speed["dsconv_deep"] / speed[list(reference)].mean()
-runs[LONG] = ex.run(s, "dsconv_deep_long", retrain=retrain)
+runs[LONG] = ex.run(s, "dsconv_deep_long", retrain=retrain, notebook=NOTEBOOK)
 ds, ds_long = runs["dsconv_deep"], runs[LONG]
 longer = ds_long.config.epochs
 print(f"dsconv_deep trained {speedup:.1f} times as fast as DNN2 in these runs; the plan's speed-up of "

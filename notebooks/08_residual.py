@@ -119,8 +119,8 @@ ex.show_net("dnn2_residual", s.size, depth=3);
 # and 04 (same configuration), so the main job trains it once and every notebook using it reads it.
 
 # %%
-ref = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
-runs = {**ref, "dnn2_residual": ex.run(s, "dnn2_residual_custom", retrain=retrain)}
+ref = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain, notebook=NB)  # the plan's runs (evalib/plan.py)
+runs = {**ref, "dnn2_residual": ex.run(s, "dnn2_residual_custom", retrain=retrain, notebook=NB)}
 b_runs = list(ref.values())  # the reference at each seed; the first shares seed 0 with dnn2_residual
 b, a = b_runs[0], runs["dnn2_residual"]
 b_label = next(iter(ref))

@@ -140,9 +140,9 @@ losses = {
     "L1 + MS-SSIM": "all:0.16*l1+0.84*msssim",  # DenseDepth's mix, on both channels
     "adaptive": f"mask:auto({MAX_WEIGHT})*mse+depth:ssim",  # the custom loss, its mask term weighted up
 }
-ref = ex.run_seeds(s, "dnn2_custom", label="custom", retrain=retrain)  # the plan's runs (evalib/plan.py)
-runs = {**ref, "L1 + MS-SSIM": ex.run(s, "dnn2_l1msssim", retrain=retrain),
-        "adaptive": ex.run(s, "dnn2_adaptive", retrain=retrain)}
+ref = ex.run_seeds(s, "dnn2_custom", label="custom", retrain=retrain, notebook=NB)  # the plan's runs (evalib/plan.py)
+runs = {**ref, "L1 + MS-SSIM": ex.run(s, "dnn2_l1msssim", retrain=retrain, notebook=NB),
+        "adaptive": ex.run(s, "dnn2_adaptive", retrain=retrain, notebook=NB)}
 assert all(runs[label].config.loss == spec for label, spec in losses.items() if label in runs)
 b_runs = list(ref.values())  # the custom loss at each seed; the first shares seed 0 with the others
 b, b_label = b_runs[0], next(iter(ref))

@@ -48,6 +48,8 @@ max_steps = None  # end every training run after this many steps: a quick check 
 retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -167,10 +169,10 @@ ROWS += [
 ]
 
 # %%
-dnn2 = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain)  # the plan's runs (evalib/plan.py)
-unet = ex.run_seeds(s, "unet_ed_custom", label="unet_ed", retrain=retrain)
-resnets = {RESNET: ex.run(s, "resnet18_ed_custom", retrain=retrain),
-           NO_SKIPS: ex.run(s, "resnet18_ed_noskips", retrain=retrain)}
+dnn2 = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain, notebook=NB)  # the plan's runs (evalib/plan.py)
+unet = ex.run_seeds(s, "unet_ed_custom", label="unet_ed", retrain=retrain, notebook=NB)
+resnets = {RESNET: ex.run(s, "resnet18_ed_custom", retrain=retrain, notebook=NB),
+           NO_SKIPS: ex.run(s, "resnet18_ed_noskips", retrain=retrain, notebook=NB)}
 runs = dnn2 | resnets | unet
 label_of = {"dnn2": DNN2, "resnet18_ed": RESNET, NO_SKIPS: NO_SKIPS, "unet_ed": UNET}  # variant -> its run shown
 
@@ -179,11 +181,14 @@ ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the c
 
 # %% [markdown]
 # ## Loss curves
-# The per-batch training loss from the TensorBoard logs first, then the per-epoch test scores.
+# The per-batch training loss from the TensorBoard logs first (runs trained here; the evidence store keeps each
+# run's per-epoch history, not its event files), then the per-epoch test scores.
 
 # %%
 shown = {v: runs[label_of[v]] for v in variants}
-run_curves({k: r.run_dir for k, r in shown.items()}, tags=("batch/loss",), logy=True);
+logged = {k: r.run_dir for k, r in shown.items() if any(Path(r.run_dir).rglob("events.out.tfevents*"))}
+if logged:
+    run_curves(logged, tags=("batch/loss",), logy=True);
 history_curves({k: r.history for k, r in shown.items()}, keys=("test_loss", "iou", "rmse_m"));
 
 # %% [markdown]

@@ -142,8 +142,9 @@ ROWS = [
 
 # %%
 base = ex.planned(s, "unet_sound_random")  # model, loss, optimizer and schedule: the sound recipe
-ref = ex.run_seeds(s, "unet_sound_random", label="random", retrain=retrain)  # the plan's runs (evalib/plan.py)
-runs = {**ref, HELDOUT: ex.run(s, "unet_sound_heldout", retrain=retrain)}
+# the plan's runs (evalib/plan.py)
+ref = ex.run_seeds(s, "unet_sound_random", label="random", retrain=retrain, notebook=NB)
+runs = {**ref, HELDOUT: ex.run(s, "unet_sound_heldout", retrain=retrain, notebook=NB)}
 a, b = runs[HELDOUT], runs[RANDOM]
 print(f"model {base.model}, loss {base.loss}, {base.optimizer} (weight decay {base.weight_decay}), {base.schedule} "
       f"to {base.lr}")

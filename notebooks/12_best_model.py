@@ -302,7 +302,7 @@ else:
 # %%
 # the plan's run (evalib/plan.py): RECIPES["best"] at this profile's budget; to try an ingredient of your own,
 # train `ex.train({"mine": replace(ex.planned(s, "best_heldout"), ema=0.999)})` beside it
-runs = {TRAINED: ex.run(s, "best_heldout", retrain=retrain)}
+runs = {TRAINED: ex.run(s, "best_heldout", retrain=retrain, notebook=NB)}
 mine = runs[TRAINED].config
 run = runs[TRAINED]
 history_curves({k: r.history for k, r in runs.items()}, keys=("iou", "delta1", "rmse_m"));

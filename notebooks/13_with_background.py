@@ -186,8 +186,9 @@ display(pd.DataFrame({k: {"threshold (grey levels)": r["threshold"], "mask IoU":
 # 432 more weights). The run without the background is trained at two seeds (one in smoke) for the noise band.
 
 # %%
-ref = ex.run_seeds(s, "best_heldout", label="composite alone", retrain=retrain)  # the plan's runs (evalib/plan.py)
-runs = {**ref, WITH: ex.run(s, "best_heldout_bg", retrain=retrain)}
+# the plan's runs (evalib/plan.py)
+ref = ex.run_seeds(s, "best_heldout", label="composite alone", retrain=retrain, notebook=NB)
+runs = {**ref, WITH: ex.run(s, "best_heldout_bg", retrain=retrain, notebook=NB)}
 ref_runs = list(ref.values())
 alone, both = runs[ALONE], runs[WITH]
 

@@ -213,8 +213,10 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("1 of 2 notebooks ok; report: ") and out[-1].split("report: ")[1].split()[0].endswith(
         "index.html")
-    lines = [line for line in out if line.startswith("[")]
+    lines = [line for line in out if line.startswith("[") and " in " in line]  # each notebook's result line
     assert len(lines) == 2 and "FAILED" in lines[0] and "ok in" in lines[1] and "mask_iou 0.500" in lines[1]
+    assert [line for line in out if line.startswith("[") and " in " not in line] == [  # and its start
+        "[00_bad] smoke profile", "[01_good] smoke profile"]
     assert find_notebooks(books, "1") == [books / "01_good.ipynb"]
     with pytest.raises(ValueError, match="07"):
         find_notebooks(books, "07")

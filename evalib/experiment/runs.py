@@ -62,9 +62,9 @@ def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None,
 
 # ---------------------------------------------------------------------------------------------------- what it costs
 
-def _stored(cfg: TrainConfig, name: str, retrain: bool) -> tuple[Path | None, list[str]]:
+def _stored(cfg: TrainConfig, name: str, retrain: bool, weights: bool = False) -> tuple[Path | None, list[str]]:
     """The store entry of run `name` at `cfg` whose key matches (shipped store first, unless `retrain`, then the
-    local one), and why any other entry found was passed over."""
+    local one), and why any other entry found was passed over; with `weights`, only an entry that keeps them."""
     key, notes = run_key(cfg), []
     for root in ([] if retrain else [evidence.store_root()]) + [evidence.local_root()]:
         path = evidence.entry_dir(root, cfg.profile, name, cfg.seed)
@@ -74,6 +74,9 @@ def _stored(cfg: TrainConfig, name: str, retrain: bool) -> tuple[Path | None, li
             meta = evidence.read_meta(path)
         except evidence.DamagedEntry as err:
             notes.append(f"{err}; not read")
+            continue
+        if meta["key"] == key and weights and "weights.pt" not in meta["files"]:
+            notes.append(f"{path} keeps no weights, and this notebook needs the network: not read")
             continue
         if meta["key"] == key:
             return path, notes
@@ -93,7 +96,9 @@ def _wanted(s: TrainConfig, notebook: str, retrain: bool) -> list:
             lr = _peak(_finder(found)) if found else None
         for seed in entry.seeds_for(notebook, s.profile):
             ready = entry.lr_from is None or lr is not None
-            out.append((entry, seed, _stored(plan.config(s, entry, seed, lr), entry.name, retrain)[0] if ready else None))
+            found = _stored(plan.config(s, entry, seed, lr), entry.name, retrain,
+                            notebook in entry.needs_weights)[0] if ready else None
+            out.append((entry, seed, found))
     return out
 
 
@@ -103,7 +108,8 @@ def planned_work(s: TrainConfig, notebook: str, retrain: bool = False) -> tuple[
     return ([(e, k) for e, k, path in wanted if path is not None], [(e, k) for e, k, path in wanted if path is None])
 
 
-def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | None = None) -> str:
+def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | None = None,
+         earlier: frozenset = frozenset()) -> str:
     """What running `notebook` costs, said before anything trains: its planned runs read from the evidence store,
     and those that train here with the minutes each takes at this machine's speed (`here_speed`, probed only when
     something will train)."""
@@ -111,13 +117,17 @@ def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | No
         return (f"{notebook}: every run is cut short (max_steps={s.max_steps}): a check that it runs end to end, "
                 "not results")
     read, todo = planned_work(s, notebook, retrain)
+    before = [(e, k) for e, k in todo if (e.name, k) in earlier]  # trained by a notebook before it in the main job
+    todo = [(e, k) for e, k in todo if (e.name, k) not in earlier]
     head = (f"{notebook}, {s.profile} profile ({s.epochs} epochs of {s.fraction:g} of the training split at "
             f"{s.size}x{s.size})")
-    if not read and not todo:
+    if not read and not todo and not before:
         return f"{head}: trains nothing"
     lines = [head + ":"]
     if read:
         lines.append(f"  read back (evidence/ or runs/evidence): {', '.join(f'{e.name} seed {k}' for e, k in read)}")
+    if before:
+        lines.append(f"  trained by a notebook before it: {', '.join(f'{e.name} seed {k}' for e, k in before)}")
     if not todo:
         lines.append("  nothing trains here" + ("" if retrain else " (retrain = True trains them here)"))
         return "\n".join(lines)
@@ -171,15 +181,18 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
     wanted = tuple(seeds) if seeds is not None else (
         entry.seeds_for(notebook, s.profile) if notebook else entry.seeds(s.profile))
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
-    return {f"{label} (seed {k})" if entry.reference else label: obtain(plan.config(s, entry, k, lr), name, retrain)
+    weights = notebook in entry.needs_weights
+    return {f"{label} (seed {k})" if entry.reference else label: obtain(plan.config(s, entry, k, lr), name, retrain,
+                                                                          weights=weights)
             for k in wanted}
 
 
-def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False):
-    """One seed of the plan's run `name` (a FitResult), read from the evidence store or trained."""
+def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False, notebook: str | None = None):
+    """One seed of the plan's run `name` (a FitResult), read from the evidence store or trained. `notebook`: the
+    notebook asking, which may need the run's network (`Planned.needs_weights`)."""
     entry = plan.get(name)
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
-    return obtain(plan.config(s, entry, seed, lr), name, retrain)
+    return obtain(plan.config(s, entry, seed, lr), name, retrain, weights=notebook in entry.needs_weights)
 
 
 def planned(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False) -> TrainConfig:
@@ -191,7 +204,7 @@ def planned(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False) -> 
 
 
 def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path | None = None,
-           announce: bool = True):
+           announce: bool = True, weights: bool = False):
     """Run `name` of the plan at `cfg` (its seed in `cfg.seed`): read from a store when an entry's key matches, else
     trained here and written to `store` (default: the local store, runs/evidence) and read back from it.
 
@@ -199,7 +212,7 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
     cfg = cfg.resolved()
     if cfg.max_steps is not None:
         return train({f"{name}-seed-{cfg.seed}": cfg})[f"{name}-seed-{cfg.seed}"]
-    path, notes = _stored(cfg, name, retrain)
+    path, notes = _stored(cfg, name, retrain, weights)
     for note in notes:
         print(f"{name} seed {cfg.seed}: {note}")
     if path is not None:
@@ -218,7 +231,8 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
     result = train({f"seed-{cfg.seed}": replace(cfg, experiment=name)})[f"seed-{cfg.seed}"]
     dest = evidence.entry_dir(store or evidence.local_root(), cfg.profile, name, cfg.seed)
     wall = sum(h["seconds"] for h in result.history)
-    evidence.write_entry(dest, result, name, run_key(cfg), test_split(cfg), evidence.provenance(result, wall))
+    evidence.write_entry(dest, result, name, run_key(cfg), test_split(cfg), evidence.provenance(result, wall),
+                         weights=None if store else True)  # this machine's store keeps every run's weights
     record_run(name, cfg.seed, "trained here")
     return evidence.read_entry(dest, data=cfg.data)
 
