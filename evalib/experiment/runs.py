@@ -44,9 +44,10 @@ SCORE_COLUMNS = ("iou", "iou_per_image", "dice", "rmse_m", "rmse_m_near", "mae_m
 def settings(profile: str = "cpu", data_path=None, image_size=None, epochs=None, batch_size=None,
              fraction=None, max_steps=None, notebook: str | None = None, retrain: bool = False) -> TrainConfig:
     """A notebook's base TrainConfig: the profile's budget and dataset (built if missing), with the notebook's
-    parameters overriding them, and the sound recipe for everything else. Planned runs are `run_seeds(s, name)` and `run(s, name)`; a run
-    of the notebook's own is `config(s, ...)` with `train`. `max_steps` cuts every run (and LR range test) short:
-    a quick check that the notebook runs end to end in a profile, whose numbers mean nothing.
+    parameters overriding them, and the sound recipe for everything else. Planned runs are `run_seeds(s, name)`
+    and `run(s, name)`; a run of the notebook's own is `config(s, ...)` with `train`. `max_steps` cuts every run
+    (and LR range test) short: a quick check that the notebook runs end to end in a profile, whose numbers mean
+    nothing.
 
     With `notebook`, it then prints what the notebook will do (`cost`): which of its planned runs are read from the
     evidence store and which train here, with the minutes each takes on this machine."""
@@ -225,8 +226,12 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
             record_run(name, cfg.seed, "stored" if shipped else "trained here before")
             if announce:
                 where = "the evidence store" if shipped else "this machine's store"
+                here = ""
+                if not retrain and cfg.profile != "smoke" and not torch.cuda.is_available():
+                    minutes = plan.minutes(plan.get(name), cfg.profile, here_speed().images_per_s, cfg.size)
+                    here = f", about {_mins(minutes)}"
                 print(f"{name} seed {cfg.seed}: from {where} ({_short(path)}), {evidence.describe(result)}"
-                      + ("" if retrain else "; set retrain = True to train it here"))
+                      + ("" if retrain else f"; set retrain = True to train it here{here}"))
             return result
     result = train({f"seed-{cfg.seed}": replace(cfg, experiment=name)})[f"seed-{cfg.seed}"]
     dest = evidence.entry_dir(store or evidence.local_root(), cfg.profile, name, cfg.seed)
