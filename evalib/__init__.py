@@ -11,16 +11,19 @@ tests/test_layers.py, which parses every import, those inside functions included
    `models` (every network by name, with its output head; parameters, receptive fields), `metrics`
    (IoU, Dice, depth errors, pooled over a set), `plots` (figures), `profiles` (smoke / cpu / full budgets).
 3. `data` (the fg_bg dataset: packed arrays and the original layout, atomic writes, `build`, seeded
-   splits, loaders, `python -m evalib.data`), `losses` (loss specs such as "mask:mse+depth:ssim"),
-   `claims` (holds / does not hold / within noise), `unseen` (real photographs the networks never saw).
+   splits, loaders, its identity by content, `python -m evalib.data`), `losses` (loss specs such as
+   "mask:mse+depth:ssim"), `claims` (holds / does not hold / within noise), `unseen` (real photographs the
+   networks never saw), `plan` (every training run the notebooks ask for, named once, with its budget).
 4. `train` (TrainConfig, recipes, `fit`, checkpoints, TensorBoard, `python -m evalib.train`), and
    `baselines` (image-blind predictors, scored like the networks).
 5. `predict` (inference: load a model or checkpoint, get maps from any output head, predictions).
 6. Using predictions: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
    checkpoint), `widgets` (browse and compare predictions), `photobench` (the photograph benchmark:
    held-out objects on evaluation photographs nothing is trained or tuned on).
-7. `reproduce` (the main job: `python -m evalib reproduce`).
-8. `experiment` (what every notebook does: settings, cached runs, claims tables).
+7. `reproduce` (the main job: `python -m evalib reproduce`), `evidence` (the evidence store: each planned run's
+   scores, preview, weights and provenance, written atomically, read and checked).
+8. `experiment` (what every notebook does: settings, planned runs read from the store or trained, claims
+   tables).
 
 The modules inside the subpackages, one line each:
 
@@ -41,6 +44,9 @@ The modules inside the subpackages, one line each:
   (safe, atomic checkpoints), `schedules` (optimizers and learning-rate schedules), `lr_find` (the range
   test), `board` (TensorBoard and run folders), `runtime` (devices, seeds, torchrun), `grid` (run grids),
   `__main__` (the `python -m evalib.train` command line).
+- `experiment`: `runs` (settings, what a notebook costs, planned runs read or trained, run keys, range tests,
+  scores), `speed` (the training-speed probe), `store` (`python -m evalib evidence build|check|list`),
+  `verdicts` (claims as rows, judged on evidence), `display` (tables, figures, the closing paragraph).
 """
 
 __version__ = "0.1.0"

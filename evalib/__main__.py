@@ -47,12 +47,13 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.cmd == "evidence":
         return _evidence(a)
+    from .experiment import job_plan
     from .reproduce import reproduce
     from .safeio import FolderBusy
 
     try:
         return reproduce(profile=a.profile, only=a.only, out=a.out, reports=a.reports, data_path=a.data,
-                         max_steps=a.max_steps, cell_timeout=a.cell_timeout, retrain=a.retrain)
+                         max_steps=a.max_steps, cell_timeout=a.cell_timeout, retrain=a.retrain, announce=job_plan)
     except (ValueError, OSError, FolderBusy) as err:
         return fail(err, 2, a.debug)
     except Exception as err:  # noqa: BLE001 - still one line; --debug shows the traceback

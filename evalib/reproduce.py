@@ -271,7 +271,7 @@ and <a href="claims.csv">claims.csv</a>.</p>
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,
               notebooks: str | Path | None = None, reports: str | Path | None = None,
               parameters: dict | None = None, data_path: str | Path | None = None, max_steps: int | None = None,
-              cell_timeout: int | None = None, retrain: str | None = None) -> int:
+              cell_timeout: int | None = None, retrain: str | None = None, announce=None) -> int:
     """Run the notebooks; returns 0 if all passed, 1 otherwise. `data_path` overrides the profile's dataset.
 
     `cell_timeout` (seconds) fails a notebook whose cell runs longer, instead of waiting for ever on a kernel that
@@ -283,6 +283,8 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
 
     Runs are read from the evidence store where it holds them (`evalib.evidence`); `retrain` ("all", or a comma
     list of notebook numbers) trains those notebooks' runs here instead (their `retrain` parameter).
+    `announce(profile, notebooks, dataset, retrained, max_steps) -> str`, where given, says what the job will do
+    once the dataset is there, before any notebook runs (the command line passes `evalib.experiment.job_plan`).
     """
     from .profiles import get_profile
 
@@ -308,13 +310,7 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     with safeio.FolderLock(run_dir, RUN_KIND):
         safeio.claim_folder(run_dir, RUN_KIND)
         return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
-                          retrained)
-
-
-def _gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+                          retrained, announce)
 
 
 def _retrained(books: list[Path], nb_dir: Path, retrain: str | None) -> set[str]:
@@ -324,36 +320,6 @@ def _retrained(books: list[Path], nb_dir: Path, retrain: str | None) -> set[str]
     if retrain == "all":
         return {b.stem for b in books}
     return {p.stem for p in find_notebooks(nb_dir, retrain)} & {b.stem for b in books}
-
-
-def plan_summary(prof, books: list[Path], data: Path, retrained: set[str], max_steps: int | None) -> str:
-    """What the main job will do, said before it starts: per notebook, the planned runs read from the evidence
-    store and those that train here, and the training minutes in all at this machine's speed."""
-    from . import plan
-    from .experiment.runs import cost, here_speed, planned_work
-    from .train import TrainConfig
-
-    if max_steps is not None:
-        return f"every training run is cut short after {max_steps} step(s): minutes in all, not results"
-    s = TrainConfig(profile=prof.name, data=str(data)).resolved()
-    lines, minutes, count, speed, earlier = [], 0.0, 0, None, set()
-    for src in books:
-        read, todo = planned_work(s, src.stem, retrain=src.stem in retrained)
-        todo = [(e, k) for e, k in todo if (e.name, k) not in earlier]  # a shared run trains once
-        count += len(todo)
-        if todo and speed is None and prof.name != "smoke" and not _gpu():
-            speed = here_speed()
-        lines.append(cost(s, src.stem, retrain=src.stem in retrained, speed=speed, earlier=frozenset(earlier)))
-        earlier |= {(e.name, k) for e, k in todo}
-        if speed is not None:
-            minutes += sum(plan.minutes(e, s.profile, speed.images_per_s, s.size) for e, _ in todo)
-    if not count:
-        lines.append("nothing trains here: every planned run is read back")
-    elif speed is not None:
-        lines.append(f"{count} run(s) train here: about {minutes:.0f} min of training in all; the rest are read back")
-    else:
-        lines.append(f"{count} run(s) train here" + (" (seconds each)" if prof.name == "smoke" else " on the GPU"))
-    return "\n".join(lines)
 
 
 RUN_KIND = "reproduce"  # the main job's run folders carry safeio's marker .evalib-reproduce
@@ -376,7 +342,7 @@ def check_dataset(data_path) -> None:
 
 
 def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
-               retrained=frozenset()) -> int:
+               retrained=frozenset(), announce=None) -> int:
     """`reproduce` once its inputs are checked and `run_dir` is this process's."""
     from .data import ensure_dataset
 
@@ -389,7 +355,8 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
         data = Path(data_path).resolve()  # the notebooks run in their own folder
         parameters = {**(parameters or {}), "data_path": str(data)}
     print(f"dataset: {data}")
-    print(plan_summary(prof, books, data, retrained, max_steps), flush=True)
+    if announce is not None:
+        print(announce(prof, books, data, retrained, max_steps), flush=True)
     os.environ[RESULTS_ENV] = str(results_dir)
     for name in ("DEPTHMASK_RUNS", "DEPTHMASK_DATA", "DEPTHMASK_FOREGROUNDS"):  # the kernels start in notebooks/:
         if os.environ.get(name) and not Path(os.environ[name]).is_absolute():  # a relative path meant from here

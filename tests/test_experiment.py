@@ -348,3 +348,23 @@ def test_runs_scored_on_other_test_images_are_compared_unpaired(tiny):
     assert len(ev.per_image("oracle")["iou"]) == len(large) and len(ev.per_image("empty")["iou"]) == len(small)
     # a paired bootstrap would refuse arrays of two lengths; each side resampled on its own gives a band
     assert v.verdict == HOLDS and math.isfinite(v.band) and v.a_value == pytest.approx(1.0)
+
+
+def test_the_main_job_says_beforehand_what_trains_and_counts_a_shared_run_once(monkeypatch, tiny, tmp_path):
+    from pathlib import Path
+
+    from evalib import plan
+    from evalib.experiment import runs
+    from evalib.profiles import get_profile
+
+    monkeypatch.setenv("DEPTHMASK_EVIDENCE", str(tmp_path / "shipped"))
+    monkeypatch.setattr(runs, "training_speed", lambda: ex.Speed(40.0, 0.05, 15, "cpu", 0.1))
+    books = [Path("04_losses.ipynb"), Path("06_onehot_classification.ipynb")]
+    said = ex.job_plan(get_profile("cpu"), books, tiny)
+    # 06 reads the MSE run that 04 trains: listed as trained before it, and its minutes counted once
+    assert "trained by a notebook before it: dnn2_mse seed 0" in said
+    todo = [("dnn2_l1sum", 0), ("dnn2_custom", 0), ("dnn2_custom", 1), ("dnn2_mse", 0), ("dnn2_ssim", 0),
+            ("dnn2_dice", 0), ("dnn2_ce16", 0)]
+    minutes = sum(plan.minutes(plan.get(n), "cpu", 40.0) for n, _ in todo)
+    assert f"{len(todo)} run(s) train here: about {minutes:.0f} min of training in all" in said
+    assert "cut short" in ex.job_plan(get_profile("cpu"), books, tiny, max_steps=2)

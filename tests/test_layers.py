@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evalib"
 LAYERS = {
     "depth": 1, "paths": 1, "cli": 1, "safeio": 1,
     "synth": 2, "models": 2, "metrics": 2, "plots": 2, "profiles": 2,
-    "data": 3, "losses": 3, "claims": 3, "unseen": 3,
+    "data": 3, "losses": 3, "claims": 3, "unseen": 3, "plan": 3,
     "train": 4, "baselines": 4,
     "predict": 5,
     "evaluation": 6, "widgets": 6, "photobench": 6,
-    "reproduce": 7,
+    "reproduce": 7, "evidence": 7,
     "experiment": 8,
     "__main__": 9, "__init__": 9,
 }

@@ -147,6 +147,33 @@ def cost(s: TrainConfig, notebook: str, retrain: bool = False, speed: Speed | No
     return "\n".join(lines)
 
 
+def job_plan(prof, books, data, retrained=frozenset(), max_steps: int | None = None) -> str:
+    """What the main job will do, said before it starts: per notebook (`books`: their paths), the planned runs read
+    back and those that train here, and the training minutes in all at this machine's speed (a run shared by
+    several notebooks trains once, in the first)."""
+    if max_steps is not None:
+        return f"every training run is cut short after {max_steps} step(s): minutes in all, not results"
+    s = TrainConfig(profile=prof.name, data=str(data)).resolved()
+    lines, minutes, count, speed, earlier = [], 0.0, 0, None, set()
+    for src in books:
+        _, todo = planned_work(s, src.stem, retrain=src.stem in retrained)
+        todo = [(e, k) for e, k in todo if (e.name, k) not in earlier]
+        count += len(todo)
+        if todo and speed is None and prof.name != "smoke" and not torch.cuda.is_available():
+            speed = here_speed()
+        lines.append(cost(s, src.stem, retrain=src.stem in retrained, speed=speed, earlier=frozenset(earlier)))
+        earlier |= {(e.name, k) for e, k in todo}
+        if speed is not None:
+            minutes += sum(plan.minutes(e, s.profile, speed.images_per_s, s.size) for e, _ in todo)
+    if not count:
+        lines.append("nothing trains here: every planned run is read back")
+    elif speed is not None:
+        lines.append(f"{count} run(s) train here: about {_mins(minutes)} of training in all; the rest are read back")
+    else:
+        lines.append(f"{count} run(s) train here" + (" (seconds each)" if prof.name == "smoke" else " on the GPU"))
+    return "\n".join(lines)
+
+
 def _mins(m: float) -> str:
     return "under a minute" if m < 1 else f"{m:.0f} min" if m < 120 else f"{m / 60:.1f} hours"
 
