@@ -86,3 +86,13 @@ def test_profiles_are_built_with_keywords_and_checked():
 def test_the_readme_shows_the_plans_table():
     assert plan.markdown("cpu") in (ROOT / "README.md").read_text(encoding="utf-8"), \
         "README's plan table is stale: paste `python -m evalib evidence plan` into it"
+
+
+def test_the_best_run_is_the_best_recipe_at_the_profiles_budget():
+    from evalib.train import TrainConfig
+    from evalib.train.config import RECIPES
+
+    cfg = plan.config(TrainConfig(profile="cpu"), "best_heldout")
+    budget = ("epochs", "fraction", "size", "batch_size", "channels_last")  # the profile's; the layout a machine's
+    assert {k: getattr(cfg, k) for k in RECIPES["best"] if k not in budget} == {
+        k: v for k, v in RECIPES["best"].items() if k not in budget}
