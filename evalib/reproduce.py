@@ -11,7 +11,6 @@ Each executed notebook and the figures it drew land in runs/reproduce-<profile>-
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
 import platform
@@ -228,44 +227,30 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
         if figures:
             atomic_write_bytes(reports_dir / "figures" / f"{name}.png", figures[0].read_bytes())
             thumb = f"figures/{name}.png"
-        ok = row.get("status") == "ok"
-        title = f'<a href="{html.escape(link)}">{html.escape(name)}</a>' if link else html.escape(name)
-        image = f'<a href="{html.escape(link or thumb)}"><img src="{html.escape(thumb)}" alt="{html.escape(name)}: first figure"></a>' if thumb else ""
-        items.append(
-            f'<div class="nb {"ok" if ok else "failed"}">{image}<h3>{title}</h3>'
-            f'<p class="status">{html.escape(str(row.get("status", "")))} · {row.get("wall_s", "")} s</p>'
-            f'<p>{html.escape(_headline(row))}</p>'
-            f'<p class="verdict">{html.escape(str(row.get("verdict", "")))}</p>'
-            + (f'<p class="runs">runs {html.escape(row["runs"])}</p>' if row.get("runs") else "") + '</div>')
-    claims_html = "<p>No claims recorded.</p>"
+        items.append({"name": name, "link": link, "thumb": thumb, "ok": row.get("status") == "ok",
+                      "status": row.get("status", ""), "wall_s": row.get("wall_s", ""), "headline": _headline(row),
+                      "verdict": row.get("verdict", ""), "runs": row.get("runs", "")})
+    claims_html = ""
     if claims:
         from dataclasses import asdict
 
-        frame = pd.DataFrame([asdict(c) for c in claims])
-        claims_html = frame.to_html(index=False, escape=True, float_format=lambda v: f"{v:+.3g}", classes="claims")
-    settings_html = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                            for k, v in settings.items())
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>DepthMask: main job report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-.nb {{ width: 260px; border: 1px solid #ccc; border-radius: 6px; padding: 8px; }}
-.nb.failed {{ border-color: #c33; background: #fff4f4; }}
-.nb img {{ width: 100%; max-height: 180px; object-fit: contain; background: #fafafa; }}
-.nb h3 {{ margin: 6px 0 2px; font-size: 1em; }} .nb p {{ margin: 2px 0; font-size: 0.85em; }}
-table {{ border-collapse: collapse; font-size: 0.85em; margin-top: 0.5em; }}
-td, th {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }}
-</style></head><body>
-<h1>DepthMask: main job report</h1>
-<p>Also in this folder: <a href="summary.md">summary.md</a> (the same rows as a table), <a href="claims.md">claims.md</a>
-and <a href="claims.csv">claims.csv</a>.</p>
-<h2>Notebooks</h2><div class="grid">{"".join(items)}</div>
-<h2>Claims</h2>{claims_html}
-<h2>Settings</h2><table>{settings_html}</table>
-</body></html>
-"""
+        from markupsafe import Markup
+
+        frame = pd.DataFrame([asdict(c) for c in claims])  # pandas escapes the cells (escape=True)
+        claims_html = Markup(frame.to_html(index=False, escape=True, float_format=lambda v: f"{v:+.3g}",
+                                           classes="claims"))
+    page = _template("report.html").render(notebooks=items, claims=claims_html,
+                                           settings=[(str(k), str(v)) for k, v in settings.items()])
     return atomic_write_text(reports_dir / "index.html", page)
+
+
+def _template(name: str):
+    """A page template of evalib/templates, with every value HTML-escaped unless marked safe (Jinja2)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("evalib", "templates"), autoescape=select_autoescape(["html"]),
+                      keep_trailing_newline=True)
+    return env.get_template(name)
 
 
 def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | None = None,

@@ -226,3 +226,19 @@ def test_summary_table_is_markdown():
     table = summary_table([{"notebook": "01", "status": "ok", "wall_s": 1.0, "x": 2}, {"notebook": "02", "status": "ok"}])
     lines = table.strip().splitlines()
     assert lines[0] == "| notebook | status | wall_s | x |" and len(lines) == 4
+
+
+def test_the_report_page_escapes_what_notebooks_wrote(tmp_path):
+    """reports/index.html comes from evalib/templates/report.html: a notebook's status, verdict or settings are
+    text, never markup, wherever they came from."""
+    from evalib.claims import Claim
+    from evalib.reproduce import write_index
+
+    rows = [{"notebook": "01_x", "status": "FAILED: <script>alert(1)</script>", "wall_s": 1.0,
+             "verdict": "a < b & c", "runs": "from the evidence store: dnn2 s0"}]
+    claims = [Claim("01_x", "<i>A</i> beats B", "-", 0.1, 0.05, "holds", id="a_b")]
+    page = write_index(rows, claims, {"data": "<dir>"}, tmp_path / "run", tmp_path / "reports").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "a &lt; b &amp; c" in page and "&lt;i&gt;A&lt;/i&gt; beats B" in page and "&lt;dir&gt;" in page
+    assert 'class="nb failed"' in page and "runs from the evidence store: dnn2 s0" in page
+    assert '<table border="1" class="dataframe claims">' in page  # the claims table itself is markup
