@@ -19,7 +19,8 @@ tests/test_layers.py, which parses every import, those inside functions included
 5. `predict` (inference: load a model or checkpoint, get maps from any output head, predictions).
 6. Using predictions: `evaluation` (`evalib.evaluate`: batch-independent scores of a model or
    checkpoint), `widgets` (browse and compare predictions), `photobench` (the photograph benchmark:
-   held-out objects on evaluation photographs nothing is trained or tuned on).
+   held-out objects on evaluation photographs nothing is trained or tuned on), `report` (the main job's
+   summary, claims files and index.html, from the template in evalib/templates).
 7. `reproduce` (the main job: `python -m evalib reproduce`), `evidence` (the evidence store: each planned run's
    scores, preview, weights and provenance, written atomically, read and checked).
 8. `experiment` (what every notebook does: settings, planned runs read from the store or trained, claims

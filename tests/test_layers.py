@@ -14,7 +14,7 @@ LAYERS = {
     "data": 3, "losses": 3, "claims": 3, "unseen": 3, "plan": 3,
     "train": 4, "baselines": 4,
     "predict": 5,
-    "evaluation": 6, "widgets": 6, "photobench": 6,
+    "evaluation": 6, "widgets": 6, "photobench": 6, "report": 6,
     "reproduce": 7, "evidence": 7,
     "experiment": 8,
     "__main__": 9, "__init__": 9,

@@ -15,7 +15,8 @@ import pytest
 
 from evalib.claims import VERDICTS
 from evalib.experiment.verdicts import REPRODUCED
-from evalib.reproduce import RESULTS_ENV, find_notebooks, reproduce, run_notebook, summary_table
+from evalib.report import summary_table
+from evalib.reproduce import RESULTS_ENV, find_notebooks, reproduce, run_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PAIRS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
@@ -232,7 +233,7 @@ def test_the_report_page_escapes_what_notebooks_wrote(tmp_path):
     """reports/index.html comes from evalib/templates/report.html: a notebook's status, verdict or settings are
     text, never markup, wherever they came from."""
     from evalib.claims import Claim
-    from evalib.reproduce import write_index
+    from evalib.report import write_index
 
     rows = [{"notebook": "01_x", "status": "FAILED: <script>alert(1)</script>", "wall_s": 1.0,
              "verdict": "a < b & c", "runs": "from the evidence store: dnn2 s0"}]

@@ -487,9 +487,9 @@ def _full_disk(monkeypatch):
 
 
 def _summary(path):
-    from evalib import reproduce
-    reproduce._write_summary([{"notebook": "01_data", "status": "ok", "wall_s": 1.0}], "smoke", "now", path.parent,
-                             path.parent)
+    from evalib import report
+    report.write_summary([{"notebook": "01_data", "status": "ok", "wall_s": 1.0}], "smoke", "now", path.parent,
+                         path.parent)
 
 
 def _claims_csv(path):
@@ -505,13 +505,13 @@ def _claims_md(path):
 def _figure(path):
     import nbformat
 
-    from evalib import reproduce
+    from evalib import report
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("x")
     cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
     nb.cells = [cell]
     nbformat.write(nb, path.parent / "nb.ipynb")
-    reproduce.extract_figures(path.parent / "nb.ipynb", path.parent)
+    report.extract_figures(path.parent / "nb.ipynb", path.parent)
 
 
 def _grid_results(path):
