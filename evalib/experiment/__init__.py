@@ -14,7 +14,7 @@
     ex.headline("03_pixelshuffle", ex.scores(runs), "dnn2", ex.conclude("03_pixelshuffle", judged))
 """
 from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
-                      prediction_figure, said, show_net, show_runs, tally, tensorboard)
+                      prediction_figure, show_net, show_runs, tally, tensorboard)
 from .runs import (SCORE_COLUMNS, cached_run, config, cost, headless, here_speed, job_plan, lr_steps, maps_model, obtain,
                    planned, range_test, run, run_key, run_seeds, runs_dir, scores, seeds, settings, stored_predictions, test_split, train,
                    train_seeds, train_split)
@@ -28,6 +28,6 @@ __all__ = ["AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NO_FIGURE", "NOT_
            "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence",
            "headless", "headline", "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure",
            "planned", "range_test", "reproduced", "run", "run_key", "run_seeds", "runs_dir", "Speed", "cost", "here_speed", "job_plan", "obtain",
-           "stored_predictions", "said", "scores", "seeds", "settings", "show_net",
+           "stored_predictions", "scores", "seeds", "settings", "show_net",
            "show_runs", "tally", "tensorboard", "test_split", "train", "train_seeds", "train_split", "training_speed",
            "unobserved"]

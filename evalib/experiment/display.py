@@ -35,14 +35,13 @@ def band(noise: float) -> str:
 def claims_markdown(judged: list[Verdict]) -> str:
     """The claims table: each row's comparison, the write-up's words, A and B, the difference and its band, the
     verdict, whether the write-up is reproduced, the budget and whether the runs had converged."""
-    cell = _cell
     lines = ["| claim | write-up | A | B | A - B | verdict | write-up reproduced? | budget | converged |",
              "|---|---|---:|---:|---:|---|---|---|---|"]
     for v in judged:
         vals = v.values()
         claim = f"{v.row.claim} [{v.note}]" if v.note else v.row.claim
-        lines.append(f"| {cell(claim)} | {cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
-                     f"{vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {cell(v.budget)} | "
+        lines.append(f"| {_cell(claim)} | {_cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
+                     f"{vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {_cell(v.budget)} | "
                      f"{v.converged} |")
     return "\n".join(lines) + "\n"
 
@@ -66,11 +65,6 @@ def conclude(notebook: str, judged: list[Verdict], lead: str = "", after: str = 
     sentences = " ".join(f"{v.sentence().rstrip('.')}." for v in judged)
     display(Markdown(" ".join(p for p in ("**What we saw.**", lead, sentences, tally(judged), after) if p)))
     return "; ".join(f"{v.row.id}: {v.reproduced}" for v in judged)
-
-
-def said(v: Verdict) -> str:
-    """One judged claim in a sentence, with its difference and band."""
-    return f"“{v.row.claim}”: {v.verdict} ({v.ours:+.3g}, {band(v.band)}; write-up {v.reproduced})."
 
 
 @dataclass(frozen=True)
@@ -161,4 +155,4 @@ def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict
 
 
 __all__ = ["Scale", "band", "beside_writeup", "claims_markdown", "conclude", "headline", "images_at",
-           "prediction_figure", "said", "show_net", "show_runs", "tally", "tensorboard"]
+           "prediction_figure", "show_net", "show_runs", "tally", "tensorboard"]
