@@ -9,7 +9,6 @@ import pytest
 
 from evalib import experiment as ex
 from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
-from evalib.experiment.runs import _NOT_IN_KEY
 from evalib.train import TrainConfig
 
 

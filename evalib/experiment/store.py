@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import evidence, plan
 from ..evidence import DamagedEntry
-from .runs import _peak, _finder, _range_key, _stored, _stored_range_test, obtain, range_test, run_key, settings, test_split
+from .runs import _finder, _peak, _range_key, _stored, obtain, range_test, run_key, settings, test_split
 
 TOLERANCE = 0.01  # a recomputed per-image score may differ from the stored one by this much (a few pixels' worth)
 MEAN_TOLERANCE = 1e-3  # and the mean absolute difference over the test images by this much
@@ -144,7 +144,10 @@ def check(profile: str = "cpu", notebooks: str | None = None, names: str | None 
                 continue
             if "weights.pt" in meta["files"]:
                 with_weights.append((entry.name, seed, path, cfg))
-    sample = with_weights if recompute is None else with_weights[::max(1, -(-len(with_weights) // recompute))][:recompute]
+    if recompute is None:
+        sample = with_weights
+    else:  # `recompute` of them, spread over the plan (none for 0)
+        sample = with_weights[::max(1, -(-len(with_weights) // recompute))][:recompute] if recompute > 0 else []
     for name, seed, path, cfg in sample:
         problems += _recompute(name, seed, path, cfg)
     print(f"evidence check, {profile} profile: {len(problems)} problem(s); per-image scores recomputed for "
