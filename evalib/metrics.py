@@ -168,10 +168,25 @@ def batch_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 # the keys `PooledScores.result` reports, in order: batch_metrics' keys first, then the new ones
 POOLED_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta2", "delta3", "ssim", "checkerboard",
                "iou_per_image", "dice_per_image", "rmse_m_near", "mae_m_near", "abs_rel_near", "delta1_near",
-               "delta2_near", "delta3_near", "delta1_median_scaled")
+               "delta2_near", "delta3_near", "delta1_median_scaled", "log_grad_err")
 # per-image values `PooledScores.per_image` keeps when asked
 PER_IMAGE_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta1_near", "delta1_median_scaled",
-                  "ssim")
+                  "ssim", "log_grad_err")
+
+
+def log_gradient_error(pred_m: torch.Tensor, true_m: torch.Tensor) -> torch.Tensor:
+    """Each image's mean |gradient of log predicted depth - gradient of log true depth| over horizontal and
+    vertical neighbours: how far the shapes of the two maps differ (edges, slopes), blind to a global scale, since
+    log(s * d) has the gradient of log(d). `pred_m`, `true_m`: (N, H, W) depths in metres, > 0. Returns (N,).
+
+    >>> d = torch.rand(2, 8, 8) + 1
+    >>> log_gradient_error(3 * d, d).abs().max().item() < 1e-6
+    True
+    """
+    lp, lt = pred_m.log(), true_m.log()
+    dx = ((lp[..., :, 1:] - lp[..., :, :-1]) - (lt[..., :, 1:] - lt[..., :, :-1])).abs().flatten(1)
+    dy = ((lp[..., 1:, :] - lp[..., :-1, :]) - (lt[..., 1:, :] - lt[..., :-1, :])).abs().flatten(1)
+    return torch.cat([dx, dy], 1).mean(1)
 
 
 def _median(x: torch.Tensor) -> torch.Tensor:
@@ -201,6 +216,8 @@ class PooledScores:
       multiplied by median(true metres) / median(predicted metres) (scale-invariant depth), then clipped
       to the encoded range [DEPTH_MIN_M, DEPTH_MAX_M] as the truth is (a far prediction scaled past the
       far limit is still "far").
+    - log_grad_err: the mean `log_gradient_error` over images with true depth throughout (the shape of the map,
+      blind to its scale; no loss of the project trains on it).
     - ssim (depth codes) and checkerboard (depth): means over images, as in `batch_metrics`, but the
       checkerboard ratio is taken of the whole set's means rather than per batch.
 
@@ -219,7 +236,7 @@ class PooledScores:
     FIELDS = ("images", "pixels", "mask_inter", "mask_union", "mask_pred", "mask_true", "iou_sum", "dice_sum",
               "depth_pixels", "depth_images", "median_pixels", "sq_err", "abs_err", "rel_err", "delta1", "delta2", "delta3",
               "near_pixels", "near_sq_err", "near_abs_err", "near_rel_err", "near_delta1", "near_delta2",
-              "near_delta3", "median_delta1", "ssim_sum", "board_images", "board_pred", "board_true")
+              "near_delta3", "median_delta1", "ssim_sum", "board_images", "board_pred", "board_true", "log_grad")
     PREFIX = "pooled/"
 
     def __init__(self, per_image: bool = False, ssim_window: int = 11):
@@ -272,6 +289,8 @@ class PooledScores:
         w = whole.double()
         row["depth_images"], row["median_pixels"] = w, w * pixels
         row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1) * w
+        h, wd = p.shape[-2], p.shape[-1]
+        row["log_grad"] = log_gradient_error(pd.view(n, h, wd), td.view(n, h, wd)) * w
 
         from pytorch_msssim import ssim as _ssim
 
@@ -297,7 +316,8 @@ class PooledScores:
                     "abs_rel": per(rel.sum(1), dn), "delta1": per(row["delta1"], dn),
                     "delta1_near": per(row["near_delta1"], near_n),
                     "delta1_median_scaled": torch.where(whole, row["median_delta1"] / pixels, nan),
-                    "ssim": torch.where(whole, row["ssim_sum"], nan)}
+                    "ssim": torch.where(whole, row["ssim_sum"], nan),
+                    "log_grad_err": torch.where(whole, row["log_grad"], nan)}
             for k in PER_IMAGE_KEYS:
                 self._per_image[k].extend(each[k].cpu().tolist())
 
@@ -350,6 +370,7 @@ class PooledScores:
             "abs_rel_near": ratio(s["near_rel_err"], near),
             **{f"delta{k}_near": ratio(s[f"near_delta{k}"], near) for k in (1, 2, 3)},
             "delta1_median_scaled": ratio(s["median_delta1"], mpx),
+            "log_grad_err": ratio(s["log_grad"], dn),
         })
         return out
 

@@ -30,7 +30,7 @@ def select(notebooks: str | None = None, names: str | None = None) -> list[tuple
         wanted = [n.strip() for n in names.split(",") if n.strip()]
         for n in wanted:
             plan.get(n)  # a ValueError naming the planned runs
-        entries = [e for e in entries if e.name in wanted]
+        entries = [plan.get(n) for n in dict.fromkeys(wanted)]  # in the order named: a build trains them so
     if notebooks:
         numbers = {n.strip().zfill(2) for n in notebooks.split(",") if n.strip()}
         known = {nb[:2] for e in plan.PLAN.values() for nb in e.notebooks}
