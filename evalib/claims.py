@@ -1,22 +1,23 @@
 """Verdicts that know their noise: a comparison becomes "holds", "does not hold" or "within noise".
 
-    from evalib.claims import Claim, judge, write_claims
-    _, a = evalib.evaluate(run_a, test_set, per_image=True)   # per-image arrays, in dataset order
-    _, b = evalib.evaluate(run_b, test_set, per_image=True)
-    diff, band, word = judge(a["iou"], b["iou"], "a > b", seeds=[0.61, 0.63])  # the claim: A's IoU is higher
-    claims = [Claim("04_losses", "Dice beats MSE on the mask", "IoU 0.82 vs 0.71", diff, band, word)]
-    write_claims(claims, "reports/claims.csv", "reports/claims.md")
+    from evalib.claims import compare, verdict
+    # per-image IoU of arm A at 3 seeds and arm B at 3 seeds (rows: seeds, columns: the same test images)
+    c = compare(a_iou, b_iou, pool=[reference_means])      # reference_means: the family reference's 5 seeds
+    c.diff, c.band, verdict(c.diff, c.band, "a > b")
 
-The noise band of a difference is the larger of two figures, each optional:
+An arm is a configuration trained at one or more seeds. `compare` sets the mean of arm A against the mean of arm B
+and gives the half-width of a `level` interval of that difference from two sources of noise, added in quadrature:
 
-- the spread over at least two seeds of the reference run (`seed_spread`: max - min of its metric),
-  which is what retraining alone moves the number by;
-- a paired bootstrap over the test images (`paired_bootstrap`): resample image indices with a seeded
-  generator, recompute the mean difference A - B each time, and take the half-width of the central
-  `level` interval; this is how much the choice of test images moves the difference.
+- **seeds** (what retraining alone moves a mean by): the standard deviation of one run's score over seeds, pooled
+  over the two arms and any `pool` groups (a family's reference run at more seeds), with their degrees of freedom;
+  the half-width is Student's t at those degrees of freedom times sd * sqrt(1/k_A + 1/k_B);
+- **images** (what the choice of test images moves it by): a paired bootstrap of the seed-averaged per-image
+  differences (`paired_bootstrap`; `unpaired_bootstrap` when the arms were scored on different images).
 
-A claim never says better or worse inside its band: `verdict` answers "within noise" whenever
-|difference| <= band, and only otherwise compares the sign with the claimed direction.
+With no seed spread to pool (every side a single run) only the image part is known and the comparison says so
+(`Comparison.seeds_known`); with neither, the band is infinite. `verdict` answers "within noise" whenever
+|difference| <= band, and only otherwise compares the sign with the claimed direction. A simulation in
+tests/test_claims.py checks that two arms of one configuration come out "within noise" at least 95 % of the time.
 """
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 from .safeio import atomic_write_text
 
 HOLDS, DOES_NOT_HOLD, WITHIN_NOISE = "holds", "does not hold", "within noise"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)
-COLUMNS = ("notebook", "id", "claim", "writeup", "ours", "noise", "verdict", "reproduced", "budget", "converged")
+COLUMNS = ("notebook", "id", "claim", "factor", "recipe", "writeup", "a", "b", "ours", "noise", "ratio", "seeds",
+           "verdict", "reproduced", "budget", "writeup_budget", "half_budget")
 
 
 def claimed_sign(direction) -> int:
@@ -85,9 +88,10 @@ def verdict(diff: float, band: float, expected_sign) -> str:
     >>> verdict(0.10, 0.02, "a > b"), verdict(-0.10, 0.02, "a > b"), verdict(0.01, 0.02, "a > b")
     ('holds', 'does not hold', 'within noise')
     """
-    diff, band = _finite("diff", diff), _finite("band", band)
-    if band < 0:
-        raise ValueError(f"band must be >= 0 (a half-width); got {band}")
+    diff = _finite("diff", diff)
+    band = float(band)
+    if math.isnan(band) or band < 0:  # an infinite band (no noise estimate) is within noise whatever the difference
+        raise ValueError(f"band must be >= 0 (a half-width, inf where nothing is known); got {band}")
     sign = claimed_sign(expected_sign)
     if abs(diff) <= band:
         return WITHIN_NOISE
@@ -155,6 +159,99 @@ def unpaired_bootstrap(a, b, n: int = 1000, seed: int = 0, level: float = 0.95) 
     return float((hi - lo) / 2)
 
 
+def pooled_spread(groups) -> tuple[float, int]:
+    """(sd, dof): the standard deviation of one run's score over seeds, pooled over `groups` (each the scores of
+    one configuration at its seeds; groups of one run add nothing), and its degrees of freedom (sum of k - 1).
+
+    >>> sd, dof = pooled_spread([[1.0, 3.0], [2.0, 4.0, 6.0]])
+    >>> round(sd, 6), dof
+    (1.825742, 3)
+    """
+    ss, dof = 0.0, 0
+    for g in groups:
+        v = np.asarray(g, dtype=np.float64).ravel()
+        v = v[np.isfinite(v)]
+        if v.size >= 2:
+            ss += float(((v - v.mean()) ** 2).sum())
+            dof += v.size - 1
+    return (float(np.sqrt(ss / dof)) if dof else float("nan")), dof
+
+
+def seed_half_width(sd: float, dof: int, counts, level: float = 0.95) -> float:
+    """Half-width of a `level` t interval of a difference of means over seeds: t(dof) * sd * sqrt(sum 1/k) over the
+    seed counts of the sides that vary (a fixed side, such as a target's value, contributes nothing)."""
+    if dof < 1 or not math.isfinite(sd):
+        raise ValueError(f"a seed interval needs a pooled spread with at least 1 degree of freedom; got dof={dof}")
+    return float(stats.t.ppf((1 + level) / 2, dof) * sd * math.sqrt(sum(1.0 / k for k in counts)))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Arm A against arm B: their means, the difference, its band and where the band comes from."""
+
+    a: float  # A's mean (over seeds, then images)
+    b: float
+    diff: float  # a - b
+    band: float  # half-width of the interval (inf: no noise estimate at all)
+    seeds_a: int  # runs behind each side (0: a fixed value, such as a target's)
+    seeds_b: int
+    seed_part: float  # the seeds' share of the band (nan: unknown, no spread to pool)
+    image_part: float  # the test images' share (0 where a side is not per image)
+    dof: int  # degrees of freedom of the pooled seed spread
+
+    @property
+    def seeds_known(self) -> bool:
+        return math.isfinite(self.seed_part)
+
+    @property
+    def ratio(self) -> float:
+        """|diff| / band: how many bands the difference spans (inf for a band of 0)."""
+        return abs(self.diff) / self.band if self.band > 0 else float("inf")
+
+
+def _side(x):
+    """(per-run means or None for a fixed value, per-image seed means or None, value) of one side of `compare`."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:
+        return None, None, float(arr)
+    if arr.ndim == 1:
+        runs = arr[np.isfinite(arr)]
+        if runs.size == 0:
+            raise ValueError("a side of compare holds no finite value")
+        return runs, None, float(runs.mean())
+    if arr.ndim == 2:
+        with np.errstate(all="ignore"):
+            runs = np.nanmean(arr, axis=1)
+            images = np.nanmean(arr, axis=0)
+        return runs, images, float(np.nanmean(images))
+    raise ValueError(f"a side of compare is a number, one number per seed, or (seeds, images); got shape {arr.shape}")
+
+
+def compare(a, b, pool=(), paired: bool = True, level: float = 0.95, n: int = 1000, seed: int = 0) -> Comparison:
+    """Arm A against arm B (see the module's docstring).
+
+    Each side is a single number (a fixed value, no noise), a 1-D array (the score of each seed's run) or a 2-D
+    array (seeds, images) of per-image scores. `pool`: more groups of per-seed scores of the same kind (a family's
+    reference) for the seed spread. `paired`: both 2-D sides hold the same test images in the same order."""
+    (ra, ia, va), (rb, ib, vb) = _side(a), _side(b)
+    if ra is None and rb is None:  # two fixed values: nothing to tell their difference from noise by
+        return Comparison(va, vb, va - vb, float("inf"), 0, 0, float("nan"), 0.0, 0)
+    counts = [r.size for r in (ra, rb) if r is not None]
+    sd, dof = pooled_spread([r for r in (ra, rb) if r is not None] + list(pool))
+    seed_part = seed_half_width(sd, dof, counts, level) if dof >= 1 else float("nan")
+    image_part, by_image = 0.0, ia is not None and ib is not None
+    if by_image:
+        image_part = (paired_bootstrap(ia, ib, n=n, seed=seed, level=level) if paired
+                      else unpaired_bootstrap(ia, ib, n=n, seed=seed, level=level))
+    if math.isfinite(seed_part):
+        band = math.hypot(seed_part, image_part)
+    else:
+        band = image_part if by_image else float("inf")
+    diff = float(np.nanmean(ia - ib)) if (ia is not None and ib is not None and paired) else va - vb
+    return Comparison(va, vb, diff, band, ra.size if ra is not None else 0, rb.size if rb is not None else 0,
+                      seed_part, image_part, dof)
+
+
 def noise_band(seeds=None, a=None, b=None, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
     """The larger of `seed_spread(seeds)` and `paired_bootstrap(a, b, ...)`; give either or both."""
     parts = []
@@ -202,7 +299,14 @@ class Claim:
     id: str = ""  # the claim's id within its notebook (the write-up's claims.csv where it has one)
     reproduced: str = ""  # whether the write-up's observation is reproduced: agrees, disagrees or cannot tell
     budget: str = ""  # training images of the runs compared, e.g. "24,000 images at 64px"
-    converged: str = ""  # converged / still learning: did the last epoch move the metric by less than the band
+    half_budget: str = ""  # is the verdict the same at half the images: same at half / changes at half / not tested
+    factor: str = ""  # the one thing the two arms differ in (model, loss, recipe, ...)
+    recipe: str = ""  # the optimisation the arms were trained under: sound or writeup
+    a: float = math.nan  # A's value and B's (ours = a - b where both are means over the same images)
+    b: float = math.nan
+    seeds: str = ""  # the runs behind each side, e.g. "3 vs 5"
+    ratio: float = math.nan  # |ours| / noise
+    writeup_budget: str = ""  # the images behind the write-up's figure
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -229,7 +333,7 @@ def to_markdown(claims) -> str:
     """A Markdown table of the claims (ours and noise as '+0.031' and '±0.012'), with whether the write-up is
     reproduced, the budget and convergence where the claims carry them."""
     cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    extra = [k for k in ("reproduced", "budget", "converged") if any(getattr(c, k) for c in claims)]
+    extra = [k for k in ("reproduced", "budget", "half_budget") if any(getattr(c, k) for c in claims)]
     head = ["notebook", "claim", "write-up", "ours", "noise", "verdict"] + [
         {"reproduced": "write-up reproduced?"}.get(k, k) for k in extra]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---|" + "---|" * len(extra)]
@@ -249,13 +353,13 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
         buf = io.StringIO(newline="")
         w = csv.writer(buf)
         w.writerow(COLUMNS)
-        w.writerows([c.notebook, c.id, c.claim, c.writeup, repr(float(c.ours)), repr(float(c.noise)), c.verdict,
-                     c.reproduced, c.budget, c.converged] for c in claims)
+        w.writerows([repr(v) if isinstance(v, float) else v for v in (getattr(c, k) for k in COLUMNS)]
+                    for c in claims)
         atomic_write_text(csv_path, buf.getvalue())
     if md_path is not None:
         atomic_write_text(md_path, to_markdown(claims))
 
 
-__all__ = ["COLUMNS", "Claim", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",
+__all__ = ["COLUMNS", "Claim", "Comparison", "compare", "pooled_spread", "seed_half_width", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",
            "claims_frame", "judge", "noise_band", "paired_bootstrap", "seed_spread", "to_markdown", "verdict",
            "write_claims"]

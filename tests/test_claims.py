@@ -187,3 +187,59 @@ def test_unpaired_band_adds_both_sides_variances():
 def test_a_lone_side_of_the_bootstrap_is_refused():
     with pytest.raises(ValueError, match="pass a and b"):
         claims.noise_band(seeds=[0.1, 0.2], a=[0.1, 0.2, 0.3])
+
+
+def _arm_maker(seed_sd=0.02, image_sd=0.05, images=200, rng_seed=0):
+    """Per-image scores (seeds, images) of arms of one configuration: each test image has its own difficulty (shared
+    by every run), each run its own offset (what retraining moves a mean by), and each image in each run noise."""
+    rng = np.random.default_rng(rng_seed)
+    difficulty = rng.normal(0.6, 0.2, images)
+
+    def arm(k, shift=0.0):
+        return difficulty + shift + rng.normal(0, seed_sd, (k, 1)) + rng.normal(0, image_sd, (k, images))
+
+    return arm
+
+
+def test_two_arms_of_one_configuration_are_within_noise_at_least_95_percent_of_the_time():
+    """The band's false-alarm rate, simulated: 3 seeds an arm and a 5-seed reference pooled, as the plan trains."""
+    from evalib.claims import compare
+
+    arm, trials = _arm_maker(), 1000
+    alarms = sum(verdict((c := compare(arm(3), arm(3), pool=[arm(5).mean(1)], n=200, seed=t)).diff, c.band, "a > b")
+                 != WITHIN_NOISE for t in range(trials))
+    assert alarms / trials <= 0.055  # 5 % and the simulation's own error (about 0.7 % at 1,000 trials); 5.0 % seen
+    # one seed a side with the reference's spread alone: still controlled (the t interval widens with fewer runs)
+    alarms = sum(verdict((c := compare(arm(1), arm(1), pool=[arm(5).mean(1)], n=200, seed=t)).diff, c.band, "a > b")
+                 != WITHIN_NOISE for t in range(trials))
+    assert alarms / trials <= 0.055  # 4.9 % seen
+
+
+def test_the_band_still_finds_a_difference_of_three_seed_spreads():
+    """Not so wide that it tells nothing: A ahead by 3 standard deviations of a run's mean over seeds."""
+    from evalib.claims import compare
+
+    arm, trials = _arm_maker(rng_seed=1), 300
+    found = sum(verdict((c := compare(arm(3, 0.06), arm(3), pool=[arm(5).mean(1)], n=200, seed=t)).diff, c.band,
+                        "a > b") == HOLDS for t in range(trials))
+    assert found / trials >= 0.7
+
+
+def test_compare_pools_the_seed_spread_and_adds_the_images_in_quadrature():
+    from evalib.claims import compare, pooled_spread, seed_half_width
+    from scipy import stats
+
+    a = np.array([[0.5, 0.7, 0.9], [0.6, 0.8, 1.0]])  # 2 seeds x 3 images: run means 0.7 and 0.8
+    b = np.array([[0.4, 0.6, 0.8], [0.4, 0.6, 0.8], [0.5, 0.7, 0.9]])  # run means 0.6, 0.6, 0.7
+    c = compare(a, b, pool=[[0.65, 0.75]], n=500)
+    sd, dof = pooled_spread([[0.7, 0.8], [0.6, 0.6, 0.7], [0.65, 0.75]])
+    assert dof == 4 and c.dof == 4
+    assert c.seed_part == pytest.approx(stats.t.ppf(0.975, 4) * sd * np.sqrt(1 / 2 + 1 / 3))
+    assert c.band == pytest.approx(np.hypot(c.seed_part, c.image_part))
+    assert c.diff == pytest.approx(0.75 - 0.6 - 1 / 30) and (c.seeds_a, c.seeds_b) == (2, 3)
+    # one number per seed against a fixed target: a one-sample interval
+    one = compare(np.array([1.2, 1.3, 1.25]), 1.0)
+    assert one.seed_part == pytest.approx(seed_half_width(0.05, 2, [3])) and one.image_part == 0 and one.seeds_b == 0
+    assert compare(1.0, 2.0).band == float("inf")  # nothing varies: nothing to judge by
+    lone = compare(np.array([[0.5, 0.9, 0.6]]), b[:1])  # one run a side, nothing pooled: the images alone, and it says so
+    assert not lone.seeds_known and lone.band == lone.image_part > 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evalib import experiment as ex
-from evalib.claims import DOES_NOT_HOLD, HOLDS, WITHIN_NOISE
+from evalib.claims import DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE
 from evalib.train import TrainConfig
 
 
@@ -110,31 +110,47 @@ def test_a_range_test_is_swept_once_and_read_back(tiny, tmp_path, monkeypatch):
 
 
 def test_seeds_share_one_split_and_give_a_band(tiny):
-    s = ex.settings("cpu", data_path=tiny, image_size=32, fraction=0.15, epochs=1)
-    assert ex.seeds(s) == (0, 1)
-    runs = ex.train_seeds("ref", cfg(tiny), ex.seeds(s))
+    runs = ex.train_seeds("ref", cfg(tiny), (0, 1))
     assert list(runs) == ["ref (seed 0)", "ref (seed 1)"]
     r0, r1 = runs.values()
     assert r0.final["test_samples"] == r1.final["test_samples"]  # the same test images
     assert r0.final["iou"] != r1.final["iou"]  # but other weights
-    test = ex.test_split(s)
-    rows = [ex.Row("self", "a run against itself", "-", "ref", "ref", "iou", "h", "f", "w"),
-            ex.Row("loss1", "loss, one seed", "-", "low", "high", "test_loss", "h", "f", "w", direction="a < b"),
-            ex.Row("loss2", "loss, two seeds", "-", "low", "high", "test_loss", "h", "f", "w", direction="a < b")]
-    ev = ex.Evidence({"ref": r0}, test, seeds={"ref": [r0, r1]}, values={"low": 0.1, "high": 0.5})
-    same, none, _ = ev.judge(rows)
-    assert same.verdict == WITHIN_NOISE and same.ours == 0 and same.band >= abs(r0.final["iou"] - r1.final["iou"])
-    assert none.verdict == WITHIN_NOISE and none.band == float("inf")  # no seeds given for a value: no band
-    assert none.reproduced == ex.CANNOT_TELL and none.budget == ""  # a row on values alone names no run
-    clear = ex.Evidence({"ref": r0}, test, values={"low": 0.1, "high": 0.5, "spread": [r0.final["test_loss"],
-                        r1.final["test_loss"]]}).judge_row(rows[2])
-    assert clear.band == float("inf")  # the spread must belong to a side (or to a seeded run it names)
-    seeded = ex.Evidence({"ref": r0}, test, values={"low": [0.1, 0.1 + abs(r0.final["test_loss"] -
-                                                                           r1.final["test_loss"])], "high": 0.5})
-    v = seeded.judge_row(rows[2])
-    assert math.isfinite(v.band) and (v.verdict == HOLDS or v.band >= 0.4)
-    # the budget and convergence of the runs a row compares
-    assert same.budget == f"{ex.images_seen(r0):,} images at 32px" and same.converged == "one epoch"
+    test = ex.test_split(ex.settings("cpu", data_path=tiny, image_size=32, fraction=0.15, epochs=1))
+    rows = [ex.Row("self", "an arm against itself", "-", "ref", "ref", "iou", "h", "f", "w", factor="seed"),
+            ex.Row("fixed", "two fixed values", "-", "low", "high", "test_loss", "h", "f", "w", direction="a < b"),
+            ex.Row("seeded", "per-seed values", "-", "lows", "high", "test_loss", "h", "f", "w", direction="a < b")]
+    ev = ex.Evidence({"ref": [r0, r1]}, test, values={"low": 0.1, "high": 0.5, "lows": [0.10, 0.11]})
+    same, fixed, seeded = ev.judge(rows)
+    assert same.verdict == WITHIN_NOISE and same.ours == 0 and same.seeds() == "2 vs 2"
+    assert same.comparison.dof == 2 and same.band > 0  # each arm's two seeds pooled
+    assert fixed.verdict == WITHIN_NOISE and fixed.band == float("inf")  # nothing varies: no band
+    assert fixed.reproduced == ex.CANNOT_TELL and fixed.budget == ""  # a row on values alone names no run
+    assert seeded.verdict == HOLDS and seeded.seeds() == "2 vs fixed" and math.isfinite(seeded.band)
+    assert same.budget == f"{ex.images_seen(r0):,} images at 32px"
+    assert same.half_budget == ex.NOT_TESTED  # One Cycle: its first half is not a shorter run
+
+
+def _fit(tiny, net, **kw):
+    from evalib.train import FitResult
+
+    return FitResult(net, [{"iou": 0.0, "train_samples": 0}], None, "test_loss", 0.0, 1, cfg(tiny, **kw))
+
+
+def test_a_row_that_varies_more_than_its_factor_is_refused(tiny):
+    test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
+    runs = {"mse": _fit(tiny, Constant(0.9, 0.5), loss="all:mse"),
+            "l1": _fit(tiny, Constant(0.1, 0.5), loss="all:l1"),
+            "l1 fast": _fit(tiny, Constant(0.1, 0.5), loss="all:l1", lr=0.01),
+            "l1 seed 3": _fit(tiny, Constant(0.2, 0.5), loss="all:l1", seed=3)}
+    ev = ex.Evidence(runs, test)
+    assert ev.judge_row(row(a="mse", b="l1", metric="iou", factor="loss")).row.factor == "loss"
+    with pytest.raises(ValueError, match=r"'loss'.*also differ in \['lr'\]"):
+        ev.judge_row(row(a="mse", b="l1 fast", metric="iou", factor="loss"))
+    with pytest.raises(ValueError, match=r"also differ in \['loss'\]"):
+        ev.judge_row(row(a="mse", b="l1", metric="iou", factor="recipe"))
+    assert ev.judge_row(row(a="l1", b="l1 seed 3", metric="iou", factor="seed")).verdict in VERDICTS
+    with pytest.raises(ValueError, match="factor must be one of"):
+        row(factor="everything")
 
 
 def test_show_net_prints_shapes_parameters_and_receptive_field(capsys):
@@ -187,7 +203,7 @@ def test_runs_that_learned_nothing_are_never_judged_apart(tiny):
         ex.Row("real", "oracle beats all-foreground", "more", "oracle", "full", "iou", "h", "f", "w")])
     assert blind.verdict == WITHIN_NOISE and "image-blind" in blind.note and "image-blind" in blind.sentence()
     assert blind.reproduced == ex.CANNOT_TELL  # a comparison of image-blind outputs says nothing either way
-    assert real.verdict == HOLDS and real.note == "" and real.reproduced == ex.AGREES
+    assert real.verdict == HOLDS and "image-blind" not in real.note and real.reproduced == ex.AGREES
 
 
 def row(**kw):
@@ -206,40 +222,52 @@ def test_rows_are_checked_when_declared():
 
 
 def test_reproduced_reads_the_verdict_against_the_writeup():
-    plain, no_gap = row(), row(agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE))
+    plain, no_gap = row(), row(agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE), margin=0.1)
     assert [ex.reproduced(plain, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
         ex.AGREES, ex.DISAGREES, ex.CANNOT_TELL]
     # "test close to train": our comparison asks about overfitting, so its failing reproduces the write-up
-    assert [ex.reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
-        ex.DISAGREES, ex.AGREES, ex.AGREES]
+    assert [ex.reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD)] == [ex.DISAGREES, ex.AGREES]
     assert ex.reproduced(row(writeup=ex.NOT_RUN), HOLDS) == ex.CANNOT_TELL  # the write-up's to-do
     assert ex.reproduced(row(writeup=ex.NOT_IN_WRITEUP), DOES_NOT_HOLD) == ex.CANNOT_TELL  # a claim of ours
     assert ex.reproduced(row(writeup="no figure (test loss only)"), HOLDS) == ex.CANNOT_TELL
     assert ex.reproduced(plain, HOLDS, gated=True) == ex.CANNOT_TELL
 
 
-class _Run:  # what convergence reads of a FitResult
-    def __init__(self, marks, key="iou"):
+class _Run:  # what half_budget reads of a FitResult
+    def __init__(self, marks, schedule="constant", key="iou_per_image"):
         self.history = [{key: m, "train_samples": 100} for m in marks]
+        self.config = type("C", (), {"schedule": schedule})()
 
 
-def test_convergence_compares_the_last_move_with_the_band():
-    settled, moving = _Run([0.1, 0.30, 0.31]), _Run([0.1, 0.2, 0.30])
-    assert ex.convergence([settled], "iou", band=0.02) == ex.CONVERGED
-    assert ex.convergence([settled, moving], "iou", band=0.02) == ex.STILL_LEARNING  # every run must have settled
-    assert ex.convergence([settled], "iou", band=float("inf")) == "no band"
-    assert ex.convergence([_Run([0.3])], "iou", band=0.02) == "one epoch"
-    assert ex.convergence([settled], "rmse_m", band=0.02) == ""  # no run tracks it
-    # a band in other units (a loss per pixel against a summed loss): both as shares of their values
-    summed = _Run([300.0, 200.0, 198.0], key="test_loss")  # the last epoch moved it by 1 %
-    assert ex.convergence([summed], "test_loss", band=0.02, relative_to=0.5) == ex.CONVERGED  # band 4 %
-    assert ex.convergence([summed], "test_loss", band=0.002, relative_to=0.5) == ex.STILL_LEARNING  # band 0.4 %
+def test_half_budget_judges_the_middle_epoch_of_constant_rate_runs():
+    r = row(metric="iou")
+    a = [_Run([0.5, 0.60, 0.7, 0.80]), _Run([0.52, 0.61, 0.72, 0.81]), _Run([0.51, 0.62, 0.71, 0.79])]
+    b = [_Run([0.3, 0.40, 0.5, 0.60]), _Run([0.31, 0.41, 0.52, 0.62]), _Run([0.32, 0.39, 0.51, 0.61])]
+    assert ex.half_budget(r, {"A": a, "B": b}, HOLDS) == ex.SAME_AT_HALF  # epoch 2: A ahead already
+    late = [_Run([0.3, 0.40, 0.7, 0.80]), _Run([0.3, 0.41, 0.72, 0.81]), _Run([0.3, 0.39, 0.71, 0.79])]
+    assert ex.half_budget(r, {"A": late, "B": b}, HOLDS) == ex.CHANGES_AT_HALF  # at half, a tie
+    cycled = [_Run([0.5, 0.6, 0.7, 0.8], schedule="onecycle")] * 3
+    assert ex.half_budget(r, {"A": cycled, "B": b}, HOLDS) == ex.NOT_TESTED
+    assert ex.half_budget(r, {}, HOLDS) == ""
+
+
+def test_within_noise_agrees_only_inside_the_declared_margin():
+    from evalib.claims import Comparison
+
+    with pytest.raises(ValueError, match="margin"):
+        row(agrees_on=(HOLDS, WITHIN_NOISE))  # an observed claim where a tie agrees needs its margin
+    r = row(agrees_on=(HOLDS, WITHIN_NOISE), margin=0.1)
+    tight = Comparison(1.01, 1.0, 0.01, 0.05, 3, 3, 0.05, 0.0, 4)  # |diff| + band = 0.06 <= 0.1 * 1.0
+    loose = Comparison(1.01, 1.0, 0.01, 0.5, 3, 3, 0.5, 0.0, 4)  # within noise, but noise too wide to say "same"
+    assert ex.reproduced(r, WITHIN_NOISE, tight) == ex.AGREES
+    assert ex.reproduced(r, WITHIN_NOISE, loose) == ex.CANNOT_TELL
+    assert ex.reproduced(r, HOLDS, loose) == ex.AGREES
 
 
 def test_a_verdict_fills_its_sentence_and_becomes_a_claims_csv_row():
     ev = ex.Evidence({}, [], values={"A": [0.10, 0.11], "B": [0.50, 0.52]})
     v = ev.judge_row(row(direction="a < b"))
-    assert v.verdict == HOLDS and v.sentence() == "A wins (0.1 vs 0.5)"
+    assert v.verdict == HOLDS and v.sentence() == "A wins (0.105 vs 0.51)"  # the means over seeds
     tie = ex.Evidence({}, [], values={"A": 0.5, "B": 0.5}).judge_row(row())
     assert tie.sentence() == "A tie (+0, no band)"  # capitalized; one way to show a missing band
     c = v.claim("99_nb")
@@ -260,8 +288,9 @@ def test_conclude_shows_the_table_and_paragraph_and_records_the_rows(monkeypatch
     assert verdict == "a_beats_b: agrees; b_beats_a: disagrees"
     assert [c.id for c in recorded["99_nb"]] == ["a_beats_b", "b_beats_a"]
     table, paragraph = shown
-    assert "| write-up reproduced? | budget | converged |" in table and "**agrees**" in table
-    assert paragraph.startswith("**What we saw.** Lead. A wins (0.1 vs 0.5).")
+    assert "| write-up reproduced? | recipe | budget | write-up's budget | at half the images |" in table
+    assert "**agrees**" in table
+    assert paragraph.startswith("**What we saw.** Lead. A wins (0.105 vs 0.51).")
     assert "Of 2 claims, 1 agrees with the write-up, 1 disagrees and 0 cannot tell." in paragraph
     assert paragraph.endswith("After.")
 
@@ -362,8 +391,9 @@ def test_the_main_job_says_beforehand_what_trains_and_counts_a_shared_run_once(m
     said = ex.job_plan(get_profile("cpu"), books, tiny)
     # 06 reads the MSE run that 04 trains: listed as trained before it, and its minutes counted once
     assert "trained by a notebook before it: dnn2_mse seed 0" in said
-    todo = [("dnn2_l1sum", 0), ("dnn2_custom", 0), ("dnn2_custom", 1), ("dnn2_mse", 0), ("dnn2_ssim", 0),
-            ("dnn2_dice", 0), ("dnn2_ce16", 0)]
+    todo = [(e, k) for e in plan.PLAN.values() for nb in ("04_losses", "06_onehot_classification")
+            for k in e.seeds_for(nb, "cpu") if nb in e.notebooks]
+    todo = list(dict.fromkeys((e.name, k) for e, k in todo))  # 04's and 06's runs, a shared one counted once
     minutes = sum(plan.minutes(plan.get(n), "cpu", 40.0) for n, _ in todo)
-    assert f"{len(todo)} run(s) train here: about {minutes:.0f} min of training in all" in said
+    assert f"{len(todo)} run(s) train here: about {runs._mins(minutes)} of training in all" in said
     assert "cut short" in ex.job_plan(get_profile("cpu"), books, tiny, max_steps=2)

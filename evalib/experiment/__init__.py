@@ -3,7 +3,7 @@
 - `runs`: the notebook's settings (and what its profile costs), its runs trained once and read back from the cache,
   their scores;
 - `verdicts`: claims declared as data (`Row`) and judged on an `Evidence` (runs, test set, seeds, values): the
-  comparison's verdict, whether the write-up is reproduced, the budget, convergence;
+  comparison's verdict, whether the write-up is reproduced, the budget, and whether the verdict holds at half the images;
 - `display`: layer tables, prediction grids, TensorBoard, and `conclude`, which turns the judged rows into the
   claims table and the closing paragraph (and records them for the main job's claims.csv).
 
@@ -19,13 +19,13 @@ from .runs import (SCORE_COLUMNS, cached_run, config, cost, headless, here_speed
                    planned, range_test, run, run_key, run_seeds, runs_dir, scores, seeds, settings, stored_predictions, test_split, train,
                    train_seeds, train_split)
 from .speed import Speed, training_speed
-from .verdicts import (AGREES, CANNOT_TELL, CONVERGED, DISAGREES, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, REPRODUCED,
-                       STILL_LEARNING, Evidence, Row, Verdict, blind_scores, budget_of, convergence, images_seen,
-                       reproduced, unobserved)
+from .verdicts import (AGREES, CANNOT_TELL, CHANGES_AT_HALF, DISAGREES, FACTORS, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN,
+                       NOT_TESTED, REPRODUCED, SAME_AT_HALF, Evidence, Row, Verdict, blind_scores, budget_of,
+                       half_budget, images_seen, reproduced, unobserved)
 
-__all__ = ["AGREES", "CANNOT_TELL", "CONVERGED", "DISAGREES", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED",
-           "SCORE_COLUMNS", "STILL_LEARNING", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup",
-           "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "convergence",
+__all__ = ["AGREES", "CANNOT_TELL", "CHANGES_AT_HALF", "DISAGREES", "FACTORS", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED",
+           "NOT_TESTED", "SAME_AT_HALF", "SCORE_COLUMNS", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup",
+           "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "half_budget",
            "headless", "headline", "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure",
            "planned", "range_test", "reproduced", "run", "run_key", "run_seeds", "runs_dir", "Speed", "cost", "here_speed", "job_plan", "obtain",
            "stored_predictions", "scores", "seeds", "settings", "show_net",

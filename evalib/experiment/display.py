@@ -19,7 +19,7 @@ from ..reproduce import record, record_claims
 from ..train.board import slug
 from ..widgets import compare as side_by_side
 from .runs import headless, maps_model
-from .verdicts import AGREES, CANNOT_TELL, DISAGREES, Verdict
+from .verdicts import AGREES, CANNOT_TELL, CHANGES_AT_HALF, DISAGREES, Verdict
 
 
 def _cell(text) -> str:
@@ -28,32 +28,35 @@ def _cell(text) -> str:
 
 
 def band(noise: float) -> str:
-    """A noise band as every table and sentence shows it: '±0.012', or 'no band' (a single seed)."""
+    """A noise band as every table and sentence shows it: '±0.012', or 'no band' (no noise estimate)."""
     return f"±{noise:.3g}" if math.isfinite(noise) else "no band"
 
 
 def claims_markdown(judged: list[Verdict]) -> str:
-    """The claims table: each row's comparison, the write-up's words, A and B, the difference and its band, the
-    verdict, whether the write-up is reproduced, the budget and whether the runs had converged."""
-    lines = ["| claim | write-up | A | B | A - B | verdict | write-up reproduced? | budget | converged |",
-             "|---|---|---:|---:|---:|---|---|---|---|"]
+    """The claims table: each row's comparison and the factor it varies, the write-up's words, A and B with the
+    runs behind each, the difference and its band, the verdict, whether the write-up is reproduced and under which
+    recipe, the budget beside the write-up's and whether the verdict is the same at half the images."""
+    lines = ["| claim | varies | write-up | A | B | seeds | A - B | verdict | write-up reproduced? | recipe | budget "
+             "| write-up's budget | at half the images |",
+             "|---|---|---|---:|---:|---|---:|---|---|---|---|---|---|"]
     for v in judged:
         vals = v.values()
         claim = f"{v.row.claim} [{v.note}]" if v.note else v.row.claim
-        lines.append(f"| {_cell(claim)} | {_cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
-                     f"{vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {_cell(v.budget)} | "
-                     f"{v.converged} |")
+        lines.append(f"| {_cell(claim)} | {v.row.factor} | {_cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
+                     f"{v.seeds()} | {vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {v.recipe} | "
+                     f"{_cell(v.budget)} | {_cell(v.row.writeup_budget)} | {v.half_budget} |")
     return "\n".join(lines) + "\n"
 
 
 def tally(judged: list[Verdict]) -> str:
     """How many of the write-up's observations are reproduced, contradicted, or cannot be told, in one sentence."""
     n = {w: sum(v.reproduced == w for v in judged) for w in (AGREES, DISAGREES, CANNOT_TELL)}
-    learning = sum(v.converged == "still learning" for v in judged)
+    changes = sum(v.half_budget == CHANGES_AT_HALF for v in judged)
     verb = lambda k, one, many: f"{k} {one if k == 1 else many}"  # noqa: E731
     text = (f"Of {len(judged)} claims, {verb(n[AGREES], 'agrees', 'agree')} with the write-up, "
             f"{verb(n[DISAGREES], 'disagrees', 'disagree')} and {n[CANNOT_TELL]} cannot tell")
-    return text + (f"; in {learning} of them a run compared was still learning." if learning else ".")
+    return text + (f"; {verb(changes, 'verdict changes', 'verdicts change')} at half the images (budget-sensitive)."
+                   if changes else ".")
 
 
 def conclude(notebook: str, judged: list[Verdict], lead: str = "", after: str = "") -> str:

@@ -1,27 +1,29 @@
 """Claims as data, judged: each notebook declares its claims once as `Row`s, and an `Evidence` judges them.
 
-    rows = [Row("dnn2_better", "DNN2's masks beat DNN1's (IoU)", "improved further", a="dnn2", b="dnn1",
-                metric="iou", holds="DNN2 draws better masks, as the write-up saw ({A} vs {B})",
+    rows = [Row("dnn2_better_mask", "DNN2's masks beat DNN1's (IoU)", "improved further", a="dnn2", b="dnn1",
+                metric="iou", factor="model", holds="DNN2 draws better masks ({A} vs {B})",
                 fails="DNN1's masks are better ({B} vs {A})", within="the two nets' masks are alike ({A} vs {B})")]
-    evidence = Evidence(runs, test, seeds={"dnn2": dnn2_seeds})
-    judged = evidence.judge(rows)                  # [Verdict]: ours, band, verdict, reproduced, budget, converged
+    evidence = Evidence({"dnn2": dnn2_runs, "dnn1": dnn1_runs}, test, reference="dnn2 custom")
+    judged = evidence.judge(rows)         # [Verdict]: A, B, difference, band, verdict, reproduced, budget
 
-A row compares A with B on one metric:
+A row compares arm A with arm B on one metric. An arm is a run at each of its seeds (`runs` maps a label to one
+FitResult or a list of them), or a value the notebook computed (`values`). `evalib.claims.compare` sets the arms'
+means against each other with a band from the seed spread (pooled over both arms and the notebook's `reference` arm
+where it is of the same family and recipe) and, for per-image scores (iou, abs_rel, delta1_median_scaled, ...), a
+paired bootstrap over the test images; one-number scores (test_loss, checkerboard) have the seed part alone.
 
-- **per image** when A and B are runs and the metric is a per-image score (iou, rmse_m, delta1, ...): ours is the
-  mean per-image difference over the test images; the band is the larger of a paired bootstrap and the spread of
-  the metric over the reference run's seeds (`seeds` of B, else of A);
-- **one number per run** otherwise (test_loss, checkerboard, or a value the notebook computed and passed in
-  `values`): the band is the spread over seeds; without two seeds there is none, and the verdict is
-  "within noise".
+Every row names the one factor it varies (`FACTORS`): judging refuses a row whose two arms' configurations differ
+in anything else (the seed aside), and a row whose arms were trained on different processors or precisions says so.
 
 Two runs that have not learned (say an empty mask against an all-foreground one) differ in a fixed way that no
 band calls noise and that says nothing about the claim: unless one of them beats the best image-blind output by
 more than the band, a per-image verdict is "within noise", and the row says so.
 
 Besides the comparison's own verdict (holds / does not hold / within noise), every row says whether the
-**write-up's observation** is reproduced here (`REPRODUCED`: agrees / disagrees / cannot tell), the budget of the
-runs compared, and whether both had stopped improving: the last epoch moved the metric by less than the band.
+**write-up's observation** is reproduced here (`REPRODUCED`: agrees / disagrees / cannot tell; where "within noise"
+agrees, only when the whole interval lies inside the row's equivalence `margin`), the budget of the runs beside the
+write-up's, and whether the verdict is the same at half the images (`half_budget`, for runs at a constant rate,
+whose first half is itself a shorter run; One Cycle's middle is not, and says "budget not tested").
 All state lives in the `Evidence` object a notebook creates; nothing is kept at module level.
 """
 from __future__ import annotations
@@ -32,19 +34,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..claims import (DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, better_sign, judge, seed_spread,
-                      unpaired_bootstrap, verdict)
+from ..claims import DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, Comparison, better_sign, compare, verdict
 from ..evaluation import evaluate
 from ..metrics import PooledScores
 from ..predict import Maps
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 REPRODUCED = (AGREES, DISAGREES, CANNOT_TELL)
-CONVERGED, STILL_LEARNING = "converged", "still learning"
+SAME_AT_HALF, CHANGES_AT_HALF, NOT_TESTED = "same at half", "changes at half", "budget not tested"
 NOT_RUN = "none (never run)"  # the write-up's words for a plan it did not carry out
 NOT_IN_WRITEUP = "not in the write-up"  # a claim of ours that the write-up never made
 NO_FIGURE = "no figure"  # the write-up made the claim but gave nothing to read this metric off (may go on: "no figure
 #                          (test loss only)")
+SOUND, WRITEUP = "sound", "writeup"  # the recipes a row's arms were trained under (evalib.plan)
+
+# what a row may vary, and the TrainConfig fields each factor covers; any other field that differs between the two
+# arms (besides IGNORED) makes the row compare two things at once, and judging refuses it
+FACTORS = {"model": {"model", "model_options"}, "loss": {"loss"}, "inputs": {"inputs"}, "budget": {"epochs"},
+           "split": {"split_mode"}, "recipe": {"optimizer", "weight_decay", "schedule", "lr", "stages"},
+           "seed": set(), "none": set()}
+# fields that do not decide what a run learns, or that tell runs apart by name
+IGNORED = {"seed", "experiment", "name", "out", "resume", "progress", "stop_after", "log_images", "log_graph",
+           "device", "amp", "channels_last", "best_metric", "workers", "data"}
 
 
 @dataclass(frozen=True)
@@ -53,11 +64,14 @@ class Row:
 
     `id`: the claim's id (the write-up's `claims.csv` where it has one). `claim`: the comparison in words, A against
     B. `writeup`: the write-up's words or figure (`NOT_RUN` for its to-dos, `NOT_IN_WRITEUP` for claims of ours,
-    `NO_FIGURE` where it gave no figure for the metric: their rows cannot tell). `a`, `b`: run labels, or names in the
-    `values` an `Evidence` is given. `metric`: what is compared. `direction`: "a > b" or "a < b" (default: A is
-    better on the metric). `holds`, `fails`, `within`: the closing paragraph's sentence for each verdict; they may
-    use {A} and {B} (the two values), {ours} (A - B) and {band}. `agrees_on`: the verdicts of ours that reproduce
-    the write-up's observation (default: holds; ("does not hold", "within noise") for "test close to train").
+    `NO_FIGURE` where it gave no figure for the metric: their rows cannot tell). `a`, `b`: arm labels (runs or
+    `values`). `metric`: what is compared. `factor`: the one thing the arms differ in (`FACTORS`; "none" for a row on
+    values or one arm). `direction`: "a > b" or "a < b" (default: A is better on the metric). `holds`, `fails`,
+    `within`: the closing paragraph's sentence for each verdict; they may use {A} and {B} (the two values), {ours}
+    (A - B) and {band}. `agrees_on`: the verdicts of ours that reproduce the write-up's observation (default:
+    holds); where it holds "within noise", `margin` (a share of |B|) is the equivalence margin: within noise agrees
+    only when the whole interval A - B +- band lies inside +-margin*|B|. `writeup_budget`: the images behind the
+    write-up's figure, beside ours.
     """
 
     id: str
@@ -69,10 +83,13 @@ class Row:
     holds: str
     fails: str
     within: str
+    factor: str = "none"
     direction: str | None = None
     agrees_on: tuple = (HOLDS,)
-    runs: tuple = ()  # for a row on `values`: the runs whose budget and convergence it reports
-    track: str | None = None  # the metric convergence is read on, in the band's units (default: `metric`)
+    margin: float | None = None
+    runs: tuple = ()  # for a row on `values`: the runs whose budget it reports
+    track: str | None = None  # the history key the half-budget check reads (default: the metric's pooled score)
+    writeup_budget: str = ""
 
     def __post_init__(self):
         if not self.id or not self.id.replace("_", "").isalnum():
@@ -80,6 +97,11 @@ class Row:
         bad = [v for v in self.agrees_on if v not in VERDICTS]
         if bad:
             raise ValueError(f"claim {self.id!r}: agrees_on must name verdicts among {VERDICTS}; got {bad}")
+        if self.factor not in FACTORS:
+            raise ValueError(f"claim {self.id!r}: factor must be one of {sorted(FACTORS)}; got {self.factor!r}")
+        if WITHIN_NOISE in self.agrees_on and not unobserved(self.writeup) and self.margin is None:
+            raise ValueError(f"claim {self.id!r}: 'within noise' agrees with the write-up only inside a declared "
+                             f"equivalence margin: give margin (a share of |B|, e.g. 0.1)")
 
     def sign(self) -> int:
         from ..claims import claimed_sign
@@ -89,24 +111,43 @@ class Row:
 
 @dataclass
 class Verdict:
-    """A judged row: the numbers, the verdict, whether the write-up is reproduced, the budget, convergence."""
+    """A judged row: the comparison, the verdict, whether the write-up is reproduced, the budget."""
 
     row: Row
-    a_value: float
-    b_value: float
-    ours: float
-    band: float
+    comparison: Comparison
     verdict: str
     reproduced: str
+    recipe: str  # SOUND or WRITEUP (the arms' optimisation), "" for a row on values alone
     budget: str  # the training images of the runs compared, e.g. "24,000 images at 64px"
-    converged: str  # CONVERGED, STILL_LEARNING, or "" where no run was compared
-    note: str = ""  # why a verdict was held at "within noise", if it was
+    half_budget: str  # SAME_AT_HALF, CHANGES_AT_HALF, NOT_TESTED, or "" where no run was compared
+    note: str = ""  # why a verdict was held at "within noise", or which processors trained the arms
+
+    @property
+    def a_value(self) -> float:
+        return self.comparison.a
+
+    @property
+    def b_value(self) -> float:
+        return self.comparison.b
+
+    @property
+    def ours(self) -> float:
+        return self.comparison.diff
+
+    @property
+    def band(self) -> float:
+        return self.comparison.band
 
     def values(self) -> dict:
         """The fields a sentence may use: {A}, {B}, {ours}, {band}."""
         fmt = lambda v: f"{v:.3g}" if math.isfinite(v) else "n/a"  # noqa: E731
         return {"A": fmt(self.a_value), "B": fmt(self.b_value), "ours": f"{self.ours:+.3g}",
                 "band": f"±{self.band:.3g}" if math.isfinite(self.band) else "no band"}
+
+    def seeds(self) -> str:
+        """The runs behind each side, e.g. "3 vs 5" ("fixed" for a value with no runs behind it)."""
+        side = lambda k: str(k) if k else "fixed"  # noqa: E731
+        return f"{side(self.comparison.seeds_a)} vs {side(self.comparison.seeds_b)}"
 
     def sentence(self) -> str:
         """The row's sentence for its verdict, with its numbers filled in."""
@@ -118,8 +159,11 @@ class Verdict:
     def claim(self, notebook: str) -> Claim:
         """The row as one line of the main job's claims.csv."""
         text = f"{self.row.claim} [{self.note}]" if self.note else self.row.claim
-        return Claim(notebook, text, self.row.writeup, self.ours, self.band, self.verdict, id=self.row.id,
-                     reproduced=self.reproduced, budget=self.budget, converged=self.converged)
+        c = self.comparison
+        return Claim(notebook, text, self.row.writeup, c.diff, c.band, self.verdict, id=self.row.id,
+                     reproduced=self.reproduced, budget=self.budget, half_budget=self.half_budget,
+                     factor=self.row.factor, recipe=self.recipe, a=c.a, b=c.b, seeds=self.seeds(), ratio=c.ratio,
+                     writeup_budget=self.row.writeup_budget)
 
 
 def unobserved(writeup: str) -> bool:
@@ -128,17 +172,21 @@ def unobserved(writeup: str) -> bool:
     return writeup in (NOT_RUN, NOT_IN_WRITEUP) or writeup.startswith(NO_FIGURE)
 
 
-def reproduced(row: Row, verdict: str, gated: bool = False) -> str:
-    """Whether the write-up's observation is reproduced by `verdict`: agrees, disagrees or cannot tell.
+def reproduced(row: Row, word: str, comparison: Comparison | None = None, gated: bool = False) -> str:
+    """Whether the write-up's observation is reproduced by `word`: agrees, disagrees or cannot tell.
 
     Where the write-up observed nothing to compare with (`unobserved`: its to-dos, claims of ours, metrics it gave
-    no figure for) and for a comparison of image-blind outputs: cannot tell; within noise cannot tell unless the
-    write-up saw no difference (`agrees_on` holds it)."""
+    no figure for) and for a comparison of image-blind outputs: cannot tell. Within noise cannot tell, unless the
+    write-up saw no difference (`agrees_on` holds it) and the interval lies inside the row's margin."""
     if unobserved(row.writeup) or gated:
         return CANNOT_TELL
-    if verdict in row.agrees_on:
+    if word == WITHIN_NOISE and word in row.agrees_on:
+        if comparison is None or row.margin is None:
+            return CANNOT_TELL
+        return AGREES if abs(comparison.diff) + comparison.band <= row.margin * abs(comparison.b) else CANNOT_TELL
+    if word in row.agrees_on:
         return AGREES
-    return CANNOT_TELL if verdict == WITHIN_NOISE else DISAGREES
+    return CANNOT_TELL if word == WITHIN_NOISE else DISAGREES
 
 
 def blind_scores(test) -> dict:
@@ -179,74 +227,124 @@ def images_seen(result) -> int:
 
 def budget_of(results) -> str:
     """The runs' training budget in words: "24,000 images at 64px", or each run's when they differ."""
-    parts = [f"{images_seen(r):,} images at {r.config.size}px" for r in results]
-    return parts[0] if len(set(parts)) == 1 else " vs ".join(parts)
+    parts = list(dict.fromkeys(f"{images_seen(r):,} images at {r.config.size}px" for r in results))
+    return " vs ".join(parts)
 
 
-def last_move(result, metric: str) -> float | None:
-    """How far the last scored epoch moved `metric` from the scored epoch before it (None: fewer than two)."""
-    marks = [h[metric] for h in result.history if metric in h and h[metric] is not None
-             and math.isfinite(float(h[metric]))]
-    return abs(float(marks[-1]) - float(marks[-2])) if len(marks) >= 2 else None
+def recipe_of(result) -> str:
+    """WRITEUP for a run under the write-up's optimisation (Adam at a constant rate), else SOUND."""
+    cfg = result.config
+    return WRITEUP if (cfg.optimizer, cfg.schedule) == ("adam", "constant") else SOUND
 
 
-def convergence(results, metric: str, band: float, relative_to: float | None = None) -> str:
-    """CONVERGED when every run's last scored epoch moved `metric` by less than `band`, else STILL_LEARNING;
-    "one epoch" where a run was scored once, "no band" without a finite band, "" where no run tracks `metric`.
+def family_of(result) -> str:
+    """The network family whose seed spread a run shares: the DNNs (dnn1, dnn2 and its variants, dsconv_deep) or
+    the encoder-decoders (unet_ed, resnet18_ed)."""
+    return "encoder-decoder" if result.config.model in ("unet_ed", "resnet18_ed") else "dnn"
 
-    With `relative_to` (the compared value, in the band's units, when `metric` is in other units, such as a summed
-    loss against its per-pixel value), moves and band are compared as shares of their own values."""
-    moves = [last_move(r, metric) for r in results]
-    if relative_to is not None and all(m is not None for m in moves) and relative_to != 0:
-        moves = [m / abs(float(r.history[-1][metric]) or 1.0) for m, r in zip(moves, results)]
-        band = band / abs(relative_to)
-    if not results or all(m is None and not any(metric in h for h in r.history) for m, r in zip(moves, results)):
+
+def differences(a, b) -> set:
+    """The TrainConfig fields (outside IGNORED) in which runs `a` and `b` differ."""
+    da, db = a.config.asdict(), b.config.asdict()
+    return {k for k in da.keys() | db.keys() if k not in IGNORED and da.get(k) != db.get(k)}
+
+
+def check_factor(row: Row, a, b) -> None:
+    """Refuse a row whose arms differ in more than its declared factor (a ValueError naming the fields)."""
+    extra = differences(a, b) - FACTORS[row.factor]
+    if extra:
+        raise ValueError(f"claim {row.id!r} varies {row.factor!r}, but its arms {row.a!r} and {row.b!r} also differ "
+                         f"in {sorted(extra)}: compare one factor at a time (or declare the factor)")
+
+
+def trained_on(result) -> str:
+    """The processor and precision a run was trained with (its provenance; this machine for a run trained here)."""
+    prov = getattr(result, "provenance", None) or {}
+    if prov.get("machine"):
+        return f"{prov['machine']}, {prov.get('precision', '?')}"
+    from ..evidence import machine
+    from ..train.runtime import device_plan
+
+    cfg = result.config
+    return f"{machine()}, {device_plan('cpu', cfg.amp, cfg.channels_last).describe()}"
+
+
+HISTORY_KEY = {"iou": "iou_per_image", "dice": "dice_per_image"}  # per-image metrics whose mean history keeps
+
+
+def half_budget(row: Row, arms: dict, word: str, level: float = 0.95) -> str:
+    """Whether the row's verdict is the same at half the images: read from each run's history at the middle epoch,
+    for runs at a constant rate (the first half of such a run is a run of half the images); NOT_TESTED otherwise."""
+    runs = [r for side in arms.values() for r in side]
+    if not runs:
         return ""
-    if any(m is None for m in moves):
-        return "one epoch"
-    if not math.isfinite(band):
-        return "no band"
-    return CONVERGED if all(m < band for m in moves) else STILL_LEARNING
+    if any(r.config.schedule != "constant" for r in runs) or len(arms) != 2:
+        return NOT_TESTED
+    key = row.track or HISTORY_KEY.get(row.metric, row.metric)
+    epochs = min(len(r.history) for r in runs)
+    if epochs < 2 or any(key not in r.history[0] for r in runs):
+        return NOT_TESTED
+    mid = epochs // 2 - 1
+    a, b = ([float(r.history[mid][key]) for r in side] for side in arms.values())
+    try:
+        c = compare(np.asarray(a), np.asarray(b), level=level)
+    except ValueError:
+        return NOT_TESTED
+    return SAME_AT_HALF if verdict(c.diff, c.band, row.sign()) == word else CHANGES_AT_HALF
 
 
 @dataclass
 class Evidence:
-    """What a notebook's claims are judged on: its runs, one test set, the reference runs' seeds, extra values.
+    """What a notebook's claims are judged on: its arms, one test set, extra values.
 
-    `runs`: {label: FitResult}. `test`: the (unaugmented) dataset every run is scored on. `seeds`: {label: [FitResult
-    at each seed]} for the runs trained at several seeds (the noise band's spread). `values`: {name: a number, a list
-    of one number per seed, or an array of one value per test image} for claims about something other than a run's
-    score (a rule, a loss turned into a per-pixel error, ...). `tests`: {label: dataset} for runs scored on test
-    images of their own (another split): their per-image comparisons resample each side on its own (an unpaired
-    bootstrap) and the image-blind gate reads each run's own test set. Per-image scores are computed once per run
-    and kept on this object."""
+    `runs`: {label: FitResult, or a list of FitResults (the arm at each seed)}. `test`: the (unaugmented) dataset
+    every run is scored on. `values`: {name: a number (fixed), a list of one number per seed, or an array of one
+    value per test image (a 1-D numpy array; a 2-D one is (seeds, images))} for claims about something other than a
+    run's score. `tests`: {label: dataset} for runs scored on test images of their own (another split): their
+    per-image comparisons resample each side on its own. `reference`: the label of the notebook's family reference
+    (trained at the most seeds): its seed spread joins the pool of every row whose arms share its family and
+    recipe. Per-image scores are computed once per run and kept on this object."""
 
     runs: dict
     test: object
-    seeds: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     tests: dict = field(default_factory=dict)  # {label: its own test set} for runs scored on other images
+    reference: str | None = None
     _scores: dict = field(default_factory=dict, init=False, repr=False)
     _blind: dict = field(default_factory=dict, init=False, repr=False)
+
+    def arm(self, label: str) -> list:
+        """The runs of arm `label`, one per seed."""
+        if label not in self.runs:
+            raise KeyError(f"no run labelled {label!r}; runs: {sorted(self.runs)}")
+        runs = self.runs[label]
+        return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
     def test_of(self, label: str):
         """The test set run `label` is scored on: its own (`tests`), else the shared one."""
         return self.tests.get(label, self.test)
 
-    def per_image(self, label: str) -> dict:
-        """Per-image scores of run `label`'s network on its test set (in order), computed once."""
-        if label not in self._scores:
-            if label not in self.runs:
-                raise KeyError(f"no run labelled {label!r}; runs: {sorted(self.runs)}")
-            run, test = self.runs[label], self.test_of(label)
+    def scores_of(self, run, test) -> dict:
+        """Per-image scores of one run's network on `test` (in order), computed once."""
+        key = (id(run), id(test))
+        if key not in self._scores:
             if stored_on(run, test):  # what the evidence store keeps, computed by the same `evaluate`
-                self._scores[label] = run.per_image
+                self._scores[key] = run.per_image
             elif run.model is None:
-                raise ValueError(f"run {label!r} keeps no weights and its stored scores are on another test split "
-                                 f"({len(run.per_image or {})} scores): judge it on the split it was scored on")
+                raise ValueError(f"run {run.config.experiment!r} keeps no weights and its stored scores are on "
+                                 f"another test split ({len(run.per_image or {})} scores): judge it on its own split")
             else:
-                self._scores[label] = evaluate(Maps(run.model).eval(), test, per_image=True)[1]
-        return self._scores[label]
+                self._scores[key] = evaluate(Maps(run.model).eval(), test, per_image=True)[1]
+        return self._scores[key]
+
+    def per_image(self, label: str) -> dict:
+        """Per-image scores of arm `label`'s first run (the one its figures show)."""
+        return self.scores_of(self.arm(label)[0], self.test_of(label))
+
+    def per_image_arm(self, label: str, metric: str) -> np.ndarray:
+        """(seeds, images): `metric` of every run of arm `label` on its test set."""
+        return np.stack([np.asarray(self.scores_of(r, self.test_of(label))[metric], np.float64)
+                         for r in self.arm(label)])
 
     def blind(self, label: str | None = None) -> dict:
         """`blind_scores` of run `label`'s test set (default: the shared one), computed once per test set."""
@@ -258,71 +356,75 @@ class Evidence:
         return self._blind[key][1]
 
     def beats_blind(self, label: str, metric: str, band: float) -> bool:
-        """Whether run `label`'s mean `metric` beats the best image-blind output's on its test set by more than
+        """Whether arm `label`'s mean `metric` beats the best image-blind output's on its test set by more than
         `band`."""
-        ours = float(np.nanmean(self.per_image(label)[metric]))
+        ours = float(np.nanmean(self.per_image_arm(label, metric)))
         blind = float(np.nanmean(self.blind(label)[metric]))
         return (ours - blind) * better_sign(metric) > band
 
-    def _spread(self, row: Row, metric: str):
-        """The metric over the reference's seeds (B's, else A's), when one of them was trained at two or more."""
-        for label in (row.b, row.a):
-            if label in self.seeds and len(self.seeds[label]) >= 2:
-                return [r.final[metric] for r in self.seeds[label]]
-        return None
+    def _per_run(self, label: str, metric: str, per_image: bool) -> np.ndarray:
+        """`metric` of each run of arm `label`: the mean over its test images, or its final score."""
+        if per_image:
+            with np.errstate(all="ignore"):
+                return np.nanmean(self.per_image_arm(label, metric), axis=1)
+        return np.asarray([float(r.final[metric]) for r in self.arm(label)])
 
-    def _side(self, label: str, metric: str):
-        """One side of a comparison: a per-image array, or (value, [per-seed values] or None)."""
+    def _pool(self, row: Row, per_image: bool) -> list:
+        """The reference arm's per-seed scores, when it is neither side of the row and shares their family and
+        recipe."""
+        ref = self.reference
+        if ref is None or ref in (row.a, row.b) or ref not in self.runs:
+            return []
+        sides = [self.arm(x)[0] for x in (row.a, row.b) if x in self.runs and x not in self.values]
+        r0 = self.arm(ref)[0]
+        if not sides or any((family_of(r), recipe_of(r)) != (family_of(r0), recipe_of(r0)) for r in sides):
+            return []
+        if row.metric not in (self.scores_of(r0, self.test_of(ref)) if per_image else r0.final):
+            return []
+        return [self._per_run(ref, row.metric, per_image)]
+
+    def _side(self, label: str, metric: str, per_image: bool):
+        """One side of a comparison as `evalib.claims.compare` takes it."""
         if label in self.values:
             v = self.values[label]
             arr = np.asarray(v, dtype=np.float64)
-            if arr.ndim == 1 and arr.size == len(self.test) and not isinstance(v, list):
+            if isinstance(v, np.ndarray) and arr.ndim == 1 and arr.size == len(self.test):
+                return arr[None, :]  # one value per test image, from one run
+            if isinstance(v, np.ndarray) and arr.ndim == 2:
                 return arr
             if arr.ndim == 1 and arr.size > 1:
-                return float(arr[0]), [float(x) for x in arr]
-            return float(arr.reshape(-1)[0]), None
+                return arr  # one value per seed
+            return float(arr.reshape(-1)[0])
         if label in self.runs:
-            return float(self.runs[label].final[metric]), None
+            return self.per_image_arm(label, metric) if per_image else self._per_run(label, metric, False)
         raise KeyError(f"{label!r} is neither a run nor a value; runs: {sorted(self.runs)}, values: {sorted(self.values)}")
 
     def judge_row(self, row: Row) -> Verdict:
-        """One row judged (see the module's docstring for which band applies)."""
-        compared = [self.runs[x] for x in (row.runs or (row.a, row.b)) if x in self.runs and x not in self.values]
-        sign, gated = row.sign(), False
-        per_image = (row.a in self.runs and row.b in self.runs and row.a not in self.values
-                     and row.b not in self.values and row.metric in self.per_image(row.a))
-        if per_image:
-            a, b = self.per_image(row.a)[row.metric], self.per_image(row.b)[row.metric]
-            spread = self._spread(row, row.metric)
-            if self.test_of(row.a) is self.test_of(row.b):
-                ours, band, word = judge(a, b, sign, seeds=spread)
-            else:  # other images on each side: each resampled on its own
-                ours = float(np.nanmean(a) - np.nanmean(b))
-                band = max([unpaired_bootstrap(a, b)] + ([seed_spread(spread)] if spread else []))
-                word = verdict(ours, band, sign)
-            a_value, b_value = float(np.nanmean(a)), float(np.nanmean(b))
-            if word != WITHIN_NOISE and not (self.beats_blind(row.a, row.metric, band)
-                                             or self.beats_blind(row.b, row.metric, band)):
-                word, gated = WITHIN_NOISE, True
-        else:
-            a, b = self._side(row.a, row.metric), self._side(row.b, row.metric)
-            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-                ours, band, word = judge(a, b, sign)
-                a_value, b_value = float(np.nanmean(a)), float(np.nanmean(b))
-            else:
-                if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                    raise ValueError(f"claim {row.id!r}: one side is per image, the other a single number")
-                (a_value, a_seeds), (b_value, b_seeds) = a, b
-                spread = b_seeds or a_seeds or self._spread(row, row.metric)
-                ours = a_value - b_value
-                if spread is None or len(spread) < 2:
-                    band, word = float("inf"), WITHIN_NOISE
-                else:
-                    ours, band, word = judge(a_value, b_value, sign, seeds=spread)
-        note = f"neither run beats an image-blind output on {row.metric}" if gated else ""
-        return Verdict(row, a_value, b_value, float(ours), float(band), word, reproduced(row, word, gated),
-                       budget_of(compared) if compared else "", convergence(compared, row.track or row.metric, band,
-                                   relative_to=a_value if row.track and row.track != row.metric else None), note)
+        """One row judged (see the module's docstring)."""
+        both_runs = all(x in self.runs and x not in self.values for x in (row.a, row.b))
+        arms = {x: self.arm(x) for x in (row.a, row.b) if x in self.runs and x not in self.values}
+        compared = [r for side in arms.values() for r in side] or [r for x in row.runs for r in self.arm(x)]
+        note = []
+        if both_runs:
+            check_factor(row, arms[row.a][0], arms[row.b][0])
+            where = {trained_on(r) for r in compared}
+            if len(where) > 1:
+                note.append("arms trained on " + " and ".join(sorted(where)))
+        per_image = both_runs and row.metric in self.per_image(row.a)
+        a, b = self._side(row.a, row.metric, per_image), self._side(row.b, row.metric, per_image)
+        paired = self.test_of(row.a) is self.test_of(row.b)
+        c = compare(a, b, pool=self._pool(row, per_image), paired=paired)
+        word, gated = verdict(c.diff, c.band, row.sign()), False
+        if per_image and word != WITHIN_NOISE and not (self.beats_blind(row.a, row.metric, c.band)
+                                                      or self.beats_blind(row.b, row.metric, c.band)):
+            word, gated = WITHIN_NOISE, True
+            note.insert(0, f"neither run beats an image-blind output on {row.metric}")
+        if not c.seeds_known and math.isfinite(c.band) and (c.seeds_a or c.seeds_b):
+            note.append("one run a side: the band holds the test images' noise alone")
+        recipes = {recipe_of(r) for r in compared}
+        return Verdict(row, c, word, reproduced(row, word, c, gated), "/".join(sorted(recipes)),
+                       budget_of(compared) if compared else "", half_budget(row, arms, word) if arms else "",
+                       "; ".join(note))
 
     def judge(self, rows) -> list[Verdict]:
         """Every row judged, in order; two rows with one id are refused."""
