@@ -206,7 +206,9 @@ class Comparison:
     @property
     def ratio(self) -> float:
         """|diff| / band: how many bands the difference spans (inf for a band of 0)."""
-        return abs(self.diff) / self.band if self.band > 0 else float("inf")
+        if self.band > 0:
+            return abs(self.diff) / self.band
+        return 0.0 if self.diff == 0 else float("inf")
 
 
 def _side(x):

@@ -137,6 +137,24 @@ def checkerboard_score(pred: torch.Tensor, true: torch.Tensor, eps: float = 1e-1
     return float(nyquist_share(pred).mean() / (nyquist_share(true).mean() + eps))
 
 
+VISIBLE_STEP = 1 / 255  # neighbours one grey level apart: the faintest checkerboard an 8-bit picture of the depth
+#                         code can show at all, so a score below its threshold is a pattern no grid can display
+
+
+def visible_checkerboard(true: torch.Tensor, step: float = VISIBLE_STEP) -> float:
+    """The checkerboard score (`checkerboard_score`) of the true depth maps with a checkerboard of `step` between
+    neighbours added: the score a just-visible pattern reaches on these maps, the threshold for "visible".
+
+    >>> y = torch.linspace(0, 1, 32).repeat(4, 32, 1)  # smooth ramps, (4, 32, 32)
+    >>> visible_checkerboard(y) > 1
+    True
+    """
+    x = _images(true).float()
+    h, w = x.shape[-2:]
+    board = ((torch.arange(h).view(-1, 1) + torch.arange(w)) % 2 * 2 - 1).to(x) * (step / 2)
+    return checkerboard_score((x + board).clamp(0, 1), x)
+
+
 def batch_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """Every score of an (N, 2, H, W) prediction in [0, 1] (channel 0 mask, channel 1 depth code) against its target.
 

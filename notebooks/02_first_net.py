@@ -28,7 +28,9 @@
 # the write-up's: they are what this notebook is about. Everything else follows the project's sound
 # recipe (`TrainConfig`'s defaults): AdamW with weight decay 1e-4, a One Cycle schedule whose peak is
 # the rate the range test picks, and a **sigmoid** on the outputs instead of the write-up's per-image
-# min-max scaling. The section "Why a sigmoid" below measures why.
+# min-max scaling. The section "Why a sigmoid" below measures why. Every claim is also judged a second
+# time on DNN1 trained under the write-up's own optimisation (Adam at its constant 2e-4, no weight
+# decay), so a verdict that differs from the write-up can be told apart from a verdict on another recipe.
 
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
@@ -62,7 +64,7 @@ from torch.utils.data import DataLoader
 from evalib import experiment as ex
 from evalib.claims import DOES_NOT_HOLD, WITHIN_NOISE
 from evalib.baselines import shortcut_baselines
-from evalib.metrics import PooledScores
+from evalib.metrics import PooledScores, visible_checkerboard
 from evalib.models import count_params, create, receptive_field
 from evalib.models.layers import MinMax
 from evalib.plots import history_curves
@@ -76,19 +78,24 @@ print(s)
 # %% [markdown]
 # ## The claims
 # The write-up's three observations about DNN1, declared before anything trains and judged at the end. Each
-# claim compares two numbers and calls the difference *holds*, *does not hold* or *within noise*;
-# the band is the spread of the same number over the two seeds (without two seeds there is no band,
-# and the verdict stays *within noise*). The column *write-up reproduced?* reads the verdict back
-# against what the write-up saw.
+# claim compares two numbers and calls the difference *holds*, *does not hold* or *within noise*. DNN1 is
+# trained at three seeds per recipe; the band is a 95 % Student's t interval of the mean over those seeds
+# (`evalib.claims.compare`), so a verdict never rests on one lucky run. The column *write-up reproduced?*
+# reads the verdict back against what the write-up saw; each claim appears twice, under our recipe and
+# under the write-up's.
 #
 # - **It learns**: the last epoch's train loss against the first epoch's.
 # - **No overfitting**: the test loss against the train loss at the end, both as a mean absolute error
 #   per pixel (a summed loss reported per batch depends on how many images the batch holds). The train
 #   loss is the mean over the last epoch on augmented images while the weights still move; the test
 #   loss is taken on unaugmented images after it. Our comparison asks whether DNN1 *overfits*, so the
-#   write-up's "test close to train" is reproduced when that does not hold or is within noise.
+#   write-up's "test close to train" is reproduced when that does not hold, or when it is within noise
+#   and the whole interval lies within 10 % of the train error (the margin we read "close" as).
 # - **Checkerboard**: the score is the depth map's share of energy at the pixel-period frequencies
-#   over the same share in the true maps, so the target itself scores 1.
+#   over the same share in the true maps, so the target itself scores 1. "Visible" needs a threshold:
+#   the score of the true maps with the faintest checkerboard an 8-bit picture can show added to them
+#   (neighbours one grey level apart, `evalib.metrics.visible_checkerboard`). Below it, no output grid
+#   can display the pattern.
 
 # %%
 ROWS = [
@@ -100,21 +107,26 @@ ROWS = [
            within="DNN1's train loss moved from {B} to {A}, within noise of no change"),
     ex.Row("dnn1_no_overfit", "DNN1 overfits: its test loss ends above its train loss (error per pixel)",
            "no overfitting: test close to train", "test per pixel", "train per pixel", "loss_px",
-           direction="a > b", agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE), runs=("dnn1",), track="test_loss",
+           direction="a > b", agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE), margin=0.1, runs=("dnn1",),
+           track="test_loss",
            holds="its test error per pixel ({A}) ends above its train error ({B}) beyond noise: it overfits, "
                  "unlike the write-up",
            fails="its test error per pixel ({A}) ends below its train error ({B}): no overfitting, as the write-up "
                  "saw (the train loss averages a whole epoch of augmented images while the net still learns)",
-           within="its test and train errors per pixel ({A} and {B}) are within noise: no sign of overfitting, "
-                  "as the write-up saw"),
-    ex.Row("dnn1_checkerboard", "DNN1's depth maps show a checkerboard: checkerboard score above the target's",
-           "visible in the output grids", "dnn1", "target", "checkerboard", direction="a > b",
-           holds="its depth maps carry a checkerboard pattern (score {A}; the target scores 1), as the write-up saw",
-           fails="its depth maps have less pixel-period pattern than the true ones (score {A}): no checkerboard, "
-                 "unlike the write-up (with a sigmoid output and One Cycle the transposed convolution's "
-                 "interleaved sub-grids get trained to agree)",
-           within="its checkerboard score ({A}) is within noise of the target's 1"),
+           within="its test and train errors per pixel ({A} and {B}) are within noise: no sign of overfitting"),
+    ex.Row("dnn1_checkerboard", "DNN1's depth maps show a visible checkerboard: checkerboard score above that of "
+           "the true maps with a one-grey-level checkerboard added", "visible in the output grids", "dnn1",
+           "visible", "checkerboard", direction="a > b", runs=("dnn1",),
+           holds="its depth maps carry a visible checkerboard (score {A} against {B} for the faintest pattern an "
+                 "8-bit picture shows), as the write-up saw",
+           fails="its depth maps carry less pixel-period pattern ({A}) than the faintest visible one ({B}): no "
+                 "visible checkerboard, unlike the write-up",
+           within="its checkerboard score ({A}) is within noise of the faintest visible pattern's ({B})"),
 ]
+WRITEUP_ARMS = {"dnn1": "dnn1 (write-up)", "last train loss": "last train loss (write-up)",
+                "first train loss": "first train loss (write-up)", "test per pixel": "test per pixel (write-up)",
+                "train per pixel": "train per pixel (write-up)"}
+ROWS += [ex.under_writeup(r, **WRITEUP_ARMS) for r in list(ROWS)]
 
 
 # %% [markdown]
@@ -181,14 +193,17 @@ print(f"suggested learning rate: {finder.suggestion:.2g} -> One Cycle peak {lr:g
 # %% [markdown]
 # ## Training DNN1
 # The run follows the sound recipe with the range test's rate as the One Cycle peak (the recipe's own
-# default peak is 2e-3). It is trained at two seeds in the `cpu` and `full` profiles (one in `smoke`):
-# how far two runs that differ only in their random start land apart is the noise band of every
-# verdict below. The runs log to TensorBoard under `runs/02_first_net/`.
+# default peak is 2e-3). It is trained at three seeds in the `cpu` and `full` profiles (one in `smoke`):
+# how far runs that differ only in their random start land apart is part of every verdict's band.
+# The same network is trained again under the write-up's optimisation, at three seeds too. The runs
+# log to TensorBoard under `runs/02_first_net/`.
 
 # %%
-# the plan's run (evalib/plan.py), at its seeds
+# the plan's runs (evalib/plan.py), at their seeds
 runs = ex.run_seeds(s, "dnn1_l1sum", label="dnn1 L1(sum)", retrain=retrain, notebook=NOTEBOOK)
-seed_runs = list(runs.values())
+writeup_runs = ex.run_seeds(s, "dnn1_l1sum_writeup", label="dnn1 L1(sum), write-up recipe", retrain=retrain,
+                            notebook=NOTEBOOK)
+seed_runs, writeup_seeds = list(runs.values()), list(writeup_runs.values())
 run = seed_runs[0]
 display(run.frame())
 
@@ -200,7 +215,7 @@ ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the c
 # The write-up showed TensorBoard's train and test loss curves; here they are per epoch, for each seed.
 
 # %%
-history_curves({k: r.history for k, r in runs.items()}, keys=("train_loss", "test_loss"));
+history_curves({k: r.history for k, r in {**runs, **writeup_runs}.items()}, keys=("train_loss", "test_loss"));
 ex.prediction_figure(run, test, n=8);
 
 # %%
@@ -269,12 +284,19 @@ ex.beside_writeup([
 # Each row below was declared at the top; here it meets the runs' numbers.
 
 # %%
-px = [pixel_losses(r) for r in seed_runs]
-evidence = ex.Evidence({"dnn1": run}, test, seeds={"dnn1": seed_runs}, values={
-    "last train loss": [r.history[-1]["train_loss"] for r in seed_runs],
-    "first train loss": [r.history[0]["train_loss"] for r in seed_runs],
-    "test per pixel": [p.final["test_px"] for p in px], "train per pixel": [p.final["train_px"] for p in px],
-    "target": 1.0})
+def loss_values(arm: list, suffix: str = "") -> dict:
+    """Each seed's first and last train loss and its final losses per pixel, named as the rows name them."""
+    px = [pixel_losses(r) for r in arm]
+    return {f"last train loss{suffix}": [r.history[-1]["train_loss"] for r in arm],
+            f"first train loss{suffix}": [r.history[0]["train_loss"] for r in arm],
+            f"test per pixel{suffix}": [p.final["test_px"] for p in px],
+            f"train per pixel{suffix}": [p.final["train_px"] for p in px]}
+
+
+true_depth = torch.stack([test[i][1][1] for i in range(len(test))])
+visible = visible_checkerboard(true_depth[torch.isfinite(true_depth).flatten(1).all(1)])
+evidence = ex.Evidence({"dnn1": seed_runs, "dnn1 (write-up)": writeup_seeds}, test, values={
+    **loss_values(seed_runs), **loss_values(writeup_seeds, " (write-up)"), "visible": visible})
 judged = evidence.judge(ROWS)
 
 # %% [markdown]

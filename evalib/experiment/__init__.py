@@ -16,18 +16,18 @@
 from .display import (Scale, band, beside_writeup, claims_markdown, conclude, headline, images_at,
                       prediction_figure, show_net, show_runs, tally, tensorboard)
 from .runs import (SCORE_COLUMNS, cached_run, config, cost, headless, here_speed, job_plan, lr_steps, maps_model, obtain,
-                   planned, range_test, run, run_key, run_seeds, runs_dir, scores, seeds, settings, stored_predictions, test_split, train,
+                   planned, range_test, run, run_key, run_seeds, runs_dir, scores, settings, stored_predictions, test_split, train,
                    train_seeds, train_split)
 from .speed import Speed, training_speed
 from .verdicts import (AGREES, CANNOT_TELL, CHANGES_AT_HALF, DISAGREES, FACTORS, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN,
                        NOT_TESTED, REPRODUCED, SAME_AT_HALF, Evidence, Row, Verdict, blind_scores, budget_of,
-                       half_budget, images_seen, reproduced, unobserved)
+                       half_budget, images_seen, reproduced, under_writeup, unobserved)
 
 __all__ = ["AGREES", "CANNOT_TELL", "CHANGES_AT_HALF", "DISAGREES", "FACTORS", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED",
            "NOT_TESTED", "SAME_AT_HALF", "SCORE_COLUMNS", "Evidence", "Row", "Scale", "Verdict", "band", "beside_writeup",
            "blind_scores", "budget_of", "cached_run", "claims_markdown", "conclude", "config", "half_budget",
            "headless", "headline", "images_at", "images_seen", "lr_steps", "maps_model", "prediction_figure",
            "planned", "range_test", "reproduced", "run", "run_key", "run_seeds", "runs_dir", "Speed", "cost", "here_speed", "job_plan", "obtain",
-           "stored_predictions", "scores", "seeds", "settings", "show_net",
+           "stored_predictions", "scores", "settings", "show_net",
            "show_runs", "tally", "tensorboard", "test_split", "train", "train_seeds", "train_split", "training_speed",
-           "unobserved"]
+           "under_writeup", "unobserved"]

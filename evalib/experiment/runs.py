@@ -201,8 +201,7 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
          notebook: str | None = None) -> dict:
     """The plan's run `name` at each of its seeds: {label: FitResult}, read from the evidence store or trained.
 
-    A reference (trained at several seeds) is labelled "label (seed k)", another run "label" (default: the run's
-    name). `seeds` picks some of them; `notebook` the seeds that notebook reads (`Planned.seeds_for`). `retrain`
+    Each is labelled "label (seed k)" (default label: the run's name). `seeds` picks some of them; `notebook` the seeds that notebook reads (`Planned.seeds_for`). `retrain`
     skips the shipped store and trains here (a run already trained here is read from the local store)."""
     entry = plan.get(name)
     label = label or name
@@ -210,9 +209,7 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
         entry.seeds_for(notebook, s.profile) if notebook else entry.seeds(s.profile))
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
     weights = notebook in entry.needs_weights
-    return {f"{label} (seed {k})" if entry.reference else label: obtain(plan.config(s, entry, k, lr), name, retrain,
-                                                                          weights=weights)
-            for k in wanted}
+    return {f"{label} (seed {k})": obtain(plan.config(s, entry, k, lr), name, retrain, weights=weights) for k in wanted}
 
 
 def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False, notebook: str | None = None):
@@ -333,11 +330,6 @@ def train(configs: dict, cache: bool = True) -> dict:
         print(f"{label}: {results[label].config.epochs} epochs in {time.perf_counter() - t0:.0f} s -> "
               f"{results[label].run_dir}")
     return results
-
-
-def seeds(s: TrainConfig) -> tuple[int, ...]:
-    """Training seeds of a reference run: two in the cpu and full profiles (for a noise band), one in smoke."""
-    return (0,) if s.profile == "smoke" else (0, 1)
 
 
 def train_seeds(label: str, cfg, seed_list) -> dict:

@@ -29,7 +29,7 @@ All state lives in the `Evidence` object a notebook creates; nothing is kept at 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -107,6 +107,15 @@ class Row:
         from ..claims import claimed_sign
 
         return claimed_sign(self.direction) if self.direction is not None else better_sign(self.metric)
+
+
+def under_writeup(row: Row, **labels) -> Row:
+    """The same claim judged again on the arms trained under the write-up's recipe: its id ends in "_writeup", its
+    words say so, and `labels` renames the arms (and the runs a row on values reports), e.g. dnn1="dnn1 (write-up)".
+    """
+    rename = lambda x: labels.get(x, x)  # noqa: E731
+    return replace(row, id=f"{row.id}_writeup", claim=f"{row.claim}, under the write-up's recipe", a=rename(row.a),
+                   b=rename(row.b), runs=tuple(rename(x) for x in row.runs))
 
 
 @dataclass
@@ -392,8 +401,8 @@ class Evidence:
                 return arr[None, :]  # one value per test image, from one run
             if isinstance(v, np.ndarray) and arr.ndim == 2:
                 return arr
-            if arr.ndim == 1 and arr.size > 1:
-                return arr  # one value per seed
+            if isinstance(v, (list, tuple)):
+                return arr.reshape(-1)  # one value per seed
             return float(arr.reshape(-1)[0])
         if label in self.runs:
             return self.per_image_arm(label, metric) if per_image else self._per_run(label, metric, False)
