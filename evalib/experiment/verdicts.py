@@ -52,7 +52,9 @@ SOUND, WRITEUP = "sound", "writeup"  # the recipes a row's arms were trained und
 # arms (besides IGNORED) makes the row compare two things at once, and judging refuses it
 FACTORS = {"model": {"model", "model_options"}, "loss": {"loss"}, "inputs": {"inputs"}, "budget": {"epochs"},
            "split": {"split_mode"}, "recipe": {"optimizer", "weight_decay", "schedule", "lr", "stages"},
-           "seed": set(), "none": set()}
+           "seed": set(), "none": set(),
+           # a network against another in the same training time: the faster one sees more epochs, by design
+           "model, equal time": {"model", "model_options", "epochs"}}
 # fields that do not decide what a run learns, or that tell runs apart by name
 IGNORED = {"seed", "experiment", "name", "out", "resume", "progress", "stop_after", "log_images", "log_graph",
            "device", "amp", "channels_last", "best_metric", "workers", "data"}
