@@ -5,7 +5,8 @@
                       precision, images, wall time) and the SHA-256 of the files below; written last
         scores.npz    per-image test scores (iou, dice, rmse_m, ...): what every table and claim reads
         preview.npz   the first 32 test predictions as uint8, with the sample ids they belong to
-        weights.pt    the network's weights in float16, for networks under WEIGHTS_LIMIT parameters (the DNN family)
+        weights.pt    the network's weights in float16: seed 0 of networks under WEIGHTS_LIMIT parameters (every
+                      network but ResNet18-ED); the other seeds keep their scores, preview and history
     evidence/<profile>/range-tests/<name>.json    an LR range test, keyed the same way
 
 The repository ships `evidence/` (`store_root()`); runs a notebook trains here go to a local store under runs/
@@ -36,7 +37,7 @@ from .paths import repo_root, runs_root
 from .safeio import atomic_write_text, fsync_dir
 
 FORMAT = 1
-WEIGHTS_LIMIT = 1_000_000  # networks with fewer parameters keep their weights (float16) in the store
+WEIGHTS_LIMIT = 3_000_000  # seed 0 of networks with fewer parameters keeps its weights (float16) in the store
 PREVIEW = 32  # test images whose predictions an entry keeps
 ENTRY_FILES = ("scores.npz", "preview.npz", "weights.pt")
 
@@ -160,8 +161,9 @@ def _sample_ids(test, n: int) -> np.ndarray:
 def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict, weights: bool | None = None) -> Path:
     """Store a finished run (`FitResult`) as entry `dest`, atomically; returns `dest`.
 
-    `weights`: keep the network's weights (float16); None: where it has fewer than WEIGHTS_LIMIT parameters (the
-    shipped store's rule; the local store keeps them always). Its per-image scores and preview come from the
+    `weights`: keep the network's weights (float16); None: for seed 0 of a network with fewer than WEIGHTS_LIMIT
+    parameters (the shipped store's rule: figures, photographs and checks need one network of each run; the
+    local store keeps them always). Its per-image scores and preview come from the
     weights as stored: float16-rounded where they are kept, the trained weights otherwise."""
     from .models import count_params
     from .train.loop import build_model
@@ -170,7 +172,7 @@ def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict,
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     params = count_params(result.model)
-    keep = params < WEIGHTS_LIMIT if weights is None else bool(weights)
+    keep = (params < WEIGHTS_LIMIT and result.config.seed == 0) if weights is None else bool(weights)
     model = result.model
     if keep:  # score what is stored: the float16 weights, read back as float32
         state = _rounded(result.model)

@@ -189,7 +189,8 @@ POOLED_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta2", 
                "delta2_near", "delta3_near", "delta1_median_scaled", "log_grad_err")
 # per-image values `PooledScores.per_image` keeps when asked
 PER_IMAGE_KEYS = ("iou", "dice", "rmse_m", "mae_m", "abs_rel", "delta1", "delta1_near", "delta1_median_scaled",
-                  "ssim", "log_grad_err")
+                  "ssim", "log_grad_err", "depth_edges", "depth_flat")
+FLAT_TOL = 0.02  # depth_flat: the share of a predicted depth map's pixels within this of its median code
 
 
 def log_gradient_error(pred_m: torch.Tensor, true_m: torch.Tensor) -> torch.Tensor:
@@ -205,6 +206,11 @@ def log_gradient_error(pred_m: torch.Tensor, true_m: torch.Tensor) -> torch.Tens
     dx = ((lp[..., :, 1:] - lp[..., :, :-1]) - (lt[..., :, 1:] - lt[..., :, :-1])).abs().flatten(1)
     dy = ((lp[..., 1:, :] - lp[..., :-1, :]) - (lt[..., 1:, :] - lt[..., :-1, :])).abs().flatten(1)
     return torch.cat([dx, dy], 1).mean(1)
+
+
+def _edge_energy(depth: torch.Tensor) -> torch.Tensor:
+    """Each map's mean absolute difference of neighbouring pixels, across plus down: (N, H, W) -> (N,)."""
+    return sum((depth.diff(dim=d)).abs().flatten(1).mean(1) for d in (-1, -2))
 
 
 def _median(x: torch.Tensor) -> torch.Tensor:
@@ -335,7 +341,11 @@ class PooledScores:
                     "delta1_near": per(row["near_delta1"], near_n),
                     "delta1_median_scaled": torch.where(whole, row["median_delta1"] / pixels, nan),
                     "ssim": torch.where(whole, row["ssim_sum"], nan),
-                    "log_grad_err": torch.where(whole, row["log_grad"], nan)}
+                    "log_grad_err": torch.where(whole, row["log_grad"], nan),
+                    # the predicted depth map's own texture and flatness (notebook 10 tells blur from collapse)
+                    "depth_edges": torch.where(whole, _edge_energy(pc), nan),
+                    "depth_flat": torch.where(whole, ((pc - _median(pc.flatten(1)).view(-1, 1, 1)).abs() < FLAT_TOL)
+                                              .flatten(1).double().mean(1), nan)}
             for k in PER_IMAGE_KEYS:
                 self._per_image[k].extend(each[k].cpu().tolist())
 

@@ -60,7 +60,7 @@ class Planned:
     reference: bool = False  # a family's reference: REFERENCE_SEEDS seeds (else ARM_SEEDS)
     epochs_scale: float = 1.0  # its budget: this many times the profile's epochs
     first_seed_only: tuple[str, ...] = ()  # notebooks that read seed 0 of a reference alone
-    # notebooks that need the run's network itself (photographs scored, whole test sets predicted), not only its
+    # notebooks that need seed 0's network itself (photographs scored, whole test sets predicted), not only the
     # stored scores and preview: where the shipped store keeps no weights (WEIGHTS_LIMIT), they train it here
     needs_weights: tuple[str, ...] = ()
     recipe: str = "sound"  # the optimisation: "sound" (AdamW, One Cycle) or "writeup" (`WRITEUP`)
@@ -123,11 +123,10 @@ _ENTRIES = [
     Planned("dnn2_l1msssim", ("09_l1_msssim",), loss="all:0.16*l1+0.84*msssim"),
     Planned("dnn2_adaptive", ("09_l1_msssim",), loss=f"mask:auto({MAX_WEIGHT})*mse+depth:ssim"),
     Planned("unet_ed_custom", ("10_encoder_decoder",), model="unet_ed", options={"log_graph": False}, reference=True,
-            needs_weights=("10_encoder_decoder",), about="the encoder-decoder family's reference"),
-    Planned("resnet18_ed_custom", ("10_encoder_decoder",), model="resnet18_ed", options={"log_graph": False},
-            needs_weights=("10_encoder_decoder",)),
+            about="the encoder-decoder family's reference"),
+    Planned("resnet18_ed_custom", ("10_encoder_decoder",), model="resnet18_ed", options={"log_graph": False}),
     Planned("resnet18_ed_noskips", ("10_encoder_decoder",), model="resnet18_ed",
-            options={"model_options": {"skips": False}, "log_graph": False}, needs_weights=("10_encoder_decoder",)),
+            options={"model_options": {"skips": False}, "log_graph": False}),
     Planned("unet_sound_random", ("11_unseen",), model="unet_ed", loss=SOUND, options={"split_mode": "random"},
             needs_weights=("11_unseen",), about="the sound recipe on the write-up's random split"),
     Planned("unet_sound_heldout", ("11_unseen",), model="unet_ed", loss=SOUND, options={"split_mode": "heldout"},

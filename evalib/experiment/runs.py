@@ -208,8 +208,9 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
     wanted = tuple(seeds) if seeds is not None else (
         entry.seeds_for(notebook, s.profile) if notebook else entry.seeds(s.profile))
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
-    weights = notebook in entry.needs_weights
-    return {f"{label} (seed {k})": obtain(plan.config(s, entry, k, lr), name, retrain, weights=weights) for k in wanted}
+    weights = notebook in entry.needs_weights  # the network itself: of seed 0, the one figures and photographs use
+    return {f"{label} (seed {k})": obtain(plan.config(s, entry, k, lr), name, retrain, weights=weights and k == 0)
+            for k in wanted}
 
 
 def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False, notebook: str | None = None):
