@@ -30,11 +30,12 @@ def main(argv=None) -> int:
                         "those of the notebooks listed (e.g. --retrain 03)")
     r.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     e = sub.add_parser("evidence", help="produce, check or list the evidence store (evidence/<profile>/...)")
-    e.add_argument("action", choices=("build", "check", "list", "plan"),
+    e.add_argument("action", choices=("build", "check", "list", "plan", "rescore"),
                    help="build: train the runs the store lacks, one at a time, each stored as it finishes; check: "
                         "every selected run present, whole, keyed as now, and per-image scores recomputed from "
                         "stored weights; list: what is stored, with provenance; plan: the planned runs, their "
-                        "budgets and the notebooks that read them (evalib/plan.py)")
+                        "budgets and the notebooks that read them (evalib/plan.py); rescore: give stored runs the "
+                        "per-image scores added since they were trained, from their stored weights")
     e.add_argument("--profile", default=None, help="smoke, cpu (the default; list: every profile) or full")
     e.add_argument("--notebooks", default=None, help="the runs these notebooks read (comma list of numbers, e.g. "
                                                      "02,08); default: every planned run")
@@ -43,6 +44,9 @@ def main(argv=None) -> int:
     e.add_argument("--store", default=None, help="the store's folder (default: evidence/, or $DEPTHMASK_EVIDENCE)")
     e.add_argument("--recompute", default="2", metavar="N|all",
                    help="check: recompute the per-image scores of N runs with stored weights (default 2), or all")
+    e.add_argument("--present", action="store_true",
+                   help="check: the runs the store holds only; a missing run is listed as still to train, not as a "
+                        "problem (while a build is under way)")
     e.add_argument("--debug", action="store_true", help="on an error, show the full traceback too")
     a = p.parse_args(argv)
     if a.cmd == "evidence":
@@ -69,6 +73,9 @@ def _evidence(a) -> int:
         if a.action == "build":
             store.build(profile, a.notebooks, a.only, a.store, a.data)
             return 0
+        if a.action == "rescore":
+            store.rescore(profile, a.store, a.data)
+            return 0
         if a.action == "plan":
             from . import plan
 
@@ -84,7 +91,7 @@ def _evidence(a) -> int:
         if a.recompute != "all" and not a.recompute.isdigit():
             raise ValueError(f"--recompute must be a number of runs or 'all'; got {a.recompute!r}")
         problems = store.check(profile, a.notebooks, a.only, None if a.recompute == "all" else int(a.recompute),
-                               a.store, a.data)
+                               a.store, a.data, missing_ok=a.present)
         for line in problems:
             print(f"problem: {line}")
         return 1 if problems else 0

@@ -260,6 +260,49 @@ def read_entry(path: str | Path, data: str | None = None):
                      provenance=meta["provenance"], params=meta.get("params"), key=meta["key"])
 
 
+def add_scores(path: str | Path, test) -> list[str]:
+    """Give a stored entry the per-image scores it lacks (scores added to `evalib.metrics.PER_IMAGE_KEYS` after it
+    was trained), computed from its stored weights on `test`, its test split; the scores it has stay byte for byte.
+    The entry is rewritten atomically, its digests updated and the addition noted in its provenance (`rescored`).
+    Returns the keys added (none: the entry is left untouched); an entry without weights that lacks scores is a
+    ValueError, since nothing but retraining can give them."""
+    from .metrics import PER_IMAGE_KEYS
+
+    path = Path(path)
+    result = read_entry(path, data=None)
+    missing = [k for k in PER_IMAGE_KEYS if k not in result.per_image]
+    if not missing:
+        return []
+    if result.model is None:
+        raise ValueError(f"{path} lacks the scores {missing} and keeps no weights to compute them from: retrain it")
+    with torch.random.fork_rng():
+        fresh = per_image_scores(result.model, test)
+    if len(fresh[missing[0]]) != len(next(iter(result.per_image.values()))):
+        raise ValueError(f"{path}: its scores cover {len(next(iter(result.per_image.values())))} test images, the "
+                         f"test split given {len(fresh[missing[0]])}: pass the split it was scored on")
+    meta = json.loads((path / "entry.json").read_text())
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(path, tmp)
+    try:
+        scores = {**{k: np.asarray(v, np.float64) for k, v in result.per_image.items()},
+                  **{k: np.asarray(fresh[k], np.float64) for k in missing}}
+        np.savez_compressed(tmp / "scores.npz", **scores)
+        meta["files"]["scores.npz"] = _sha256(tmp / "scores.npz")
+        meta["provenance"].setdefault("rescored", []).append(
+            {"added": missing, "commit": commit(), "date": datetime.datetime.now().astimezone().isoformat(
+                timespec="seconds")})
+        atomic_write_text(tmp / "entry.json", json.dumps(meta, indent=1, default=str))
+        old = path.parent / f".{path.name}.old-{os.getpid()}"
+        os.rename(path, old)
+        os.rename(tmp, path)
+        fsync_dir(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return missing
+
+
 def write_range_test(path: str | Path, finder, key: str, prov: dict) -> Path:
     return atomic_write_text(path, json.dumps({"format": FORMAT, "key": key, "lrs": list(finder.lrs),
                                                "losses": list(finder.losses), "smoothed": list(finder.smoothed),

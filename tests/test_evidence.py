@@ -45,13 +45,15 @@ def _retouch(path, metric="iou", by=0.2, keep_digest=False):
 
 @pytest.mark.timeout(600)
 def test_a_built_store_is_replayed_without_training_and_checks_clean(tiny, shipped, monkeypatch, capsys):
-    assert store.build("smoke", notebooks="08", data_path=tiny) == 2  # dnn2_custom and dnn2_residual_custom, seed 0
+    # DNN2 and its residual twin, each under both recipes, seed 0
+    assert store.build("smoke", notebooks="08", data_path=tiny) == 4
     entry = evidence.entry_dir(shipped, "smoke", "dnn2_custom", 0)
     assert {p.name for p in entry.iterdir()} == {"entry.json", "scores.npz", "preview.npz", "weights.pt"}
     assert not list(shipped.rglob(".*tmp*"))  # no temporary folder left
     assert store.check("smoke", notebooks="08", recompute=None, data_path=tiny) == []
     table = store.listing("smoke")
-    assert sorted(table["run"]) == ["dnn2_custom", "dnn2_residual_custom"] and set(table["state"]) == {"ok"}
+    assert sorted(table["run"]) == ["dnn2_custom", "dnn2_custom_writeup", "dnn2_residual_custom",
+                                    "dnn2_residual_custom_writeup"] and set(table["state"]) == {"ok"}
     assert store.build("smoke", notebooks="08", data_path=tiny) == 0  # nothing missing: nothing trains
     capsys.readouterr()
 
@@ -103,6 +105,36 @@ def test_check_fails_on_edited_scores_damaged_files_and_stale_keys(tiny, shipped
     # a missing run is named with the command that trains it
     problems = store.check("smoke", names="dnn2_ce16", data_path=tiny)
     assert "missing" in problems[0] and "evidence build --profile smoke --only dnn2_ce16" in problems[0]
+    # ... unless the store is being built: then a missing run is still to train, not a problem
+    assert store.check("smoke", names="dnn2_ce16", data_path=tiny, missing_ok=True) == []
+    assert "1 planned run(s) not stored yet" in capsys.readouterr().out
+
+
+def test_an_entry_gets_the_scores_added_since_it_was_trained(tiny, shipped):
+    """An entry stored before a per-image score existed: the score is added from its weights, the rest untouched."""
+    store.build("smoke", names="dnn2_residual_custom", data_path=tiny)
+    path = evidence.entry_dir(shipped, "smoke", "dnn2_residual_custom", 0)
+    with np.load(path / "scores.npz") as z:
+        before = {k: z[k].copy() for k in z.files}
+    older = {k: v for k, v in before.items() if k != "depth_flat"}  # as older code stored it
+    np.savez_compressed(path / "scores.npz", **older)
+    meta = json.loads((path / "entry.json").read_text())
+    meta["files"]["scores.npz"] = evidence._sha256(path / "scores.npz")
+    (path / "entry.json").write_text(json.dumps(meta))
+    assert store.rescore("smoke", data_path=tiny) == 1
+    with np.load(path / "scores.npz") as z:
+        after = {k: z[k].copy() for k in z.files}
+    assert sorted(after) == sorted(before) and all(np.array_equal(after[k], before[k], equal_nan=True) for k in after)
+    assert evidence.read_meta(path)["provenance"]["rescored"][0]["added"] == ["depth_flat"]  # digests hold, noted
+    assert store.rescore("smoke", data_path=tiny) == 0  # nothing lacking: untouched
+    (path / "weights.pt").unlink()  # without weights, nothing can give it a new score
+    meta = json.loads((path / "entry.json").read_text())
+    del meta["files"]["weights.pt"]
+    np.savez_compressed(path / "scores.npz", **older)
+    meta["files"]["scores.npz"] = evidence._sha256(path / "scores.npz")
+    (path / "entry.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="keeps no weights"):
+        store.rescore("smoke", data_path=tiny)
 
 
 def test_a_failed_write_leaves_the_old_entry_whole(tiny, shipped, monkeypatch):
@@ -153,13 +185,13 @@ def test_a_cut_run_is_never_stored(tiny, shipped):
 
 @pytest.mark.timeout(900)
 def test_the_shipped_cpu_store_checks_clean_on_a_fresh_build(tmp_path_factory, bg_cache):
-    """What CI runs: the cpu profile's default dataset built afresh, then `evidence check` on the shipped store for
-    the notebooks it covers: every run present and keyed as now, and per-image scores recomputed for two of them."""
+    """What CI runs: the cpu profile's default dataset built afresh, then `evidence check` on the shipped store:
+    every run it holds whole and keyed as now, and per-image scores recomputed for two of them. While the store's
+    build is under way (issue 36), runs not stored yet are listed, not counted as problems."""
     from evalib.data import build
     from evalib.profiles import get_profile
 
-    covered = "02,08"  # the notebooks whose runs the store holds (issue 36 fills in the rest)
     p = get_profile("cpu")
     data = build(tmp_path_factory.mktemp("cpu-data") / "fgbg", count=p.dataset_count, size=p.dataset_size,
                  workers=2, cache_dir=bg_cache, progress=False)
-    assert store.check("cpu", notebooks=covered, recompute=2, data_path=data) == []
+    assert store.check("cpu", recompute=2, data_path=data, missing_ok=True) == []

@@ -104,18 +104,22 @@ def _copy_range_test(s, name: str, root: Path) -> None:
 
 
 def check(profile: str = "cpu", notebooks: str | None = None, names: str | None = None, recompute: int | None = 2,
-          store: str | Path | None = None, data_path: str | Path | None = None) -> list[str]:
+          store: str | Path | None = None, data_path: str | Path | None = None, missing_ok: bool = False) -> list[str]:
     """The problems of the store for the selected runs (an empty list: it passes): each run present, whole, and
     keyed as the plan, code and a fresh build of the dataset key it now; then, for `recompute` of the runs that
     keep weights (None: all), their per-image scores recomputed from the stored weights must match the stored ones
-    (within TOLERANCE per image and MEAN_TOLERANCE on average)."""
+    (within TOLERANCE per image and MEAN_TOLERANCE on average). `missing_ok`: a run not stored yet is printed as
+    still to train, not counted as a problem (a store whose build is under way)."""
     root = Path(store) if store else evidence.store_root()
     s = settings(profile, data_path)
-    problems, with_weights = [], []
+    problems, with_weights, missing = [], [], []
     for entry, nbs in select(notebooks, names):
         lr = None
         if entry.lr_from is not None:
             path = evidence.range_test_path(root, profile, entry.lr_from)
+            if missing_ok and not path.exists():
+                missing.append(f"range test {entry.lr_from}: missing ({path})")
+                continue
             try:
                 found = evidence.read_range_test(path)
             except DamagedEntry as err:
@@ -129,8 +133,9 @@ def check(profile: str = "cpu", notebooks: str | None = None, names: str | None 
         for seed in _seeds(entry, nbs, profile):
             path = evidence.entry_dir(root, profile, entry.name, seed)
             if not path.exists():
-                problems.append(f"{entry.name} seed {seed}: missing ({path}); `python -m evalib evidence build "
-                                f"--profile {profile} --only {entry.name}` trains it")
+                (missing if missing_ok else problems).append(
+                    f"{entry.name} seed {seed}: missing ({path}); `python -m evalib evidence build --profile "
+                    f"{profile} --only {entry.name}` trains it")
                 continue
             try:
                 meta = evidence.read_meta(path)
@@ -151,8 +156,29 @@ def check(profile: str = "cpu", notebooks: str | None = None, names: str | None 
     for name, seed, path, cfg in sample:
         problems += _recompute(name, seed, path, cfg)
     print(f"evidence check, {profile} profile: {len(problems)} problem(s); per-image scores recomputed for "
-          f"{len(sample)} of the {len(with_weights)} runs with weights")
+          f"{len(sample)} of the {len(with_weights)} runs with weights"
+          + (f"; {len(missing)} planned run(s) not stored yet" if missing else ""))
     return problems
+
+
+def rescore(profile: str = "cpu", store: str | Path | None = None, data_path: str | Path | None = None) -> int:
+    """Give every stored entry of `profile` the per-image scores it lacks, from its stored weights
+    (`evalib.evidence.add_scores`); returns how many entries changed. Commit them as any new evidence."""
+    root = Path(store) if store else evidence.store_root()
+    s = settings(profile, data_path)
+    changed = 0
+    for meta_file in sorted(root.glob(f"{profile}/*/seed-*/entry.json")):
+        path = meta_file.parent
+        meta = evidence.read_meta(path)
+        cfg = plan.config(s, meta["name"], meta["seed"], meta["config"]["lr"]) if meta["name"] in plan.PLAN else None
+        if cfg is None:
+            continue
+        added = evidence.add_scores(path, test_split(cfg))
+        if added:
+            changed += 1
+            print(f"{meta['name']} seed {meta['seed']}: added {', '.join(added)}")
+    print(f"evidence rescore, {profile} profile: {changed} entr{'y' if changed == 1 else 'ies'} given new scores")
+    return changed
 
 
 def _recompute(name: str, seed: int, path: Path, cfg) -> list[str]:
