@@ -52,9 +52,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from IPython.display import Markdown, display
 
 from evalib import experiment as ex
+from evalib.metrics import PooledScores
 from evalib.models import summary
 from evalib.plots import history_curves, run_curves
 from evalib.widgets import compare, predict
@@ -101,45 +103,48 @@ ex.show_net("unet_ed", s.size, depth=2);
 # scale (notebook 02 shows why), and the write-up's custom loss (MSE on the mask, SSIM on the depth).
 # The loss stays the write-up's so that test losses compare with its 0.1131 and 0.1549, and so that the
 # DNN2 reference is the very run of notebook 04 (read from the cache in the main job). Each run gets the
-# profile's whole budget. DNN2 and the UNet are trained at two seeds (one in the smoke profile): the
-# spread between seeds is part of the noise bands below. ResNet18-ED, the slowest network here, is
-# trained once with skips and once without. The model graph is left out of TensorBoard: tracing
-# ResNet18 costs seconds per run.
+# profile's whole budget. DNN2 and the UNet, the references of their families, are trained at five seeds,
+# ResNet18-ED with and without skips at three (one of each in the smoke profile); seed k of every network
+# sees the same images in the same order. The model graph is left out of TensorBoard: tracing ResNet18
+# costs seconds per run. The evidence store keeps no ResNet18-ED weights (11.6M parameters, 23 MB a run
+# in float16): what this notebook reads of those runs is their per-image scores and the predictions
+# stored for the first test images.
 
 # %% [markdown]
 # ## The claims
-# - **resnet_better**: ResNet18-ED's test loss against DNN2's, one number per run; the band is the
-#   spread of DNN2's test loss over its two seeds (none in the smoke profile, and then "within noise").
+# Every row varies the network alone and compares the two networks' means over their seeds; the band
+# is a 95 % t interval from the seed spread pooled over both (and, for per-image scores, a paired
+# bootstrap over the test images added).
+#
+# - **resnet_better**: ResNet18-ED's test loss against DNN2's, one number per run.
 # - **resnet_blurry**: ResNet18-ED without skips against ResNet18-ED with skips, on the **edge
 #   energy** of each test image's predicted depth (defined in "Is the depth blurry?" below; lower is
-#   blurrier). The two runs are compared image by image with a paired bootstrap, on the images with
-#   true depth where neither prediction is flat: a collapsed output has little local contrast too, but
-#   it has lost the scene, not blurred it.
+#   blurrier), on the images with true depth where no seed's prediction of either network is flat: a
+#   collapsed output has little local contrast too, but it has lost the scene, not blurred it.
 # - **unet_ed**, **unet_ed_iou**, **unet_ed_rmse**: the UNet against ResNet18-ED at the same number of
-#   images, on the test loss, the mask IoU and the depth RMSE; the band comes from the UNet's two seeds
-#   (and, for IoU and RMSE, a paired bootstrap over the test images). The write-up trained its UNet but
-#   never put it beside ResNet18-ED, so these rows cannot reproduce or contradict it.
+#   images, on the test loss, the mask IoU and the relative depth error. The write-up trained its UNet
+#   but never put it beside ResNet18-ED, so these rows cannot reproduce or contradict it.
 #
 # Every comparison of two architectures should rest on two nets that both draw a mask; the section
 # "Does every net draw a mask?" checks it, and an IoU row whose nets both fail to beat an image-blind
 # mask is held at "within noise" with a note.
 
 # %%
-DNN2, RESNET, NO_SKIPS, UNET = "dnn2 (seed 0)", "resnet18_ed", "resnet18_ed (no skips)", "unet_ed (seed 0)"
-FLAT_TOL, FLAT_SHARE = 0.02, 0.9  # a depth map is flat when this share of its pixels lie this close to its median
+DNN2, RESNET, NO_SKIPS, UNET = "dnn2", "resnet18_ed", "resnet18_ed (no skips)", "unet_ed"
+FLAT_SHARE = 0.9  # a depth map is flat when this share of its pixels lie within FLAT_TOL of its median
 MIN_IMAGES = 2  # images a paired bootstrap needs; with fewer non-flat ones the edge claim has no band
 NEVER = "; the write-up never compared the two"
 ROWS = [
     ex.Row("resnet_better", "ResNet18-ED reaches a lower test loss than DNN2 (custom loss)",
-           "0.1131 at epoch 10 (vs 0.1549)", RESNET, DNN2, "test_loss",
-           holds="ResNet18-ED's test loss ({A}) ends below DNN2's ({B}) beyond the band of DNN2's seeds, as the "
-                 "write-up saw",
-           fails="ResNet18-ED's test loss ({A}) ends above DNN2's ({B}) beyond the band of DNN2's seeds: unlike the "
-                 "write-up, whose ResNet18-ED had seen 320K images by epoch 10",
-           within="ResNet18-ED's and DNN2's test losses ({A} and {B}) are within the band of DNN2's seeds ({band})"),
+           "0.1131 at epoch 10 (vs 0.1549)", RESNET, DNN2, "test_loss", factor="model",
+           writeup_budget="epoch 10: 320K images at 80px",
+           holds="ResNet18-ED's test loss ({A}) ends below DNN2's ({B}) beyond the band, as the write-up saw",
+           fails="ResNet18-ED's test loss ({A}) ends above DNN2's ({B}) beyond the band: unlike the write-up, whose "
+                 "ResNet18-ED had seen 320K images by epoch 10",
+           within="ResNet18-ED's and DNN2's test losses ({A} and {B}) are within noise of each other ({band})"),
     ex.Row("resnet_blurry", "Without skips, ResNet18-ED's depth is blurrier: less edge energy per image",
            "blurry", "edges, no skips", "edges, with skips", "edge_ratio", direction="a < b",
-           runs=(NO_SKIPS, RESNET),
+           runs=(NO_SKIPS, RESNET), factor="none",
            holds="without skips ResNet18-ED's depth has less local contrast than with them (edge ratio {A} vs {B}; "
                  "the truth scores 1): blurrier, as the write-up saw",
            fails="without skips ResNet18-ED's depth has more local contrast than with them (edge ratio {A} vs {B}): "
@@ -151,30 +156,31 @@ ROWS = [
 # %%
 ROWS += [
     ex.Row("unet_ed", "UNet-ED reaches a lower test loss than ResNet18-ED at equal budget", ex.NOT_RUN,
-           UNET, RESNET, "test_loss",
+           UNET, RESNET, "test_loss", factor="model",
            holds="at equal images the UNet's test loss ({A}) is below ResNet18-ED's ({B}) beyond noise" + NEVER,
            fails="at equal images ResNet18-ED's test loss ({B}) is below the UNet's ({A}) beyond noise" + NEVER,
-           within="at equal images the UNet's and ResNet18-ED's test losses ({A} and {B}) are within the band of "
-                  "the UNet's seeds ({band})"),
+           within="at equal images the UNet's and ResNet18-ED's test losses ({A} and {B}) are within noise "
+                  "({band})"),
     ex.Row("unet_ed_iou", "UNet-ED draws better masks than ResNet18-ED at equal budget (IoU)", ex.NOT_RUN,
-           UNET, RESNET, "iou",
+           UNET, RESNET, "iou", factor="model",
            holds="the UNet's masks beat ResNet18-ED's (IoU {A} vs {B} per image)",
            fails="ResNet18-ED's masks beat the UNet's (IoU {B} vs {A} per image)",
            within="the UNet's and ResNet18-ED's masks are alike (IoU {A} vs {B}, {ours} against {band})"),
-    ex.Row("unet_ed_rmse", "UNet-ED places depth better than ResNet18-ED at equal budget (RMSE, m)", ex.NOT_RUN,
-           UNET, RESNET, "rmse_m",
-           holds="the UNet's depth is nearer the truth than ResNet18-ED's (RMSE {A} vs {B} m per image)",
-           fails="ResNet18-ED's depth is nearer the truth than the UNet's (RMSE {B} vs {A} m per image)",
-           within="the UNet's and ResNet18-ED's depth errors are alike (RMSE {A} vs {B} m, {ours} against {band})"),
+    ex.Row("unet_ed_rmse", "UNet-ED places depth better than ResNet18-ED at equal budget (abs-rel)", ex.NOT_RUN,
+           UNET, RESNET, "abs_rel", factor="model",
+           holds="the UNet's depth is nearer the truth than ResNet18-ED's (abs-rel {A} vs {B} per image)",
+           fails="ResNet18-ED's depth is nearer the truth than the UNet's (abs-rel {B} vs {A} per image)",
+           within="the UNet's and ResNet18-ED's relative depth errors are alike (abs-rel {A} vs {B}, {ours} against "
+                  "{band})"),
 ]
 
 # %%
-dnn2 = ex.run_seeds(s, "dnn2_custom", label="dnn2", retrain=retrain, notebook=NB)  # the plan's runs (evalib/plan.py)
-unet = ex.run_seeds(s, "unet_ed_custom", label="unet_ed", retrain=retrain, notebook=NB)
-resnets = {RESNET: ex.run(s, "resnet18_ed_custom", retrain=retrain, notebook=NB),
-           NO_SKIPS: ex.run(s, "resnet18_ed_noskips", retrain=retrain, notebook=NB)}
-runs = dnn2 | resnets | unet
-label_of = {"dnn2": DNN2, "resnet18_ed": RESNET, NO_SKIPS: NO_SKIPS, "unet_ed": UNET}  # variant -> its run shown
+PLANNED = {DNN2: "dnn2_custom", RESNET: "resnet18_ed_custom", NO_SKIPS: "resnet18_ed_noskips",
+           UNET: "unet_ed_custom"}  # the plan's runs (evalib/plan.py)
+arms = {v: ex.run_seeds(s, name, label=v, retrain=retrain, notebook=NB) for v, name in PLANNED.items()}
+seeds = {v: list(arm.values()) for v, arm in arms.items()}
+runs = {k: r for arm in arms.values() for k, r in arm.items()}  # every run, for the scores table
+shown = {v: arm[0] for v, arm in seeds.items()}  # seed 0 of each variant, for figures
 
 # %%
 ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
@@ -185,11 +191,10 @@ ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the c
 # run's per-epoch history, not its event files), then the per-epoch test scores.
 
 # %%
-shown = {v: runs[label_of[v]] for v in variants}
 logged = {k: r.run_dir for k, r in shown.items() if any(Path(r.run_dir).rglob("events.out.tfevents*"))}
 if logged:
     run_curves(logged, tags=("batch/loss",), logy=True);
-history_curves({k: r.history for k, r in shown.items()}, keys=("test_loss", "iou", "rmse_m"));
+history_curves({k: r.history for k, r in shown.items()}, keys=("test_loss", "iou", "abs_rel"));
 
 # %% [markdown]
 # ## Is the depth blurry? A sharpness measure
@@ -204,38 +209,33 @@ history_curves({k: r.history for k, r in shown.items()}, keys=("test_loss", "iou
 # or not: this claim can hold at any budget, and what training adds is detail in the run with skips.
 #
 # `flat_share` counts the test images whose predicted depth is flat (`FLAT_SHARE` of its pixels within
-# `FLAT_TOL` of their median); a network flat on most images has collapsed rather than blurred.
+# `evalib.metrics.FLAT_TOL` of their median); a network flat on most images has collapsed rather than
+# blurred. Both are per-image scores every run keeps (`depth_edges`, `depth_flat`), so they are read for
+# every seed without the networks.
 # `images_per_s` is each run's training images per second of epoch time (test scoring included), from
 # its history: on a CPU shared with other jobs it moves with their load. Each run's budget
 # (`images_seen` at `size` pixels) stands beside its numbers.
 
 # %%
 test = ex.test_split(s)
-preds = {label: predict(ex.maps_model(r), test, n=len(test)) for label, r in runs.items()}
-
-
-def edge_energy(depth):
-    """Per-image mean absolute difference of neighbouring pixels, across and down: (N, H, W) -> (N,)."""
-    return sum(np.abs(np.diff(depth, axis=a)).mean(axis=(1, 2)) for a in (1, 2))
-
-
+evidence = ex.Evidence(seeds, test)
+targets = torch.stack([test[i][1][1] for i in range(len(test))])  # (N, H, W) true depth codes, in test-set order
 # depth is compared on the images with true depth only (a photograph has none: its target depth is NaN)
-targets = preds[DNN2].targets[:, 1]  # (N, H, W), in test-set order
-true_depth = np.isfinite(targets).all(axis=(1, 2))
-true_energy = edge_energy(targets[true_depth]).mean()
-edges = {label: np.where(true_depth, edge_energy(p.preds[:, 1]) / true_energy, np.nan)
-         for label, p in preds.items()}  # per test image; NaN where it has no true depth
-depths = {"truth": np.nan_to_num(targets), **{k: p.preds[:, 1] for k, p in preds.items()}}
-flat = {label: (np.abs(d - np.median(d, axis=(1, 2), keepdims=True)) < FLAT_TOL).mean(axis=(1, 2)) > FLAT_SHARE
-        for label, d in depths.items()}
-print(f"true depth maps that count as flat: {flat['truth'][true_depth].mean():.0%}")
+true_depth = torch.isfinite(targets).flatten(1).all(1).numpy()
+truth = PooledScores(per_image=True)  # the true maps' own edge energy and flatness: the target scored as a prediction
+truth.update(torch.stack([targets, targets], 1)[true_depth], torch.stack([targets, targets], 1)[true_depth])
+true_energy = float(np.mean(truth.per_image_arrays()["depth_edges"]))
+print(f"true depth maps that count as flat: {np.mean(truth.per_image_arrays()['depth_flat'] > FLAT_SHARE):.0%}")
+edges = {v: evidence.per_image_arm(v, "depth_edges") / true_energy for v in seeds}  # (seeds, images), NaN: no depth
+flat = {v: evidence.per_image_arm(v, "depth_flat") > FLAT_SHARE for v in seeds}  # (seeds, images)
 
 table = ex.scores(runs)
-table["edge_ratio"] = [np.nanmean(edges[k]) for k in table.index]
-table["flat_share"] = [flat[k][true_depth].mean() for k in table.index]
-table["macs"] = [arch.loc[k if k == NO_SKIPS else table.loc[k, "model"], "macs"] for k in table.index]
-display(table[["params", "macs", "images_seen", "size", "images_per_s", "test_loss", "iou", "rmse_m", "delta1", "ssim",
-               "edge_ratio", "flat_share", "checkerboard"]])
+by_run = {k: (v, i) for v, arm in arms.items() for i, k in enumerate(arm)}  # run label -> (variant, seed index)
+table["edge_ratio"] = [np.nanmean(edges[by_run[k][0]][by_run[k][1]]) for k in table.index]
+table["flat_share"] = [flat[by_run[k][0]][by_run[k][1]][true_depth].mean() for k in table.index]
+table["macs"] = [arch.loc[by_run[k][0], "macs"] for k in table.index]
+display(table[["params", "macs", "images_seen", "size", "images_per_s", "test_loss", "iou", "abs_rel", "delta1",
+               "ssim", "edge_ratio", "flat_share", "checkerboard"]])
 
 # %% [markdown]
 # ## Predictions
@@ -243,11 +243,11 @@ display(table[["params", "macs", "images_seen", "size", "images_per_s", "test_lo
 
 # %%
 for v in variants:
-    fig = ex.prediction_figure(runs[label_of[v]], test, n=8)
+    fig = ex.prediction_figure(shown[v], test, n=8)
     fig.suptitle(v, y=1.02)
 
 # %%
-compare({v: preds[label_of[v]] for v in variants}, test, n=16)
+compare({v: predict(ex.maps_model(shown[v], test), test, n=16) for v in variants}, test, n=16)
 
 # %% [markdown]
 # ## At the write-up's scale, and at ours
@@ -256,7 +256,7 @@ compare({v: preds[label_of[v]] for v in variants}, test, n=16)
 # say how far each net has got at our budget rather than whether the write-up's numbers are right.
 
 # %%
-R, D, U = (runs[k] for k in (RESNET, DNN2, UNET))
+R, D, U = (shown[k] for k in (RESNET, DNN2, UNET))
 ours = {name: ex.images_at(ex.images_seen(r), s.size) for name, r in (("R", R), ("D", D), ("U", U))}
 ex.beside_writeup([
     ex.Scale("test loss, ResNet18-ED (custom loss)", "0.1131", "epoch 10: 320K images at 80px",
@@ -279,14 +279,16 @@ ex.beside_writeup([
 
 # %%
 edge_sides = {"edges, no skips": NO_SKIPS, "edges, with skips": RESNET}
-pairs = true_depth & ~(flat[NO_SKIPS] | flat[RESNET])  # images with true depth where neither prediction is flat
-evidence = ex.Evidence(runs, test, seeds={DNN2: list(dnn2.values()), UNET: list(unet.values())}, values={
-    name: np.where(pairs, edges[label], np.nan) if pairs.sum() >= MIN_IMAGES else float(np.nanmean(edges[label]))
-    for name, label in edge_sides.items()})
+# images with true depth where no seed of either network predicts a flat map
+pairs = true_depth & ~(flat[NO_SKIPS].any(0) | flat[RESNET].any(0))
+evidence.values.update({
+    name: np.where(pairs, edges[v], np.nan) if pairs.sum() >= MIN_IMAGES else [float(np.nanmean(e)) for e in edges[v]]
+    for name, v in edge_sides.items()})  # (seeds, images), or each seed's mean where too few images are left
 judged = evidence.judge(ROWS)
 margin = next(v.band for v in judged if v.row.id == "unet_ed_iou")
-masks = pd.DataFrame({"mask IoU (per image)": {k: np.nanmean(evidence.per_image(k)["iou"]) for k in runs},
-                      "draws a mask": {k: evidence.beats_blind(k, "iou", margin) for k in runs}})
+masks = pd.DataFrame({"mask IoU (per image, mean of seeds)": {v: np.nanmean(evidence.per_image_arm(v, "iou"))
+                                                              for v in seeds},
+                      "draws a mask": {v: evidence.beats_blind(v, "iou", margin) for v in seeds}})
 masks["image-blind IoU"] = np.nanmean(evidence.blind()["iou"])
 display(masks)
 blank = [k for k in masks.index if not masks.loc[k, "draws a mask"]]
@@ -300,10 +302,9 @@ print(f"images in the edge comparison: {int(pairs.sum())} of {len(test)}")
 # ## The claims, judged
 # Each row compares A with B and says *holds*, *does not hold* or *within noise*; the column
 # *write-up reproduced?* reads that verdict back against what the write-up saw, the budget column gives
-# the training images of the runs compared, and *converged* says whether their last epoch still moved the
-# metric by more than the band. The edge claim is about the shape of the outputs, so it can hold at any
+# the training images of the runs compared beside the write-up's. The edge claim is about the shape of the outputs, so it can hold at any
 # budget; the test-loss claims are about how far each net has got, and the budget column matters for them.
 
 # %%
 verdict = ex.conclude(NB, judged, after=mask_words)
-ex.headline(NB, table, RESNET, verdict)
+ex.headline(NB, table, next(iter(arms[RESNET])), verdict)

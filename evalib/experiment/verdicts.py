@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -354,8 +355,15 @@ class Evidence:
 
     def per_image_arm(self, label: str, metric: str) -> np.ndarray:
         """(seeds, images): `metric` of every run of arm `label` on its test set."""
-        return np.stack([np.asarray(self.scores_of(r, self.test_of(label))[metric], np.float64)
-                         for r in self.arm(label)])
+        rows = []
+        for r in self.arm(label):
+            scores = self.scores_of(r, self.test_of(label))
+            if metric not in scores:
+                raise ValueError(f"run {label!r} ({r.run_dir}) was stored before the per-image score {metric!r} "
+                                 f"existed: `python -m evalib evidence rescore --profile {r.config.profile} --store "
+                                 f"{Path(r.run_dir).parents[2]}` adds it from the stored weights")
+            rows.append(np.asarray(scores[metric], np.float64))
+        return np.stack(rows)
 
     def blind(self, label: str | None = None) -> dict:
         """`blind_scores` of run `label`'s test set (default: the shared one), computed once per test set."""
