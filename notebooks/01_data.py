@@ -164,8 +164,9 @@ sample_rows([aug.denormalize(x) for x, _ in draws], [y[0].numpy() for _, y in dr
 #
 # - **Augmentation costs time** (`augment_cost`): the time to load and prepare one training image with
 #   augmentation against the same images without it, in milliseconds per image. Both are timed over
-#   the same images a few times, in turns, and the band is the spread of the plain time over those
-#   repeats: a difference no larger than that is only the machine being busier at one moment.
+#   the same images a few times, in turns, and the band is a 95 % t interval of the difference of the
+#   mean times from their spread over those repeats: a difference no larger than that is only the
+#   machine being busier at one moment.
 
 # %%
 ROWS = [

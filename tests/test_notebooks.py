@@ -200,7 +200,8 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
         claims_md = (tmp_path / folder / "claims.md").read_text()
         assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds | agrees |" in claims_md
         assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == (
-            "notebook,id,claim,writeup,ours,noise,verdict,reproduced,budget,converged")
+            "notebook,id,claim,factor,recipe,writeup,a,b,ours,noise,ratio,seeds,verdict,reproduced,budget,"
+            "writeup_budget,half_budget")
     assert (tmp_path / "run" / "01_good.ipynb").is_file()
     assert len(list((tmp_path / "run" / "figures" / "01_good").glob("*.png"))) == 1
     # reports/index.html: a card per notebook with its thumbnail and its page, the claims, the settings; relative links
