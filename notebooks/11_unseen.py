@@ -330,6 +330,10 @@ image_grid([*bench.images[shown], *bench.masks[shown].astype(np.float32), *masks
            scale=1.4, title="benchmark images (last four: nothing pasted); true mask; best model's mask");
 print(f"motorcycle: Spearman of predicted depth with true disparity {moto['spearman']:.3f}; "
       f"'lower is nearer' {moto['lower_is_nearer']:.3f}")
+composites = bench.has_object  # the photograph row: the held-out run's IoU per composite, and the best blind mask's
+blind_iou = bench_held.per_image["object_share"].to_numpy()  # all foreground scores the object's share; empty, 0
+on_photos = {PHOTOS: bench_held.per_image["iou"].to_numpy()[composites][None, :],  # (1 run, composites)
+             BLIND: blind_iou[composites][None, :]}
 
 # %% [markdown]
 # ## The claims, judged
@@ -342,11 +346,7 @@ print(f"motorcycle: Spearman of predicted depth with true disparity {moto['spear
 
 # %%
 either, both = split_table.loc["heldout", ["either unseen", "both unseen"]]
-composites = bench.has_object
-blind_iou = np.maximum(0.0, bench_held.per_image["object_share"].to_numpy())  # all foreground: IoU = object share
-judged = ex.Evidence(seeds, test_r, tests={HELDOUT: test_h}, values={
-    PHOTOS: bench_held.per_image["iou"].to_numpy()[composites][None, :],  # (1 run, composites)
-    BLIND: blind_iou[composites][None, :]}).judge(ROWS)
+judged = ex.Evidence(seeds, test_r, tests={HELDOUT: test_h}, values=on_photos).judge(ROWS)
 verdict = ex.conclude(NB, judged, lead=f"{either:.0%} of the held-out test images show an unseen background or "
                       f"object ({both:.0%} both).", after=f"On the photograph benchmark the shipped best model's mask "
                       f"IoU is {bench_ship.summary['value'].iloc[0]:.3f} and the held-out run's "

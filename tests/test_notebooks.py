@@ -123,7 +123,15 @@ def test_every_notebook_runs_in_the_smoke_profile(tiny, tmp_path, monkeypatch):
         declared = declared_rows(NOTEBOOKS / f"{book}.py")
         assert declared, f"{book} declares no claim rows"
         got = claims.get(book, [])
-        assert [r["id"] for r in got] == declared, f"{book} recorded {[r['id'] for r in got]}, declared {declared}"
+        ids = [r["id"] for r in got]
+        # each declared row once, in order; besides them only the write-up-recipe twins of declared rows
+        # (`ex.under_writeup`), in a notebook that makes them, and each of those under the write-up's recipe
+        assert [i for i in ids if i in declared] == declared, f"{book} recorded {ids}, declared {declared}"
+        twins = [r for r in got if r["id"] not in declared]
+        assert all(r["id"].removesuffix("_writeup") in declared and r["id"].endswith("_writeup") for r in twins), ids
+        assert not twins or "ex.under_writeup(" in (NOTEBOOKS / f"{book}.py").read_text(encoding="utf-8"), book
+        assert all(r["recipe"] in ("writeup", "") for r in twins), [(r["id"], r["recipe"]) for r in twins]
+        assert len(set(ids)) == len(ids), f"{book} recorded a row twice: {ids}"
         for r in got:
             assert r["verdict"] in VERDICTS, f"{book}/{r['id']}: verdict {r['verdict']!r}"
             assert r["reproduced"] in REPRODUCED, f"{book}/{r['id']}: reproduced {r['reproduced']!r}"

@@ -16,15 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def asked(notebook: Path) -> set[str]:
-    """The plan names a notebook passes to ex.run / ex.run_seeds / ex.planned (string literals only)."""
+    """The plan names a notebook passes to ex.run / ex.run_seeds / ex.planned: string literals, or the values of
+    the notebook's PLANNED dict (label -> plan name, literals) where a call takes its name from it."""
+    tree = ast.parse(notebook.read_text(encoding="utf-8"))
+    planned = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+               and any(isinstance(t, ast.Name) and t.id == "PLANNED" for t in node.targets)]
     names = set()
-    for call in ast.walk(ast.parse(notebook.read_text(encoding="utf-8"))):
+    for call in ast.walk(tree):
         if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                 and call.func.attr in ("run", "run_seeds", "planned") and len(call.args) >= 2):
             arg = call.args[1]
-            assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
-                f"{notebook.name}:{call.lineno}: a planned run is named by a literal, so the plan can list it"
-            names.add(arg.value)
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                names.add(arg.value)
+                continue
+            assert len(planned) == 1, (f"{notebook.name}:{call.lineno}: a planned run is named by a literal, or "
+                                       "taken from the notebook's one PLANNED dict of literals, so the plan can list it")
+            for value in planned[0].values:
+                assert isinstance(value, ast.Constant) and isinstance(value.value, str), \
+                    f"{notebook.name}: PLANNED's values must be plan names written out"
+                names.add(value.value)
     return names
 
 
@@ -53,11 +63,16 @@ def test_the_planned_width_matches_dnn2s_parameters_and_the_long_run_its_speedup
 
 
 def test_seeds_budgets_and_configs_follow_the_entry():
-    s_cpu = plan.get("dnn2_custom")
-    assert s_cpu.seeds("cpu") == (0, 1) and s_cpu.seeds("smoke") == (0,)
-    assert plan.get("dnn2_mse").seeds("cpu") == (0,)
+    s_cpu = plan.get("dnn2_custom")  # a family's reference: more seeds for the pooled spread
+    assert s_cpu.seeds("cpu") == tuple(range(plan.REFERENCE_SEEDS)) and s_cpu.seeds("smoke") == (0,)
+    assert plan.get("dnn2_mse").seeds("cpu") == tuple(range(plan.ARM_SEEDS)) == (0, 1, 2)
     assert plan.get("best_heldout").seeds_for("12_best_model", "cpu") == (0,)
-    assert plan.get("best_heldout").seeds_for("13_with_background", "cpu") == (0, 1)
+    assert plan.get("best_heldout").seeds_for("13_with_background", "cpu") == (0, 1, 2)
+    # a write-up-recipe arm: the same network and loss under Adam at the write-up's constant rate
+    wr, sound = plan.get("dnn2_dice_writeup"), plan.get("dnn2_dice")
+    assert (wr.model, wr.loss, wr.recipe) == (sound.model, sound.loss, "writeup")
+    assert {k: wr.options[k] for k in ("optimizer", "schedule", "lr")} == {"optimizer": "adam", "schedule": "constant",
+                                                                         "lr": 2e-4}
     assert plan.get("dnn2_custom").images("cpu") == 24_000
     from evalib.train import TrainConfig
 
