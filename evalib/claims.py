@@ -327,6 +327,28 @@ def claims_frame(claims):
     return pd.DataFrame([asdict(c) for c in claims], columns=list(COLUMNS))
 
 
+MIN_RATIO, MIN_SEEDS = 5.0, 3  # a row within MIN_RATIO bands of no difference needs MIN_SEEDS runs on each side
+
+
+def underpowered(claims, min_ratio: float = MIN_RATIO, min_seeds: int = MIN_SEEDS) -> list:
+    """The claims whose difference lies within `min_ratio` bands of zero while a side with runs behind it has
+    fewer than `min_seeds` of them: verdicts that more seeds could still move. A fixed side (a target's value)
+    counts as enough; a claim with no band at all (no runs, or one run a side and no images) is listed too.
+
+    >>> c = Claim("nb", "c", "w", 0.1, 0.05, "holds", seeds="2 vs 3", ratio=2.0)
+    >>> [x.claim for x in underpowered([c, Claim("nb", "d", "w", 1.0, 0.05, "holds", seeds="2 vs 3", ratio=20.0)])]
+    ['c']
+    """
+    out = []
+    for c in claims:
+        sides = [part.strip() for part in str(c.seeds).split("vs")] if c.seeds else []
+        runs = [int(p) for p in sides if p.isdigit()]
+        ratio = c.ratio if math.isfinite(c.ratio) or c.ratio == math.inf else 0.0
+        if runs and ratio < min_ratio and min(runs) < min_seeds:
+            out.append(c)
+    return out
+
+
 def _number(x: float) -> str:
     return f"{x:+.3g}" if isinstance(x, (int, float)) and math.isfinite(x) else str(x)
 
@@ -343,6 +365,12 @@ def to_markdown(claims) -> str:
         noise = f"±{c.noise:.3g}" if math.isfinite(c.noise) else "no band"
         row = [cell(c.notebook), cell(c.claim), cell(c.writeup), _number(c.ours), noise, c.verdict]
         lines.append("| " + " | ".join(row + [cell(getattr(c, k)) for k in extra]) + " |")
+    weak = underpowered(claims)
+    if weak:
+        lines.append("")
+        lines.append(f"Within {MIN_RATIO:g} bands of no difference with fewer than {MIN_SEEDS} runs on a side (more "
+                     f"seeds could still move them): " + ", ".join(f"{c.notebook[:2]}/{c.id or c.claim}" for c in weak)
+                     + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -363,5 +391,5 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
 
 
 __all__ = ["COLUMNS", "Claim", "Comparison", "compare", "pooled_spread", "seed_half_width", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",
-           "claims_frame", "judge", "noise_band", "paired_bootstrap", "seed_spread", "to_markdown", "verdict",
+           "claims_frame", "judge", "underpowered", "noise_band", "paired_bootstrap", "seed_spread", "to_markdown", "verdict",
            "write_claims"]

@@ -64,7 +64,6 @@ import torch
 from IPython.display import display
 
 from evalib import experiment as ex
-from evalib.evaluation import evaluate
 from evalib.losses import bin_centres, parse_loss, quantize
 from evalib.metrics import PooledScores
 from evalib.plots import history_curves
@@ -244,9 +243,9 @@ ex.show_runs(runs, test, n=6)
 # %%
 per_image = {f"perfect, {K} bins": perfects[K].per_image_arrays()["delta1"] for K in (8, 16)}
 per_image.update({f"perfect, {K} bins (abs-rel)": perfects[K].per_image_arrays()["abs_rel"] for K in (16, 32)})
-per_image["trained, 16 bins"] = np.stack([evaluate(ex.maps_model(r), test, per_image=True)[1]["delta1"]
-                                          for r in seeds[CLASSIFIER]])  # (seeds, images)
-judged = ex.Evidence(seeds, test, values=per_image).judge(ROWS)
+evidence = ex.Evidence(seeds, test, values=per_image)
+evidence.values["trained, 16 bins"] = evidence.per_image_arm(CLASSIFIER, "delta1")  # (seeds, images), as stored
+judged = evidence.judge(ROWS)
 
 # %% [markdown]
 # ## What we saw

@@ -189,7 +189,7 @@ history_curves(histories, keys=("iou", "abs_rel", "ssim"));
 
 # %%
 test = ex.test_split(s)
-ex.show_runs(runs, test)
+ex.show_runs({"dnn2": dnn2, "dsconv_deep": ds, LONG: ds_long}, test)  # seed 0 of each
 
 # %% [markdown]
 # ## Scores, size and speed

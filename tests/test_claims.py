@@ -243,3 +243,18 @@ def test_compare_pools_the_seed_spread_and_adds_the_images_in_quadrature():
     assert compare(1.0, 2.0).band == float("inf")  # nothing varies: nothing to judge by
     lone = compare(np.array([[0.5, 0.9, 0.6]]), b[:1])  # one run a side, nothing pooled: the images alone, and it says so
     assert not lone.seeds_known and lone.band == lone.image_part > 0
+
+
+def test_claims_md_names_the_rows_more_seeds_could_still_move(tmp_path):
+    from evalib.claims import underpowered
+
+    rows = [Claim("03_x", "close, two seeds", "w", 0.02, 0.01, "holds", id="close2", seeds="2 vs 3", ratio=2.0),
+            Claim("03_x", "close, three a side", "w", 0.02, 0.01, "holds", id="close3", seeds="3 vs 5", ratio=2.0),
+            Claim("03_x", "far, one seed", "w", 1.0, 0.01, "holds", id="far1", seeds="1 vs fixed", ratio=100.0),
+            Claim("03_x", "close against a target", "w", 0.02, 0.01, "holds", id="target", seeds="3 vs fixed",
+                  ratio=2.0),
+            Claim("03_x", "no band", "w", 0.5, math.inf, "within noise", id="noband", seeds="1 vs 1", ratio=0.0)]
+    assert [c.id for c in underpowered(rows)] == ["close2", "noband"]
+    claims.write_claims(rows, md_path=tmp_path / "claims.md")
+    assert "fewer than 3 runs on a side (more seeds could still move them): 03/close2, 03/noband." in (
+        tmp_path / "claims.md").read_text()
