@@ -119,7 +119,9 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
 
         from markupsafe import Markup
 
-        frame = pd.DataFrame([asdict(c) for c in claims])  # pandas escapes the cells (escape=True)
+        shown = ["notebook", "id", "claim", "factor", "recipe", "writeup", "a", "b", "ours", "noise", "seeds", "verdict",
+                 "reproduced", "budget", "half_budget"]  # the page's columns; claims.csv has them all
+        frame = pd.DataFrame([asdict(c) for c in claims])[shown]  # pandas escapes the cells (escape=True)
         claims_html = Markup(frame.to_html(index=False, escape=True, float_format=lambda v: f"{v:+.3g}",
                                            classes="claims"))
     page = _template("report.html").render(notebooks=items, claims=claims_html,

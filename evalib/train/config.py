@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..data.background import INPUTS
+from ..plan import WRITEUP
 from ..profiles import get_profile
 from .runtime import amp_mode, check_device_name, layout_mode
 
@@ -28,8 +29,7 @@ RECIPES = {
                  weight_decay=1e-4, schedule="onecycle", lr=2e-3, split_mode="heldout", fast=True, size=64,
                  batch_size=32, epochs=6, fraction=1.0, channels_last="always"),
     # the write-up's own settings: DNN2, per-image min-max outputs, MSE mask + SSIM depth, Adam at 2e-4, constant
-    "writeup": dict(model="dnn2", model_options={"activation": "minmax"}, loss="mask:mse+depth:ssim",
-                    optimizer="adam", weight_decay=0.0, schedule="constant", lr=2e-4),
+    "writeup": dict(model="dnn2", model_options={"activation": "minmax"}, loss="mask:mse+depth:ssim", **WRITEUP),
 }
 
 
