@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -222,7 +223,8 @@ def _side(x):
             raise ValueError("a side of compare holds no finite value")
         return runs, None, float(runs.mean())
     if arr.ndim == 2:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # an image with no value in any run (no true depth) stays NaN, quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
             runs = np.nanmean(arr, axis=1)
             images = np.nanmean(arr, axis=0)
         return runs, images, float(np.nanmean(images))

@@ -29,6 +29,7 @@ All state lives in the `Evidence` object a notebook creates; nothing is kept at 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -384,7 +385,8 @@ class Evidence:
     def _per_run(self, label: str, metric: str, per_image: bool) -> np.ndarray:
         """`metric` of each run of arm `label`: the mean over its test images, or its final score."""
         if per_image:
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # a run with no value at all stays NaN, quietly
+                warnings.simplefilter("ignore", RuntimeWarning)
                 return np.nanmean(self.per_image_arm(label, metric), axis=1)
         return np.asarray([float(r.final[metric]) for r in self.arm(label)])
 
