@@ -50,6 +50,7 @@ max_steps = None  # end every training run after this many steps: a quick check 
 retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -283,6 +284,28 @@ ex.show_runs(runs, test, n=6)  # then any two losses side by side: choose each s
 # %%
 table = ex.scores(every_run)
 display(table)
+
+# %% [markdown]
+# A mean over seeds hides how the seeds spread. Each run's mask IoU (mean per image), one dot per seed, under
+# each loss and recipe, beside the best mask drawn without looking at the image (all background or all
+# foreground): a run at that line has not learned the mask at all.
+
+# %%
+arm_runs = {label: list(arm.values()) for label, arm in {**arms, **writeup}.items()}
+blind_iou = float(np.nanmean(ex.blind_scores(test)["iou"]))
+fig, ax = plt.subplots(figsize=(8, 3.2))
+for i, (label, seed_runs) in enumerate(arm_runs.items()):
+    ax.scatter([i] * len(seed_runs), [r.final["iou_per_image"] for r in seed_runs], color="tab:blue", zorder=3)
+ax.axhline(blind_iou, color="k", ls="--", lw=1, label="best image-blind mask")
+ax.set_xticks(range(len(arm_runs)), [label.replace(" (write-up)", "\n(write-up)") for label in arm_runs],
+              rotation=30, ha="right", fontsize=7)
+ax.set(ylabel="mask IoU per image", title="every seed of every loss")
+ax.legend(fontsize=8)
+fig.tight_layout()
+blank = {label: sum(r.final["iou_per_image"] <= blind_iou + 0.05 for r in seed_runs)
+         for label, seed_runs in arm_runs.items()}
+print("; ".join(f"{label}: {k} of {len(arm_runs[label])} runs within 0.05 of the blind mask"
+                for label, k in blank.items() if k))
 
 # %% [markdown]
 # SSIM compares local means, contrasts and correlations in 11x11 windows, and the true depth maps are
