@@ -397,3 +397,17 @@ def test_the_main_job_says_beforehand_what_trains_and_counts_a_shared_run_once(m
     minutes = sum(plan.minutes(plan.get(n), "cpu", 40.0) for n, _ in todo)
     assert f"{len(todo)} run(s) train here: about {runs._mins(minutes)} of training in all" in said
     assert "cut short" in ex.job_plan(get_profile("cpu"), books, tiny, max_steps=2)
+
+
+def test_a_row_says_when_a_run_of_an_arm_learned_no_mask(tiny):
+    """One blank seed among good ones widens the band; the row says why."""
+    test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
+    keep = test.store.samples["has_object"][test.indices] == 1
+    test.indices, test.depth_valid = test.indices[keep], test.depth_valid[keep]
+    targets = torch.stack([test[i][1] for i in range(len(test))])
+    good = [_fit(tiny, Oracle(targets), loss="all:mse", seed=k) for k in (0, 1)]
+    mixed = [_fit(tiny, Oracle(targets), seed=0), _fit(tiny, Constant(0.0, 0.5), seed=1)]  # seed 1 blank
+    v = ex.Evidence({"good": good, "mixed": mixed}, test).judge_row(
+        row(a="good", b="mixed", metric="iou", factor="loss"))
+    assert "1 of 2 runs of mixed drew no mask better than a blind one" in v.note
+    assert "good drew" not in v.note

@@ -49,6 +49,7 @@ NOT_IN_WRITEUP = "not in the write-up"  # a claim of ours that the write-up neve
 NO_FIGURE = "no figure"  # the write-up made the claim but gave nothing to read this metric off (may go on: "no figure
 #                          (test loss only)")
 SOUND, WRITEUP = "sound", "writeup"  # the recipes a row's arms were trained under (evalib.plan)
+BLANK_MARGIN = 0.05  # a run whose mean mask IoU (or Dice) is within this of the best blind mask's learned no mask
 
 # what a row may vary, and the TrainConfig fields each factor covers; any other field that differs between the two
 # arms (besides IGNORED) makes the row compare two things at once, and judging refuses it
@@ -440,6 +441,12 @@ class Evidence:
                                                       or self.beats_blind(row.b, row.metric, c.band)):
             word, gated = WITHIN_NOISE, True
             note.insert(0, f"neither run beats an image-blind output on {row.metric}")
+        if per_image and row.metric in ("iou", "dice"):  # a run that learned no mask moves a mean a long way
+            for label in (row.a, row.b):
+                runs = self._per_run(label, row.metric, True)
+                blank = int(np.sum(runs <= float(np.nanmean(self.blind(label)[row.metric])) + BLANK_MARGIN))
+                if blank:
+                    note.append(f"{blank} of {len(runs)} runs of {label} drew no mask better than a blind one")
         if not c.seeds_known and math.isfinite(c.band) and (c.seeds_a or c.seeds_b):
             note.append("one run a side: the band holds the test images' noise alone")
         recipes = {recipe_of(r) for r in compared}
