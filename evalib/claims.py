@@ -392,6 +392,7 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
         atomic_write_text(md_path, to_markdown(claims))
 
 
-__all__ = ["COLUMNS", "Claim", "Comparison", "compare", "pooled_spread", "seed_half_width", "DOES_NOT_HOLD", "HOLDS", "VERDICTS", "WITHIN_NOISE", "better_sign", "claimed_sign",
-           "claims_frame", "judge", "underpowered", "noise_band", "paired_bootstrap", "seed_spread", "to_markdown", "verdict",
-           "write_claims"]
+__all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "VERDICTS",
+           "WITHIN_NOISE", "better_sign", "claimed_sign", "claims_frame", "compare", "judge", "noise_band",
+           "paired_bootstrap", "pooled_spread", "seed_half_width", "seed_spread", "to_markdown", "underpowered",
+           "verdict", "write_claims"]

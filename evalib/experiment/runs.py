@@ -201,8 +201,9 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
          notebook: str | None = None) -> dict:
     """The plan's run `name` at each of its seeds: {label: FitResult}, read from the evidence store or trained.
 
-    Each is labelled "label (seed k)" (default label: the run's name). `seeds` picks some of them; `notebook` the seeds that notebook reads (`Planned.seeds_for`). `retrain`
-    skips the shipped store and trains here (a run already trained here is read from the local store)."""
+    Each is labelled "label (seed k)" (default label: the run's name). `seeds` picks some of them; `notebook` the
+    seeds that notebook reads (`Planned.seeds_for`), and whether it needs seed 0's network (`Planned.needs_weights`).
+    `retrain` skips the shipped store and trains here (a run already trained here is read from the local store)."""
     entry = plan.get(name)
     label = label or name
     wanted = tuple(seeds) if seeds is not None else (
