@@ -158,6 +158,16 @@ def _sample_ids(test, n: int) -> np.ndarray:
     return np.asarray(getattr(test, "indices", np.arange(len(test))))[:n].astype(np.int64)
 
 
+def _swap_in(tmp: Path, dest: Path) -> None:
+    """Put the finished folder `tmp` in place of `dest` (if any) by renames: a kill leaves one whole entry."""
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    if dest.exists():
+        os.rename(dest, old)
+    os.rename(tmp, dest)
+    fsync_dir(dest.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict, weights: bool | None = None) -> Path:
     """Store a finished run (`FitResult`) as entry `dest`, atomically; returns `dest`.
 
@@ -198,12 +208,7 @@ def write_entry(dest: str | Path, result, name: str, key: str, test, prov: dict,
                  "best": {"metric": result.best_metric, "value": result.best_value, "epoch": result.best_epoch},
                  "test_images": len(test), "provenance": prov, "files": files}
         atomic_write_text(tmp / "entry.json", json.dumps(entry, indent=1, default=str))
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        if dest.exists():
-            os.rename(dest, old)
-        os.rename(tmp, dest)
-        fsync_dir(dest.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
@@ -293,11 +298,7 @@ def add_scores(path: str | Path, test) -> list[str]:
             {"added": missing, "commit": commit(), "date": datetime.datetime.now().astimezone().isoformat(
                 timespec="seconds")})
         atomic_write_text(tmp / "entry.json", json.dumps(meta, indent=1, default=str))
-        old = path.parent / f".{path.name}.old-{os.getpid()}"
-        os.rename(path, old)
-        os.rename(tmp, path)
-        fsync_dir(path.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return missing
