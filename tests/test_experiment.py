@@ -411,3 +411,12 @@ def test_a_row_says_when_a_run_of_an_arm_learned_no_mask(tiny):
         row(a="good", b="mixed", metric="iou", factor="loss"))
     assert "1 of 2 runs of mixed drew no mask better than a blind one" in v.note
     assert "good drew" not in v.note
+
+
+def test_a_reference_whose_runs_are_a_side_is_not_pooled_twice(tiny):
+    """An A/A row splits the reference's seeds in two: the pool must not count those runs again."""
+    test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
+    ref = [_fit(tiny, Constant(0.5 + 0.01 * k, 0.5), seed=k) for k in range(4)]
+    ev = ex.Evidence({"ref": ref, "g1": ref[:2], "g2": ref[2:]}, test, reference="ref")
+    v = ev.judge_row(row(a="g1", b="g2", metric="iou", factor="seed"))
+    assert v.comparison.dof == 2  # the two groups' own degrees of freedom, not 2 + 3 from the reference again

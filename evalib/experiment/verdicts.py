@@ -401,6 +401,9 @@ class Evidence:
         r0 = self.arm(ref)[0]
         if not sides or any((family_of(r), recipe_of(r)) != (family_of(r0), recipe_of(r0)) for r in sides):
             return []
+        shared = {id(r) for x in (row.a, row.b) if x in self.runs for r in self.arm(x)}
+        if shared & {id(r) for r in self.arm(ref)}:  # the reference's own runs on a side (an A/A row): counted once
+            return []
         if row.metric not in (self.scores_of(r0, self.test_of(ref)) if per_image else r0.final):
             return []
         return [self._per_run(ref, row.metric, per_image)]
