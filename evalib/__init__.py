@@ -40,7 +40,8 @@ The modules inside the subpackages, one line each:
   and what `--force` may replace), `builder` (`build`, `info`), `pack` (original layout <-> packed),
   `dataset` (`FgBgDataset`, seeded splits, augmentation), `background` (each sample's empty background, the
   second input of `inputs="fgbg+bg"`), `fast` (the batch loader), `loaders` (`make_loaders`), `lineage` (what a
-  model's build and split held, recomputed from its card: `seen_by`), `__main__` (the `python -m evalib.data`
+  model's build and split held, recomputed from its card: `seen_by`; a final test set of images it never saw
+  any part of: `final_test_set`), `__main__` (the `python -m evalib.data`
   command line).
 - `train`: `config` (`TrainConfig`, recipes), `loop` (`fit`, the moving average of weights), `checkpoint`
   (safe, atomic checkpoints), `schedules` (optimizers and learning-rate schedules), `lr_find` (the range

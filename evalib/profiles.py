@@ -27,9 +27,12 @@ class Profile:
     # on a CPU whose oneDNN runs bfloat16 natively (AVX-512 BF16 or AMX), train under bfloat16 autocast in
     # channels_last (TrainConfig.amp / channels_last left at their defaults); elsewhere float32
     cpu_bf16: bool = False
+    # images of the final test set a notebook scores a finished model on (evalib.data.lineage.final_test_set)
+    final_test_count: int = 2000
 
     def __post_init__(self):
-        for name in ("dataset_count", "dataset_size", "image_size", "batch_size", "epochs", "lr_test_steps"):
+        for name in ("dataset_count", "dataset_size", "image_size", "batch_size", "epochs", "lr_test_steps",
+                     "final_test_count"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Profile {self.name!r}: {name} must be a positive integer; got {value!r}")
@@ -47,7 +50,7 @@ class Profile:
 PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
     "smoke": Profile(name="smoke", dataset="fgbg-smoke", dataset_count=400, dataset_size=96, image_size=32,
-                     batch_size=16, epochs=1, fraction=0.25, num_workers=0, lr_test_steps=8),
+                     batch_size=16, epochs=1, fraction=0.25, num_workers=0, lr_test_steps=8, final_test_count=48),
     # 2 cores: 2,400 training images per epoch at 64x64 (and 600 test images), 10 epochs: 24,000 images a run, so
     # that the nets the claims compare have learned their masks (DNN2 under the custom loss: IoU 0.00 at 2,400
     # images, 0.31 at 24,000). The batch loader and, where the processor has it, bfloat16 keep a DNN2 run near
@@ -57,7 +60,8 @@ PROFILES = {
     # the write-up's scale on a GPU: 32K train / 8K test images per epoch at 80x80, batch 256
     # and the batch loader, which augments whole batches on the GPU
     "full": Profile(name="full", dataset="fgbg-full", dataset_count=100_000, dataset_size=224, image_size=80,
-                    batch_size=256, epochs=20, fraction=0.4, num_workers=4, lr_test_steps=100, fast_loader=True),
+                    batch_size=256, epochs=20, fraction=0.4, num_workers=4, lr_test_steps=100, fast_loader=True,
+                    final_test_count=4000),
 }
 
 

@@ -5,6 +5,7 @@ import torch
 
 import evalib
 from evalib.data import FgBgDataset, build
+from evalib.data.lineage import FINAL_SEED, final_test_set, seen_by
 from evalib.models import available, create, pretrained
 from evalib.models.pretrained import CHECK_SET, WEIGHTS_FORMAT, read_weights
 from evalib.predict import predict
@@ -70,3 +71,18 @@ def test_a_weights_file_is_read_safely(tmp_path):
     torch.save({"model": create("dnn2", width=4).state_dict()}, other)
     with pytest.raises(ValueError, match="not an evalib weights file"):
         read_weights(other)
+
+
+def test_the_cards_final_test_is_one_the_weights_never_saw(tmp_path, bg_cache):
+    card = pretrained("depthmask-best").card
+    f = card["final_test"]  # scored once for the card, apart from the validation figures
+    assert f["seed"] == FINAL_SEED != card["data"]["seed"]
+    assert f["seen"]["anything seen"] == 0 and f["seen"]["samples"] == f["images"] == f["scenes_images"] * 2
+    assert {"plain", "mirrored", "validation_object_unseen"} <= set(f)
+    # rebuilt here (smaller, and at 32px for speed): the weights' training split, recomputed from the card, holds
+    # none of its rooms, objects or photographs
+    final = final_test_set(card, count=120, size=32, root=tmp_path / "final", cache_dir=bg_cache, progress=False,
+                           workers=1)
+    assert len(final) == 120 and seen_by(card["data"], card["config"], final)["anything seen"] == 0
+    with pytest.raises(ValueError, match="never for training"):
+        FgBgDataset(final.store.root, "train")

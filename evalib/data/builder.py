@@ -35,7 +35,8 @@ def _share(value, flag: str) -> float:
 def build(out: str | Path | None = None, count: int | None = 10_000, size: int = 224, seed: int = 0,
           force: bool = False, workers: int | None = None, foregrounds: str | Path | None = None,
           cache_dir: str | Path | None = "auto", progress: bool = True, photo_share: float = PHOTO_SHARE,
-          empty_share: float = EMPTY_SHARE, photos_dir: str | Path | None = None) -> Path:
+          empty_share: float = EMPTY_SHARE, photos_dir: str | Path | None = None, indices=None,
+          purpose: dict | None = None) -> Path:
     """Generate `count` fg_bg samples at size x size into the packed folder `out`; returns its path.
 
     A share `photo_share` of the samples stand on a photograph of `photos_dir` (default data/photos: crops,
@@ -43,6 +44,10 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     scene, and a share `empty_share` have nothing pasted (an empty mask). Which samples those are follows
     from (seed, index) alone. Rendered scenes are cached in `cache_dir` ("auto": $DEPTHMASK_CACHE, or data/.cache;
     None: no cache).
+
+    `indices` builds exactly those global indices instead of a `count`-sample subset (give `count=None` or their
+    number); `purpose` (plain data) is written to the manifest as is: a final test set says there that it is one
+    (`evalib.data.lineage.build_final_test`), and the training split of such a build cannot be opened.
     """
     out = Path(out) if out is not None else default_dataset_path()
     if not isinstance(size, int) or not 16 <= size <= 1024:
@@ -59,7 +64,17 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     bank = photos.load_photos(photo_dir) if photo_share > 0 else []
     n_fg = len(fgs)
     total = compose.BACKGROUNDS * n_fg * compose.FLIPS * compose.PLACEMENTS
-    indices = choose_indices(count, total, seed)
+    if indices is None:
+        indices = choose_indices(count, total, seed)
+    else:
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or not len(indices) or not np.issubdtype(indices.dtype, np.integer):
+            raise ValueError(f"indices must be a non-empty 1-D array of integers, got {indices.dtype} of shape "
+                             f"{indices.shape}")
+        if indices.min() < 0 or indices.max() >= total or np.any(np.diff(indices) <= 0):
+            raise ValueError(f"indices must be increasing global indices in [0, {total}) without repeats")
+        if count is not None and count != len(indices):
+            raise ValueError(f"count={count} but {len(indices)} indices were given; give count=None with indices")
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if cache_dir == "auto":
         cache_dir = default_cache()
@@ -110,6 +125,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
             "content_digest": digest, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "seconds": {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)},
             "composites_per_second": round(len(indices) / max(t_compose, 1e-9), 1),
+            **({"purpose": purpose} if purpose is not None else {}),
         }
         store.write_manifest(tmp, manifest)
     return out

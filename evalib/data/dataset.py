@@ -15,8 +15,9 @@ from torch.utils.data import Dataset
 from .background import INPUTS, Backgrounds, input_channels
 from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "all")
 SPLIT_MODES = ("random", "heldout")
+FINAL_TEST = "final test"  # a build's manifest["purpose"]["kind"] that no training may read (evalib.data.lineage)
 
 
 def _groups(samples, n: int):
@@ -31,7 +32,8 @@ def _groups(samples, n: int):
 
 def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "random", seed: int = 0,
                   fraction: float = 1.0, count: int | None = None, frame_photos=()) -> np.ndarray:
-    """Sorted positions of `split` ("train" or "test") in a dataset; the same arguments give the same split.
+    """Sorted positions of `split` ("train", "test", or "all" samples) in a dataset; the same arguments give the
+    same split.
 
     mode "random" shuffles samples with `seed` and holds out `test_fraction` of them (as the write-up).
     mode "heldout" holds out whole backgrounds, whole photographs and whole foregrounds, each a share h
@@ -56,7 +58,9 @@ def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "
     if n is None:
         raise ValueError("split_indices needs a sample table or a count")
     rng = np.random.default_rng([seed, 7])
-    if mode == "random":
+    if split == "all":
+        chosen = rng.permutation(n)
+    elif mode == "random":
         perm = rng.permutation(n)
         n_test = max(1, round(n * test_fraction))
         chosen = perm[:n_test] if split == "test" else perm[n_test:]
@@ -196,6 +200,10 @@ class FgBgDataset(Dataset):
         self.size = int(size) if size is not None else self.store.size
         self.split, self.split_mode, self.seed = split, split_mode, seed
         self.split_seed = seed if split_seed is None else split_seed  # which samples; `seed`: augmentation draws
+        purpose = self.store.manifest.get("purpose") or {}
+        if split == "train" and purpose.get("kind") == FINAL_TEST:
+            raise ValueError(f"{root} is a final test set ({purpose.get('for', 'a model')}): it is for scoring a "
+                             "finished model once, never for training; open it with split='all'")
         self.indices = split_indices(self.store.samples, split, test_fraction, split_mode, self.split_seed, fraction,
                                      count=len(self.store), frame_photos=self.store.manifest.get("frame_photos", ()))
         self.store_depth_valid = depth_valid(self.store)  # per stored sample
