@@ -43,7 +43,8 @@ The modules inside the subpackages, one line each:
   model's build and split held, recomputed from its card: `seen_by`; a final test set of images it never saw
   any part of: `final_test_set`), `__main__` (the `python -m evalib.data`
   command line).
-- `train`: `config` (`TrainConfig`, recipes), `loop` (`fit`, the moving average of weights), `checkpoint`
+- `train`: `config` (`TrainConfig`, recipes, `preflight`), `loop` (`fit`, the moving average of weights), `rundir`
+  (a run's folder: which one, its marker and lock, checkpoint writes, what a resume reads), `checkpoint`
   (safe, atomic checkpoints), `schedules` (optimizers and learning-rate schedules), `lr_find` (the range
   test), `board` (TensorBoard and run folders), `runtime` (devices, seeds, torchrun), `grid` (run grids),
   `__main__` (the `python -m evalib.train` command line).

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .depth import DEPTH_MAX_M, DEPTH_MIN_M
-from .metrics import PooledScores, mask_dice, mask_iou
+from .metrics import DELTA, PooledScores, foreground, mask_dice, mask_iou
 
 
 def _stack(ds, limit):
@@ -83,7 +83,7 @@ def shortcut_baselines(train, test, limit: int | None = 2000) -> list[dict]:
     return [
         {"baseline": "per-row mean depth", **{k: round(d[k], 4) for k in keep}},
         {"baseline": "all-background mask", "mask_iou": mask_iou(empty, test_mask), "mask_dice": mask_dice(empty, test_mask),
-         "pixel_accuracy": round(float((test_mask < 0.5).float().mean()), 4)},
+         "pixel_accuracy": round(float((~foreground(test_mask)).float().mean()), 4)},
     ]
 
 
@@ -119,7 +119,7 @@ def scale_blind_ceiling(test, limit: int | None = None, steps: int = 41) -> dict
 
     def rank(guess: float, rows: torch.Tensor) -> tuple[float, float]:  # pixels within 1.25, then the smaller log error
         gap = (rescaled(torch.full_like(height, guess))[rows] - depth[rows]).abs() * log_range
-        return float((gap < np.log(1.25)).sum()), -float(gap.sum())
+        return float((gap < np.log(DELTA)).sum()), -float(gap.sum())
 
     guesses = {}
     for kind, rows_of_kind, (lo, hi) in (("indoor", indoor, (1.0, 1.8)), ("outdoor", ~indoor, (1.2, 2.2))):

@@ -66,9 +66,9 @@ def better_sign(metric: str) -> int:
     >>> better_sign("iou"), better_sign("rmse_m"), better_sign("test_loss")
     (1, -1, -1)
     """
-    from .metrics import HIGHER_IS_BETTER
+    from .metrics import higher_is_better
 
-    return 1 if metric.removeprefix("test_") in HIGHER_IS_BETTER else -1
+    return 1 if higher_is_better(metric) else -1
 
 
 def _finite(name: str, value) -> float:

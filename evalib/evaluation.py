@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .depth import decode_depth
 from .losses import parse_loss
-from .metrics import PooledScores
+from .metrics import MASK_THRESHOLD, PooledScores, depth_ratio, foreground, iou_of, within_delta
 from .predict import Maps, as_maps, floating_dtype, load_model, network_input
 
 DEFAULT_BATCH_SIZE = 32
@@ -123,7 +123,7 @@ DEPTH_BANDS_M = (("near (< 3 m)", 0.0, 3.0), ("middle (3-10 m)", 3.0, 10.0), ("f
                  ("very far (>= 50 m, sky at 100)", 50.0, 1e9))
 
 
-def breakdown(preds, threshold: float = 0.5) -> dict:
+def breakdown(preds, threshold: float = MASK_THRESHOLD) -> dict:
     """Where the errors are, from `evalib.predict.Predictions` (maps and targets in [0, 1]).
 
     Returns two tables: "mask", the IoU pooled over the images of each object-size band (`SIZE_BANDS`, by
@@ -131,24 +131,24 @@ def breakdown(preds, threshold: float = 0.5) -> dict:
     (max(pred/true, true/pred)) over the pixels of each true-depth band (`DEPTH_BANDS_M`), with the share
     of the pixels with true depth each band holds (pixels without, on photographs, are in no band).
     """
-    true_mask, pred_mask = preds.targets[:, 0] >= 0.5, preds.preds[:, 0] >= threshold
+    true_mask, pred_mask = foreground(preds.targets[:, 0]), foreground(preds.preds[:, 0], threshold)
     share = true_mask.mean(axis=(1, 2))
     mask_rows = []
     for name, lo, hi in SIZE_BANDS:
         rows = (share >= lo) & (share < hi) & (share > 0)
         inter, union = (true_mask[rows] & pred_mask[rows]).sum(), (true_mask[rows] | pred_mask[rows]).sum()
         mask_rows.append({"objects": name, "images": int(rows.sum()),
-                          "iou": float(inter / union) if union else float("nan")})
+                          "iou": iou_of(inter, union, empty=float("nan"))})
     true_m = decode_depth(np.clip(preds.targets[:, 1].astype(np.float64), 0, 1))  # NaN where no true depth
     pred_m = decode_depth(np.clip(preds.preds[:, 1].astype(np.float64), 0, 1))
-    ratio = np.maximum(pred_m / true_m, true_m / pred_m)
+    ratio = depth_ratio(pred_m, true_m)
     known = max(int(np.isfinite(true_m).sum()), 1)
     depth_rows = []
     for name, lo, hi in DEPTH_BANDS_M:
         px = (true_m >= lo) & (true_m < hi)  # NaN (a photograph) falls in no band
         r = ratio[px]
         depth_rows.append({"true depth": name, "pixel_share": float(px.sum() / known),
-                           "delta1": float((r < 1.25).mean()) if r.size else float("nan"),
+                           "delta1": float(within_delta(r).mean()) if r.size else float("nan"),
                            "median_ratio": float(np.median(r)) if r.size else float("nan")})
     return {"mask": pd.DataFrame(mask_rows).set_index("objects"),
             "depth": pd.DataFrame(depth_rows).set_index("true depth")}

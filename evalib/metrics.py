@@ -18,29 +18,84 @@ from .depth import DEPTH_MAX_M, DEPTH_MIN_M, decode_depth
 # metrics where larger is better; every other metric (and every loss) is better when smaller
 HIGHER_IS_BETTER = frozenset({"iou", "dice", "delta1", "delta2", "delta3", "ssim", "iou_per_image", "dice_per_image",
                               "delta1_near", "delta2_near", "delta3_near", "delta1_median_scaled"})
+MASK_THRESHOLD = 0.5  # a mask probability (or a true mask in [0, 1]) at or above it is foreground
+DELTA = 1.25  # a depth pixel is right to within DELTA**k when max(pred / true, true / pred) < DELTA**k
 
 
-def mask_iou(pred: torch.Tensor, true: torch.Tensor, threshold: float = 0.5, eps: float = 1e-7) -> float:
+# ---------------------------------------------------------------------------------------------
+# the formulas, once: every module of evalib scores masks and depth through these
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger `metric` is better; a "test_" prefix (a training history's column) is ignored.
+
+    >>> higher_is_better("test_iou"), higher_is_better("rmse_m"), higher_is_better("loss")
+    (True, False, False)
+    """
+    return metric.removeprefix("test_") in HIGHER_IS_BETTER
+
+
+def is_better(metric: str, value: float, than: float | None) -> bool:
+    """Whether `value` of `metric` beats `than` (None: nothing to beat yet)."""
+    if than is None:
+        return True
+    return value > than if higher_is_better(metric) else value < than
+
+
+def foreground(mask, threshold: float = MASK_THRESHOLD):
+    """The pixels of a mask (probabilities, or a true mask in [0, 1]; tensor or array) taken as foreground."""
+    return mask >= threshold
+
+
+def iou_of(inter, union, empty: float = 1.0):
+    """Intersection over union from pixel counts: numbers, NumPy arrays or tensors; `empty` where the union is
+    empty (two empty masks agree: 1 by default)."""
+    if isinstance(inter, torch.Tensor):
+        return torch.where(union > 0, inter / union.clamp_min(1), torch.full_like(union, empty))
+    if np.ndim(inter) == 0:
+        return float(inter / union) if union else float(empty)
+    return np.where(union > 0, inter / np.maximum(union, 1), empty)
+
+
+def dice_of(inter, pred, true, empty: float = 1.0):
+    """Dice 2|A n B| / (|A| + |B|) from pixel counts: numbers or tensors; `empty` where both masks are empty."""
+    if isinstance(inter, torch.Tensor):
+        total = pred + true
+        return torch.where(total > 0, 2 * inter / total.clamp_min(1), torch.full_like(total, empty))
+    total = pred + true
+    return float(2 * inter / total) if total else float(empty)
+
+
+def depth_ratio(pred, true):
+    """max(pred / true, true / pred) per pixel, of depths in metres (tensors or arrays)."""
+    if isinstance(pred, torch.Tensor):
+        return torch.maximum(pred / true, true / pred)
+    return np.maximum(pred / true, true / pred)
+
+
+def within_delta(ratio, k: int = 1):
+    """Pixels whose `depth_ratio` is below DELTA**k: the delta < 1.25^k accuracy's hits."""
+    return ratio < DELTA**k
+
+
+def mask_iou(pred: torch.Tensor, true: torch.Tensor, threshold: float = MASK_THRESHOLD, eps: float = 1e-7) -> float:
     """Foreground intersection over union after thresholding both masks.
 
     >>> mask_iou(torch.tensor([[1., 1., 0., 0.]]), torch.tensor([[1., 0., 0., 0.]]))
     0.5
     """
-    p, t = pred >= threshold, true >= 0.5
-    inter = (p & t).sum().item()
-    union = (p | t).sum().item()
-    return float(inter / union) if union else 1.0
+    p, t = foreground(pred, threshold), foreground(true)
+    return iou_of((p & t).sum().item(), (p | t).sum().item())
 
 
-def mask_dice(pred: torch.Tensor, true: torch.Tensor, threshold: float = 0.5) -> float:
+def mask_dice(pred: torch.Tensor, true: torch.Tensor, threshold: float = MASK_THRESHOLD) -> float:
     """Dice coefficient 2|A n B| / (|A| + |B|) of the thresholded masks.
 
     >>> round(mask_dice(torch.tensor([1., 1., 0.]), torch.tensor([1., 0., 0.])), 4)
     0.6667
     """
-    p, t = pred >= threshold, true >= 0.5
-    total = p.sum().item() + t.sum().item()
-    return float(2 * (p & t).sum().item() / total) if total else 1.0
+    p, t = foreground(pred, threshold), foreground(true)
+    return dice_of((p & t).sum().item(), p.sum().item(), t.sum().item())
 
 
 def depth_metrics(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
@@ -62,14 +117,12 @@ def depth_metrics(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     p = decode_depth(pred.clamp(0, 1)).clamp_min(DEPTH_MIN_M)
     t = decode_depth(true.clamp(0, 1)).clamp_min(DEPTH_MIN_M)
     err = p - t
-    ratio = torch.maximum(p / t, t / p)
+    ratio = depth_ratio(p, t)
     return {
         "rmse_m": float(err.pow(2).mean().sqrt()),
         "mae_m": float(err.abs().mean()),
         "abs_rel": float((err.abs() / t).mean()),
-        "delta1": float((ratio < 1.25).float().mean()),
-        "delta2": float((ratio < 1.25**2).float().mean()),
-        "delta3": float((ratio < 1.25**3).float().mean()),
+        **{f"delta{k}": float(within_delta(ratio, k).float().mean()) for k in (1, 2, 3)},
     }
 
 
@@ -283,11 +336,10 @@ class PooledScores:
         row = {"images": torch.ones(n, dtype=torch.float64, device=p.device),
                "pixels": torch.full((n,), float(pixels), dtype=torch.float64, device=p.device)}
 
-        pm, tm = (p[:, 0] >= 0.5).flatten(1), (t[:, 0] >= 0.5).flatten(1)  # (N, H*W)
+        pm, tm = foreground(p[:, 0]).flatten(1), foreground(t[:, 0]).flatten(1)  # (N, H*W)
         inter, union = (pm & tm).sum(1).double(), (pm | tm).sum(1).double()
         pp, tp = pm.sum(1).double(), tm.sum(1).double()
-        iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
-        dice = torch.where(pp + tp > 0, 2 * inter / (pp + tp).clamp_min(1), torch.ones_like(union))
+        iou, dice = iou_of(inter, union), dice_of(inter, pp, tp)
         row.update(mask_inter=inter, mask_union=union, mask_pred=pp, mask_true=tp, iou_sum=iou, dice_sum=dice)
 
         # depth is scored only where it is true: a NaN target (no true depth, a photograph) counts nowhere
@@ -302,17 +354,17 @@ class PooledScores:
         near = (tc > 0).flatten(1).double() * v  # nearer than the far limit
         err = pd - td
         sq, ab, rel = err.pow(2) * v, err.abs() * v, err.abs() / td * v
-        ratio = torch.maximum(pd / td, td / pd)
+        ratio = depth_ratio(pd, td)
         row.update(depth_pixels=v.sum(1), sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1),
                    near_pixels=near.sum(1), near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1),
                    near_rel_err=(rel * near).sum(1))
         for k in (1, 2, 3):
-            hit = (ratio < 1.25**k).double()
+            hit = within_delta(ratio, k).double()
             row[f"delta{k}"], row[f"near_delta{k}"] = (hit * v).sum(1), (hit * near).sum(1)
         scaled = (pd * (_median(td) / _median(pd)).unsqueeze(1)).clamp(DEPTH_MIN_M, DEPTH_MAX_M)  # the range scored
         w = whole.double()
         row["depth_images"], row["median_pixels"] = w, w * pixels
-        row["median_delta1"] = (torch.maximum(scaled / td, td / scaled) < 1.25).double().sum(1) * w
+        row["median_delta1"] = within_delta(depth_ratio(scaled, td)).double().sum(1) * w
         h, wd = p.shape[-2], p.shape[-1]
         row["log_grad"] = log_gradient_error(pd.view(n, h, wd), td.view(n, h, wd)) * w
 
@@ -383,8 +435,8 @@ class PooledScores:
             return num / den if den else nan
 
         out = {
-            "iou": s["mask_inter"] / s["mask_union"] if s["mask_union"] else 1.0,
-            "dice": 2 * s["mask_inter"] / (s["mask_pred"] + s["mask_true"]) if s["mask_pred"] + s["mask_true"] else 1.0,
+            "iou": iou_of(s["mask_inter"], s["mask_union"]),
+            "dice": dice_of(s["mask_inter"], s["mask_pred"], s["mask_true"]),
             "rmse_m": ratio(s["sq_err"], px) ** 0.5, "mae_m": ratio(s["abs_err"], px), "abs_rel": ratio(s["rel_err"], px),
             "delta1": ratio(s["delta1"], px), "delta2": ratio(s["delta2"], px), "delta3": ratio(s["delta3"], px),
             "ssim": ratio(s["ssim_sum"], dn),

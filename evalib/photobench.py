@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from .data.dataset import held_out
+from .metrics import MASK_THRESHOLD, foreground, iou_of
 from .paths import default_foregrounds
 from .synth import compose, photos
 from .unseen import as_rgb8, load_photo, to_batch
@@ -185,20 +186,20 @@ def predict_masks(model: torch.nn.Module, images: np.ndarray, mean=None, std=Non
     return np.concatenate(out)
 
 
-def score_photos(model: torch.nn.Module, bench: PhotoBench, mean=None, std=None, threshold: float = 0.5,
+def score_photos(model: torch.nn.Module, bench: PhotoBench, mean=None, std=None, threshold: float = MASK_THRESHOLD,
                  batch_size: int = 64) -> PhotoScores:
     """Mask IoU on the composites (pooled, and the mean of per-image values, with 95 % bootstrap bands over
     images) and the share of pixels marked foreground on the crops with nothing pasted."""
     prob = predict_masks(model, bench.images, mean, std, batch_size)
-    pred, true = prob >= threshold, bench.masks >= 1
+    pred, true = foreground(prob, threshold), bench.masks >= 1  # the stored masks are 0/1
     inter, union = (pred & true).sum((1, 2)).astype(float), (pred | true).sum((1, 2)).astype(float)
     marked = pred.mean((1, 2))
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    iou = iou_of(inter, union)
     per_image = pd.DataFrame({"photo": bench.photo, "object": bench.objects, "has_object": bench.has_object,
                               "object_share": true.mean((1, 2)), "iou": iou, "marked": marked,
                               "inter": inter, "union": union})
     comp, bare = per_image[per_image.has_object], per_image[~per_image.has_object]
-    pooled = lambda d: d[:, 0].sum() / max(d[:, 1].sum(), 1)  # noqa: E731
+    pooled = lambda d: iou_of(d[:, 0].sum(), d[:, 1].sum(), empty=0.0)  # noqa: E731
     both = comp[["inter", "union"]].to_numpy()
     rows = [("mask IoU, pooled over the composites", pooled(both), *_band(both, pooled), len(comp)),
             ("mask IoU, mean of per-image values", comp.iou.mean(), *_band(comp.iou.to_numpy(), np.mean), len(comp)),
@@ -208,7 +209,7 @@ def score_photos(model: torch.nn.Module, bench: PhotoBench, mean=None, std=None,
              *_band((bare.marked > MARKED).to_numpy(float), np.mean), len(bare))]
     summary = pd.DataFrame(rows, columns=["figure", "value", "low", "high", "images"]).set_index("figure")
     per_photo = per_image.groupby("photo", sort=False).apply(
-        lambda d: pd.Series({"iou": d[d.has_object].inter.sum() / max(d[d.has_object].union.sum(), 1),
+        lambda d: pd.Series({"iou": iou_of(d[d.has_object].inter.sum(), d[d.has_object].union.sum(), empty=0.0),
                              "bare_marked": d[~d.has_object].marked.mean()}), include_groups=False)
     return PhotoScores(summary, per_photo, per_image)
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from .data import FgBgDataset
 from .losses import parse_loss
-from .metrics import depth_metrics, mask_iou
+from .metrics import MASK_THRESHOLD, depth_metrics, mask_iou
 from .models.pretrained import WEIGHTS_FORMAT, available, load_fitting, load_weights, pretrained
 from .safeio import atomic_write
 from .train import TrainConfig, build_model, checkpoint
@@ -224,7 +224,7 @@ def _as_shown(x: torch.Tensor) -> np.ndarray:
     return x[:, :3].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def sample_metrics(pred: np.ndarray, target: np.ndarray, threshold: float = MASK_THRESHOLD) -> dict[str, float]:
     """One sample's scores: mask IoU at `threshold`, depth RMSE (m) and delta < 1.25."""
     p, t = torch.from_numpy(np.asarray(pred)), torch.from_numpy(np.asarray(target))
     d = depth_metrics(p[1], t[1])

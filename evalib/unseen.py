@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from .depth import decode_depth
+from .metrics import MASK_THRESHOLD, foreground
 from .synth.photos import frame_textures
 
 # name -> how to get it from skimage.data; every one ships inside the scikit-image wheel (no download)
@@ -149,7 +150,7 @@ def predict_photos(model: torch.nn.Module, photos: dict[str, np.ndarray], mean, 
     return PhotoPredictions(names, images, out.clamp(0, 1).numpy())
 
 
-def map_stats(maps: np.ndarray, index=None, threshold: float = 0.5) -> pd.DataFrame:
+def map_stats(maps: np.ndarray, index=None, threshold: float = MASK_THRESHOLD) -> pd.DataFrame:
     """Per image of (N, 2, H, W) maps: foreground share, undecided mask share, and depths in metres.
 
     Columns: fg_share (mask >= threshold), undecided (mask within 0.25 of 0.5), depth_median_m, and
@@ -161,7 +162,7 @@ def map_stats(maps: np.ndarray, index=None, threshold: float = 0.5) -> pd.DataFr
         raise ValueError(f"map_stats expects (N, 2, H, W) maps (mask, depth); got {maps.shape}")
     rows = []
     for m in maps:
-        fg, metres = m[0] >= threshold, decode_depth(m[1])
+        fg, metres = foreground(m[0], threshold), decode_depth(m[1])
         fg_d = float(np.median(metres[fg])) if fg.any() else float("nan")
         bg_d = float(np.median(metres[~fg])) if (~fg).any() else float("nan")
         rows.append({"fg_share": float(fg.mean()), "undecided": float((np.abs(m[0] - 0.5) < 0.25).mean()),
@@ -170,7 +171,7 @@ def map_stats(maps: np.ndarray, index=None, threshold: float = 0.5) -> pd.DataFr
     return pd.DataFrame(rows, index=pd.Index(list(index) if index is not None else range(len(rows)), name="image"))
 
 
-def photo_stats(p: PhotoPredictions, threshold: float = 0.5) -> pd.DataFrame:
+def photo_stats(p: PhotoPredictions, threshold: float = MASK_THRESHOLD) -> pd.DataFrame:
     """`map_stats` of the predicted maps, one row per photograph, with whether it is also a dataset texture."""
     table = map_stats(p.preds, p.names, threshold)
     table["in_textures"] = [in_textures(n) for n in p.names]

@@ -14,6 +14,7 @@ import numpy as np
 
 from .plots import metres_label  # importing plots also selects a headless backend when needed
 from .depth import decode_depth
+from .metrics import MASK_THRESHOLD, foreground
 from .predict import Predictions, predict, sample_metrics  # noqa: F401 (notebooks import them from here too)
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -61,7 +62,7 @@ class _Panel:
         plt.close(self.fig)  # shown through the Image widget only
 
     def update(self, image, target, pred, threshold: float, thresholded: bool) -> dict:
-        mask = (pred[0] >= threshold).astype(np.float32) if thresholded else pred[0]
+        mask = foreground(pred[0], threshold).astype(np.float32) if thresholded else pred[0]
         depth_err = np.abs(decode_depth(pred[1].astype(np.float64)) - decode_depth(target[1].astype(np.float64)))
         known = np.isfinite(depth_err)  # a photograph has no true depth: no error to show
         scale = max(float(depth_err[known].max()) if known.any() else 0.0, 1e-6)
@@ -82,7 +83,7 @@ class _Panel:
 class Browser:
     """A sample slider, a mask threshold slider and a raw/thresholded toggle over one run's predictions."""
 
-    def __init__(self, predictions: Predictions, threshold: float = 0.5):
+    def __init__(self, predictions: Predictions, threshold: float = MASK_THRESHOLD):
         import ipywidgets as w
 
         self.p = predictions
@@ -117,7 +118,7 @@ class Browser:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def browse(source, dataset=None, n: int = 64, threshold: float = 0.5, batch_size: int = 32,
+def browse(source, dataset=None, n: int = 64, threshold: float = MASK_THRESHOLD, batch_size: int = 32,
            device: str | None = None) -> Browser:
     """Slide through a model's predictions (model, checkpoint path, or saved predictions) on a dataset split."""
     _require_notebook("browse()")
@@ -127,7 +128,7 @@ def browse(source, dataset=None, n: int = 64, threshold: float = 0.5, batch_size
 class Comparison:
     """One sample slider and, per side, a dropdown choosing which run's prediction to show."""
 
-    def __init__(self, runs: list[Predictions], sides: int = 2, threshold: float = 0.5):
+    def __init__(self, runs: list[Predictions], sides: int = 2, threshold: float = MASK_THRESHOLD):
         import ipywidgets as w
 
         if len(runs) < 2:

@@ -67,3 +67,69 @@ def test_batch_metrics_keys_and_directions():
                                 "delta1_near", "delta2_near", "delta3_near", "delta1_median_scaled"}
     with pytest.raises(ValueError, match=r"\(N, 2, H, W\)"):
         batch_metrics(t[:, :1], t[:, :1])
+
+
+# modules that may type these numbers for another meaning than a score's formula
+NOT_SCORES = {"evalib/models/receptive.py": "a receptive field's row counts where at least half of it is inside",
+              "evalib/synth": "rendering: an alpha of 0.5 makes the true mask, a gamma range reaches 1.25"}
+
+
+def _formula_sites(path):
+    """Where a module's code (strings and comments left out) computes a score that metrics.py defines: a typed
+    delta bound 1.25, a typed mask threshold 0.5 (compared, or as a threshold default), a division by a union,
+    or its own reading of HIGHER_IS_BETTER."""
+    import io
+    import tokenize
+
+    toks = [t for t in tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+            if t.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER)]
+    found = []
+    for i, t in enumerate(toks):
+        back = [toks[i - k].string if i >= k else "" for k in (1, 2, 3, 4)]
+        coin = back[1:4] == [")", "(", "random"]  # rng.random() < 0.5: a coin flip, not a mask
+        if t.type == tokenize.NUMBER and t.string == "1.25":
+            found.append((t.start[0], "delta bound 1.25"))
+        elif t.type == tokenize.NUMBER and t.string == "0.5" and ((back[0] in (">=", "<") and not coin)
+                                                                  or (back[0] == "=" and any(b.lower().endswith("threshold") for b in back))):
+            found.append((t.start[0], "mask threshold 0.5"))
+        elif t.string == "union" and back[0] == "/":
+            found.append((t.start[0], "IoU by hand"))
+        elif t.string == "HIGHER_IS_BETTER":
+            found.append((t.start[0], "direction by hand"))
+    return found
+
+
+def test_every_score_formula_is_defined_once_in_metrics():
+    from pathlib import Path
+
+    import evalib
+    root = Path(evalib.__file__).parent
+    sites = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).as_posix()
+        if rel == "evalib/metrics.py" or any(rel.startswith(k) for k in NOT_SCORES):
+            continue
+        if found := _formula_sites(path):
+            sites[rel] = found
+    assert not sites, f"score formulas outside evalib/metrics.py (call its functions instead): {sites}"
+    # and the scan sees them where they are
+    metrics = {what for _, what in _formula_sites(root / "metrics.py")}
+    assert {"delta bound 1.25", "mask threshold 0.5", "IoU by hand", "direction by hand"} <= metrics, metrics
+
+
+def test_the_count_formulas_agree_on_numbers_arrays_and_tensors():
+    import numpy as np
+
+    from evalib.metrics import dice_of, iou_of, is_better
+    inter, union, pred, true = [3.0, 0.0, 2.0], [4.0, 0.0, 8.0], [3.0, 0.0, 2.0], [4.0, 0.0, 8.0]
+    want_iou, want_dice = [0.75, 1.0, 0.25], [6 / 7, 1.0, 0.4]
+    assert [iou_of(a, b) for a, b in zip(inter, union)] == want_iou
+    assert np.array_equal(iou_of(np.array(inter), np.array(union)), want_iou)
+    assert torch.equal(iou_of(torch.tensor(inter, dtype=torch.float64), torch.tensor(union, dtype=torch.float64)),
+                       torch.tensor(want_iou, dtype=torch.float64))
+    assert [dice_of(a, p, t) for a, p, t in zip(inter, pred, true)] == want_dice
+    t = [torch.tensor(x, dtype=torch.float64) for x in (inter, pred, true)]
+    assert torch.allclose(dice_of(*t), torch.tensor(want_dice, dtype=torch.float64))
+    assert math.isnan(iou_of(0, 0, empty=float("nan")))
+    assert is_better("test_iou", 0.6, 0.5) and is_better("rmse_m", 1.0, 2.0) and is_better("loss", 3.0, None)
+    assert not is_better("delta1", 0.5, 0.5)

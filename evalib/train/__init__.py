@@ -5,8 +5,8 @@
     result.frame()                                    # history: one row per epoch
     fit(TrainConfig(stages=((20, 2e-4), (10, 2e-5))))  # the write-up's two-stage run, in one call
 
-Modules: `config` (TrainConfig), `loop` (fit, evaluate), `schedules`, `checkpoint` (atomic writes,
-random states), `board` (TensorBoard and run folders), `lr_find`, `grid` (run grids), `runtime`
+Modules: `config` (TrainConfig, preflight checks), `loop` (fit, evaluate), `rundir` (a run's folder: ownership,
+lock, resume), `schedules`, `checkpoint` (atomic writes, random states), `board` (TensorBoard and run folder names), `lr_find`, `grid` (run grids), `runtime`
 (device, seeds, torchrun).
 """
 from .checkpoint import load as load_checkpoint

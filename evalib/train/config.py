@@ -1,4 +1,5 @@
-"""`TrainConfig`: everything that defines a training run, as plain data (notebooks, the CLI and run grids share it)."""
+"""`TrainConfig`: everything that defines a training run, as plain data (notebooks, the CLI and run grids share it),
+and `preflight`, the checks a config gets against its network and loss before any work is done."""
 from __future__ import annotations
 
 import math
@@ -6,14 +7,18 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
 from ..data.background import INPUTS
+from ..data.dataset import SPLIT_MODES
+from ..metrics import POOLED_KEYS
 from ..plan import WRITEUP
 from ..profiles import get_profile
 from .runtime import amp_mode, check_device_name, layout_mode
 
 SCHEDULES = ("constant", "onecycle", "triangular2", "step", "plateau", "stages")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SPLIT_MODES = ("random", "heldout")
 FAST_AUGMENT = ("auto", "opencv", "torch")
 
 # Named starting points; `TrainConfig.recipe(name, **overrides)` and `python -m evalib.train --recipe NAME`.
@@ -236,3 +241,43 @@ def _native_bf16_cpu() -> bool:
     from .runtime import cpu_has_native_bf16
 
     return cpu_has_native_bf16()
+
+
+def preflight(net, loss_fn, cfg: TrainConfig, strict: bool) -> None:
+    """Before any work: the network runs on one image of the run's size and `best_metric` is a value the run
+    reports (the loss is called once on zeros only when `best_metric` names a loss term). `strict`: the network
+    was built from the config, so a failure is the config's (a ValueError naming the model and its options); a
+    network passed in is only used to learn the loss terms."""
+    param = next(net.parameters(), None)
+    size = cfg.size or 64
+    inner = net.module if isinstance(net, DistributedDataParallel) else net
+    x = torch.zeros(1, getattr(inner, "in_channels", 3), size, size, device=param.device if param is not None else "cpu")
+    was_training = net.training
+    terms: set[str] = set()
+    try:
+        with torch.no_grad():
+            net.eval()
+            out = net(x).float()
+    except Exception as err:  # noqa: BLE001 - any failure here is the model's options or size, named below
+        if strict:
+            shown = ", ".join(f"{k}={v!r}" for k, v in cfg.model_options.items()) or "its default options"
+            raise ValueError(f"model {cfg.model!r} with {shown} cannot run on a {size}x{size} image "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}); "
+                             "check --model-option, --width and --size") from None
+        out = None
+    finally:
+        net.train(was_training)
+    static = {"train_loss", "test_loss", *POOLED_KEYS}
+    if cfg.best_metric in static:
+        return
+    if out is not None:  # a loss term's name (test_mask.bce): the loss says which terms it has once it has run
+        try:
+            with torch.no_grad():
+                loss_fn(out, torch.zeros(1, 2, size, size, device=out.device))
+            terms = {f"test_{k}" for k in (getattr(loss_fn, "terms", None) or {})}
+        except Exception:  # noqa: BLE001 - a loss that cannot score zeros is judged on real data, below
+            terms = None
+    known = static | set(terms or ())
+    if terms is not None and cfg.best_metric not in known:
+        raise ValueError(f"best_metric (--best-metric) {cfg.best_metric!r} is not a value this run reports; choose "
+                         f"one of: {', '.join(sorted(known))}")

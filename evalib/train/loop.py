@@ -25,10 +25,11 @@ from tqdm.auto import tqdm
 
 from .. import safeio
 from ..losses import parse_loss
-from ..metrics import HIGHER_IS_BETTER, POOLED_KEYS, PooledScores
+from ..metrics import PooledScores, is_better
 from . import checkpoint
-from .board import Board, latest_run_dir, new_run_dir
-from .config import TrainConfig
+from .board import Board
+from . import rundir
+from .config import TrainConfig, preflight
 from .runtime import DevicePlan, Distributed, device_plan, pick_device, seed_everything, shard_loaders
 from .schedules import Schedule, current_lr, make_optimizer, make_schedule
 
@@ -102,7 +103,7 @@ def build_model(cfg: TrainConfig, loss_fn: nn.Module) -> nn.Module:
     from ..models import create
 
     opts = dict(cfg.model_options)
-    channels = input_channels(getattr(cfg, "inputs", "fgbg"))
+    channels = input_channels(cfg.inputs)
     if opts.get("in_channels", channels) != channels:
         raise ValueError(f"model option in_channels={opts['in_channels']!r} does not suit inputs={cfg.inputs!r}, "
                          f"which gives {channels} channels; leave in_channels out (it follows inputs)")
@@ -273,103 +274,6 @@ def _preview(dataset, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     return x, shown, y
 
 
-def _resolve_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
-    """(run folder, checkpoint to resume from or None), following `cfg.out` and `cfg.resume`."""
-    if cfg.resume not in (True, False, None):
-        p = Path(cfg.resume)
-        ckpt, run_dir = (p / checkpoint.LAST, p) if p.is_dir() else (p, p.parent)
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"resume={str(cfg.resume)!r}: no checkpoint at {ckpt}")
-        return run_dir, ckpt
-    if cfg.resume:
-        run_dir = Path(cfg.out) if cfg.out else (latest_run_dir(cfg) or new_run_dir(cfg))
-        return run_dir, (run_dir / checkpoint.LAST if (run_dir / checkpoint.LAST).is_file() else None)
-    run_dir = Path(cfg.out) if cfg.out else new_run_dir(cfg)
-    if (run_dir / checkpoint.LAST).is_file() and _owned(run_dir):
-        raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True (--resume) to continue "
-                         "it, or choose another out (--out)")
-    return run_dir, None
-
-
-RUN_KIND = "run"  # run folders carry safeio's marker .evalib-run and lock .evalib-run.lock
-
-
-def _written_by_train(p: Path) -> bool:
-    """Whether an entry of a run folder from before markers is something `fit` writes: TensorBoard event files,
-    and last.pt / best.pt that read as evalib checkpoints."""
-    if p.is_symlink():
-        return False
-    if p.name.startswith("events.out.tfevents.") or p.name == safeio.marker_name(RUN_KIND) + ".lock":
-        return p.is_file()
-    if p.name in (checkpoint.LAST, checkpoint.BEST) and p.is_file():
-        try:
-            checkpoint.load(p)
-            return True
-        except (checkpoint.CheckpointError, OSError):
-            return False
-    return False
-
-
-def _owned(run_dir: Path) -> bool:
-    return not safeio.foreign_entries(run_dir, RUN_KIND, _written_by_train)
-
-
-def _check_run_dir(run_dir: Path) -> None:
-    """Refuse (safeio.NotOurs) a run folder that holds anything evalib.train did not write there."""
-    safeio.check_folder(run_dir, RUN_KIND, "run folder", "choose another out (--out), or an empty folder",
-                        _written_by_train)
-
-
-def _claim_run_dir(run_dir: Path, resuming: bool) -> safeio.FolderLock:
-    """Mark `run_dir` as a run folder and lock it for this process (another process gets safeio.FolderBusy)."""
-    _check_run_dir(run_dir)
-    lock = safeio.FolderLock(run_dir, RUN_KIND).acquire()
-    try:
-        if not resuming and (run_dir / checkpoint.LAST).is_file():  # written by another process meanwhile
-            raise ValueError(f"run folder {run_dir} already holds a checkpoint; pass resume=True (--resume) to "
-                             "continue it, or choose another out (--out)")
-        safeio.claim_folder(run_dir, RUN_KIND)
-    except BaseException:
-        lock.release()
-        raise
-    return lock
-
-
-def _save(state: dict, path: Path, before: str) -> None:
-    """checkpoint.save_atomic; a failed write (a full disk) is an OSError saying that `path` is as it was."""
-    try:
-        checkpoint.save_atomic(state, path)
-    except OSError as err:
-        why = err.strerror or str(err) or type(err).__name__
-        raise OSError(err.errno, f"could not write the checkpoint {path} ({why}); {before}") from None
-
-
-RESUME_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "history", "best", "epoch", "config")
-
-
-def _load_for_resume(path: Path) -> dict:
-    """checkpoint.load, with an error that says what is untouched and how to go on when the file is bad."""
-    try:
-        state = checkpoint.load(path)
-        missing = [k for k in RESUME_KEYS if k not in state]
-        if missing:
-            raise checkpoint.CheckpointError(f"{path} holds weights but not {', '.join(missing)}, which a resume needs")
-        return state
-    except checkpoint.WeightsFileError as err:
-        raise checkpoint.CheckpointError(
-            f"cannot resume from {path}: it is a weights file (weights only: no optimizer, schedule or random "
-            "state, which a resume needs). Nothing was changed; start a new run (another --out) to train afresh"
-            ) from err
-    except checkpoint.CheckpointError as err:
-        best = path.parent / checkpoint.BEST
-        kept = (f"{best} is untouched: resume from it with --resume {best} (resume={str(best)!r}), or "
-                if best.is_file() and best != path else "")
-        ours = path.name == checkpoint.LAST and safeio.is_claimed(path.parent, RUN_KIND)
-        restart = f", or delete {path} to restart this one from epoch 1" if ours else ""
-        raise checkpoint.CheckpointError(f"cannot resume: {err}. Nothing was changed; {kept}start over in a new run "
-                                         f"folder (another --out){restart}") from err
-
-
 def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed,
              stopped: str = "Training stopped before this update") -> NonFiniteLossError:
     """The NaN stop's message, saying truthfully what the run folder holds."""
@@ -383,13 +287,6 @@ def _stopped(err: NonFiniteLossError, run_dir: Path, ctx: Distributed,
     else:
         where = f"no checkpoint was written: {run_dir} has no complete epoch yet"
     return NonFiniteLossError(f"{err} {stopped}; {where}")
-
-
-def _better(metric: str, value: float, best: float | None) -> bool:
-    if best is None:
-        return True
-    name = metric.removeprefix("test_")
-    return value > best if name in HIGHER_IS_BETTER else value < best
 
 
 def fit(config: TrainConfig | None = None, *, model: nn.Module | str | None = None,
@@ -433,42 +330,24 @@ def _fit_weights(net: nn.Module, weights: dict, path) -> None:
     load_fitting(_unwrap(net), weights, path)
 
 
-def _preflight(net: nn.Module, loss_fn: nn.Module, cfg: TrainConfig, strict: bool) -> None:
-    """Before any work: the network runs on one image of the run's size and `best_metric` is a value the run
-    reports (the loss is called once on zeros only when `best_metric` names a loss term). `strict`: the network was built from the config, so a failure is the config's (a ValueError naming
-    the model and its options); a network passed in is only used to learn the loss terms."""
-    param = next(net.parameters(), None)
-    size = cfg.size or 64
-    x = torch.zeros(1, getattr(_unwrap(net), "in_channels", 3), size, size, device=param.device if param is not None else "cpu")
-    was_training = net.training
-    terms: set[str] = set()
-    try:
-        with torch.no_grad():
-            net.eval()
-            out = net(x).float()
-    except Exception as err:  # noqa: BLE001 - any failure here is the model's options or size, named below
-        if strict:
-            shown = ", ".join(f"{k}={v!r}" for k, v in cfg.model_options.items()) or "its default options"
-            raise ValueError(f"model {cfg.model!r} with {shown} cannot run on a {size}x{size} image "
-                             f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}); "
-                             "check --model-option, --width and --size") from None
-        out = None
-    finally:
-        net.train(was_training)
-    static = {"train_loss", "test_loss", *POOLED_KEYS}
-    if cfg.best_metric in static:
-        return
-    if out is not None:  # a loss term's name (test_mask.bce): the loss says which terms it has once it has run
-        try:
-            with torch.no_grad():
-                loss_fn(out, torch.zeros(1, 2, size, size, device=out.device))
-            terms = {f"test_{k}" for k in (getattr(loss_fn, "terms", None) or {})}
-        except Exception:  # noqa: BLE001 - a loss that cannot score zeros is judged on real data, below
-            terms = None
-    known = static | set(terms or ())
-    if terms is not None and cfg.best_metric not in known:
-        raise ValueError(f"best_metric (--best-metric) {cfg.best_metric!r} is not a value this run reports; choose "
-                         f"one of: {', '.join(sorted(known))}")
+@dataclass
+class _Run:
+    """What the epochs of a run work with, once everything is checked and built and the run folder is this
+    process's."""
+
+    cfg: TrainConfig
+    ctx: Distributed
+    device: torch.device
+    plan: DevicePlan
+    loss_fn: nn.Module
+    net: nn.Module  # as trained: on its device, in its layout, wrapped in DistributedDataParallel under torchrun
+    train_loader: DataLoader
+    test_loader: DataLoader
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    scaler: torch.amp.GradScaler
+    ema: AveragedModel | None
+    run_dir: Path
 
 
 def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer) -> FitResult:
@@ -477,24 +356,14 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     seed_everything(cfg.seed)
     loss_fn = parse_loss(loss_fn if loss_fn is not None else cfg.loss)
     net = model if model is not None else build_model(cfg, loss_fn)
-    _preflight(net, loss_fn, cfg, strict=model is None)  # draws no random numbers, changes no weights
+    preflight(net, loss_fn, cfg, strict=model is None)  # draws no random numbers, changes no weights
 
-    run_dir, resume_from = ctx.broadcast(_resolve_run(cfg) if ctx.main else None)
+    run_dir, resume_from = ctx.broadcast(rundir.resolve_run(cfg) if ctx.main else None)
     if ctx.main:
-        safeio.FolderLock(run_dir, RUN_KIND).probe()  # another process writing it is named before anything else
-    state = None
-    if resume_from is not None:
-        state = _load_for_resume(resume_from)
-        saved = state["config"]
-        fixed = ("model", "loss", "model_options", "ema", "max_steps", "inputs") + (
-            ("epochs", "schedule") if cfg.schedule == "onecycle" else ())
-        for key in fixed:  # a One Cycle schedule is laid out over the whole run: its length cannot change
-            was = saved.get(key, {"ema": 0.0, "inputs": "fgbg"}.get(key))  # older checkpoints lack some keys
-            if was != getattr(cfg, key):
-                raise ValueError(f"cannot resume {resume_from}: it was trained with {key}={was!r}, "
-                                 f"this run asks for {getattr(cfg, key)!r}")
+        safeio.FolderLock(run_dir, rundir.RUN_KIND).probe()  # another process writing it is named before anything else
+    state = rundir.load_for_resume(resume_from, cfg) if resume_from is not None else None
     if ctx.main:
-        _check_run_dir(run_dir)  # nothing is written anywhere before every check has passed
+        rundir.check_run_dir(run_dir)  # nothing is written anywhere before every check has passed
 
     train_loader, test_loader = loaders if loaders is not None else build_loaders(cfg, ctx, device)
     if ctx.enabled:
@@ -504,100 +373,65 @@ def _fit(cfg: TrainConfig, ctx: Distributed, model, loaders, loss_fn, optimizer)
     schedule = make_schedule(cfg, optimizer, len(train_loader))
     scaler = plan.scaler()  # float16 only; otherwise a no-op
     ema = ema_model(net, cfg.ema) if cfg.ema else None
-    lock = _claim_run_dir(run_dir, resuming=state is not None) if ctx.main else None
+    run = _Run(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler, ema,
+               run_dir)
+    lock = rundir.claim_run_dir(run_dir, resuming=state is not None) if ctx.main else None
     try:
-        return _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler,
-                      ema, run_dir, state, resume_from)
+        return _train(run, state, resume_from)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, optimizer, schedule, scaler, ema,
-           run_dir, state, resume_from) -> FitResult:
-    """The epochs of `_fit`, once everything is checked and built and the run folder is this process's."""
-    history, best, start = [], {"metric": cfg.best_metric, "value": None, "epoch": 0}, 0
-    if state is not None:
-        _fit_weights(net, state["model"], resume_from)
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["scheduler"])
-        if state["scaler"] or not scaler.is_enabled():  # a float32/bfloat16 run saved an empty scaler: start afresh
-            scaler.load_state_dict(state["scaler"])
-        history, best, start = state["history"], state["best"], state["epoch"]
-        if ema is not None:
-            ema.module.load_state_dict(state["ema"])
-            ema.n_averaged.fill_(state["ema_updates"])
+def _restore(run: _Run, state: dict | None, resume_from) -> tuple[list, dict, int]:
+    """(history, best, first epoch) of a new run, or of the resumed one after its weights and optimizer, schedule,
+    scaler and moving-average states are loaded back."""
+    if state is None:
+        return [], {"metric": run.cfg.best_metric, "value": None, "epoch": 0}, 0
+    _fit_weights(run.net, state["model"], resume_from)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.schedule.load_state_dict(state["scheduler"])
+    if state["scaler"] or not run.scaler.is_enabled():  # a float32/bfloat16 run saved an empty scaler: start afresh
+        run.scaler.load_state_dict(state["scaler"])
+    if run.ema is not None:
+        run.ema.module.load_state_dict(state["ema"])
+        run.ema.n_averaged.fill_(state["ema_updates"])
+    return state["history"], state["best"], state["epoch"]
 
+
+def _train(run: _Run, state: dict | None, resume_from) -> FitResult:
+    """The epochs of `_fit`: train, score, log and checkpoint each in turn."""
+    cfg, ctx, train_loader = run.cfg, run.ctx, run.train_loader
+    history, best, start = _restore(run, state, resume_from)
     steps = len(train_loader)
-    board = Board(run_dir, enabled=ctx.main, purge_step=start * steps + 1 if state else None)
-    preview = _preview(test_loader.dataset, cfg.log_images) if ctx.main and cfg.log_images else None
+    board = Board(run.run_dir, enabled=ctx.main, purge_step=start * steps + 1 if state else None)
+    preview = _preview(run.test_loader.dataset, cfg.log_images) if ctx.main and cfg.log_images else None
     if ctx.main and cfg.log_graph and state is None and preview is not None:
-        board.graph(net, preview[0][:1].to(device))
+        board.graph(run.net, preview[0][:1].to(run.device))
     if ctx.enabled:
-        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    raw = _unwrap(net)
-    scored = ema.module if ema is not None else raw  # what is tested, logged and returned
+        run.net = DistributedDataParallel(run.net, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    raw = _unwrap(run.net)
+    scored = run.ema.module if run.ema is not None else raw  # what is tested, logged and returned
     if state is not None:
         checkpoint.set_rng_state(state["rng"], train_loader)  # last, after everything that draws at set-up
-
-    show = cfg.progress and ctx.main
-    limit = cfg.max_steps
     try:
         for epoch in range(start, cfg.epochs):
-            left = None if limit is None else limit - epoch * steps  # max_steps: the steps this epoch may still take
+            left = None if cfg.max_steps is None else cfg.max_steps - epoch * steps  # steps this epoch may still take
             if left is not None and left <= 0:
                 break
-            t0 = time.perf_counter()
-            if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
-                train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
-            bar = tqdm(total=steps if left is None else min(steps, left), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not show, leave=True)
-            try:
-                train_sum, train_n, lr = train_one_epoch(net, train_loader, loss_fn, optimizer, schedule, scaler,
-                                                         plan, cfg, epoch, board, bar, ema, left)
-            except NonFiniteLossError as err:
-                bar.close()
-                raise _stopped(err, run_dir, ctx) from None
-            train_seconds = time.perf_counter() - t0
-            ctx.sync_buffers(raw)
-            try:
-                sums, test_n = _score(scored, test_loader, loss_fn, plan)  # unwrapped: shards may differ in batches
-            except NonFiniteLossError as err:
-                raise _stopped(err, run_dir, ctx, f"The last updates of epoch {epoch + 1} broke the weights, and "
-                               "its checkpoint was not written") from None
-            keys = ctx.broadcast(list(sums))  # the same order on every rank
-            totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], device)
-            train_sum, train_n, test_n = totals[:3]
-            scores = _scores(dict(zip(keys, totals[3:])), test_n)  # every rank's sums combined first
-            row = {"epoch": epoch + 1, "train_loss": train_sum / max(train_n, 1), "test_loss": scores.pop("test_loss"),
-                   **scores, "lr": lr, "train_samples": int(train_n), "test_samples": int(test_n),
-                   "seconds": time.perf_counter() - t0, "train_seconds": train_seconds}
+            row = _epoch(run, epoch, left, board, raw, scored)
             history.append(row)
-            schedule.step_epoch(row["test_loss"])
+            run.schedule.step_epoch(row["test_loss"])
             if cfg.best_metric not in row:
                 raise ValueError(f"best_metric {cfg.best_metric!r} is not reported; choose one of: "
                                  f"{', '.join(k for k in row if k not in _NOT_METRICS)}")
-            improved = _better(cfg.best_metric, row[cfg.best_metric], best["value"])
+            improved = is_better(cfg.best_metric, row[cfg.best_metric], best["value"])
             best_before = best["epoch"]
             if improved:
                 best = {"metric": cfg.best_metric, "value": row[cfg.best_metric], "epoch": epoch + 1}
-            bar.set_postfix(train=f"{row['train_loss']:.4g}", test=f"{row['test_loss']:.4g}",
-                            iou=f"{row.get('iou', float('nan')):.3f}", rmse_m=f"{row.get('rmse_m', float('nan')):.3g}")
-            bar.close()
             if ctx.main:
-                _log_epoch(board, row, epoch, scored, preview, loss_fn, device)
-                state = {"format": checkpoint.FORMAT, "epoch": epoch + 1, "model": raw.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
-                         "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(train_loader),
-                         "history": history, "best": best, "config": cfg.asdict()}
-                if ema is not None:
-                    state.update(ema=ema.module.state_dict(), ema_updates=int(ema.n_averaged))
-                last, best_file = run_dir / checkpoint.LAST, run_dir / checkpoint.BEST
-                _save(state, last, f"{last} is as it was, holding epoch {epoch}" if last.is_file() and epoch
-                      else "no checkpoint of this run was written yet")
-                if improved:
-                    _save(state, best_file, f"{last} holds epoch {epoch + 1}; {best_file} is as it was"
-                          + (f", holding epoch {best_before}" if best_file.is_file() and best_before else ""))
+                _log_epoch(board, row, epoch, scored, preview, run.loss_fn, run.device)
+                _checkpoint(run, raw, epoch, history, best, improved, best_before)
             if cfg.stop_after is not None and epoch + 1 >= cfg.stop_after:
                 break
         if history and history[-1]["epoch"] == cfg.epochs and start < cfg.epochs:
@@ -605,7 +439,59 @@ def _train(cfg, ctx, device, plan, loss_fn, net, train_loader, test_loader, opti
             board.hparams(cfg.hparams(), {**final, f"best_{best['metric']}": best["value"]})
     finally:
         board.close()
-    return FitResult(scored, history, run_dir, best["metric"], best["value"], best["epoch"], cfg)
+    return FitResult(scored, history, run.run_dir, best["metric"], best["value"], best["epoch"], cfg)
+
+
+def _epoch(run: _Run, epoch: int, left: int | None, board: Board, raw: nn.Module, scored: nn.Module) -> dict:
+    """Train one epoch (at most `left` steps), then score the test split: the epoch's history row."""
+    cfg, ctx = run.cfg, run.ctx
+    steps = len(run.train_loader)
+    t0 = time.perf_counter()
+    if hasattr(getattr(run.train_loader, "sampler", None), "set_epoch"):
+        run.train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
+    bar = tqdm(total=steps if left is None else min(steps, left), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+               disable=not (cfg.progress and ctx.main), leave=True)
+    try:
+        train_sum, train_n, lr = train_one_epoch(run.net, run.train_loader, run.loss_fn, run.optimizer, run.schedule,
+                                                 run.scaler, run.plan, cfg, epoch, board, bar, run.ema, left)
+    except NonFiniteLossError as err:
+        bar.close()
+        raise _stopped(err, run.run_dir, ctx) from None
+    train_seconds = time.perf_counter() - t0
+    ctx.sync_buffers(raw)
+    try:
+        sums, test_n = _score(scored, run.test_loader, run.loss_fn, run.plan)  # unwrapped: shards may differ in batches
+    except NonFiniteLossError as err:
+        raise _stopped(err, run.run_dir, ctx, f"The last updates of epoch {epoch + 1} broke the weights, and "
+                       "its checkpoint was not written") from None
+    keys = ctx.broadcast(list(sums))  # the same order on every rank
+    totals = ctx.sum([train_sum, train_n, test_n] + [sums.get(k, 0.0) for k in keys], run.device)
+    train_sum, train_n, test_n = totals[:3]
+    scores = _scores(dict(zip(keys, totals[3:])), test_n)  # every rank's sums combined first
+    row = {"epoch": epoch + 1, "train_loss": train_sum / max(train_n, 1), "test_loss": scores.pop("test_loss"),
+           **scores, "lr": lr, "train_samples": int(train_n), "test_samples": int(test_n),
+           "seconds": time.perf_counter() - t0, "train_seconds": train_seconds}
+    bar.set_postfix(train=f"{row['train_loss']:.4g}", test=f"{row['test_loss']:.4g}",
+                    iou=f"{row.get('iou', float('nan')):.3f}", rmse_m=f"{row.get('rmse_m', float('nan')):.3g}")
+    bar.close()
+    return row
+
+
+def _checkpoint(run: _Run, raw: nn.Module, epoch: int, history: list, best: dict, improved: bool,
+                best_before: int) -> None:
+    """Write last.pt (and best.pt when the metric improved) after epoch `epoch` (0-based), atomically."""
+    state = {"format": checkpoint.FORMAT, "epoch": epoch + 1, "model": raw.state_dict(),
+             "optimizer": run.optimizer.state_dict(), "scheduler": run.schedule.state_dict(),
+             "scaler": run.scaler.state_dict(), "rng": checkpoint.rng_state(run.train_loader),
+             "history": history, "best": best, "config": run.cfg.asdict()}
+    if run.ema is not None:
+        state.update(ema=run.ema.module.state_dict(), ema_updates=int(run.ema.n_averaged))
+    last, best_file = run.run_dir / checkpoint.LAST, run.run_dir / checkpoint.BEST
+    rundir.save_checkpoint(state, last, f"{last} is as it was, holding epoch {epoch}" if last.is_file() and epoch
+                           else "no checkpoint of this run was written yet")
+    if improved:
+        rundir.save_checkpoint(state, best_file, f"{last} holds epoch {epoch + 1}; {best_file} is as it was"
+                               + (f", holding epoch {best_before}" if best_file.is_file() and best_before else ""))
 
 
 @torch.no_grad()
