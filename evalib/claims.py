@@ -34,6 +34,9 @@ from .safeio import atomic_write_text
 
 HOLDS, DOES_NOT_HOLD, WITHIN_NOISE = "holds", "does not hold", "within noise"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)
+# whether an observation of the write-up is reproduced (a claim's `reproduced`)
+AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
+REPRODUCED = (AGREES, DISAGREES, CANNOT_TELL)
 COLUMNS = ("notebook", "id", "claim", "factor", "recipe", "writeup", "a", "b", "ours", "noise", "ratio", "seeds",
            "verdict", "reproduced", "budget", "writeup_budget", "half_budget")
 

@@ -110,6 +110,7 @@ def commit() -> str:
 
 def provenance(result, wall_s: float, command: str | None = None) -> dict:
     """How and where a finished run was trained: what a reader needs to trust or redo it."""
+    from .train.loop import history_images
     from .train.runtime import device_plan
 
     cfg = result.config
@@ -117,7 +118,7 @@ def provenance(result, wall_s: float, command: str | None = None) -> dict:
     return {"commit": commit(), "command": command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
             "machine": machine(), "torch": torch.__version__,
             "precision": device_plan(device, cfg.amp, cfg.channels_last).describe(),
-            "images": int(sum(h["train_samples"] for h in result.history)), "wall_s": round(float(wall_s), 1),
+            "images": history_images(result.history), "wall_s": round(float(wall_s), 1),
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 

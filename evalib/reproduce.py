@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from . import safeio
+from .claims import REPRODUCED, VERDICTS
 from .paths import repo_root
 from .report import extract_figures, headline_of, write_claims_files, write_index, write_summary
 from .safeio import atomic_write_text
@@ -266,12 +267,12 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
         if claims_file.is_file():
             recorded = json.loads(claims_file.read_text())
             words = [c["verdict"] for c in recorded]
-            row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in ("holds", "does not hold", "within noise")
+            row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in VERDICTS
                                       if words.count(w))
             seen = [c.get("reproduced", "") for c in recorded]
             if any(seen):  # and how many of the write-up's observations they reproduce
-                row["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in
-                                                           ("agrees", "disagrees", "cannot tell") if seen.count(w))
+                row["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in REPRODUCED
+                                                           if seen.count(w))
         headline = headline_of(row)
         print(f"[{name}] {row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else "")
               + (f"\n  runs {ran}" if ran else ""), flush=True)

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from evalib.claims import VERDICTS
-from evalib.experiment.verdicts import REPRODUCED
+from evalib.claims import REPRODUCED
 from evalib.report import summary_table
 from evalib.reproduce import RESULTS_ENV, find_notebooks, reproduce, run_notebook
 

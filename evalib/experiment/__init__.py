@@ -19,8 +19,8 @@ from .runs import (SCORE_COLUMNS, cached_run, config, cost, headless, here_speed
                    planned, range_test, run, run_key, run_seeds, runs_dir, scores, settings, stored_predictions, test_split, train,
                    train_seeds, train_split)
 from .speed import Speed, training_speed
-from .verdicts import (AGREES, CANNOT_TELL, CHANGES_AT_HALF, DISAGREES, FACTORS, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN,
-                       NOT_TESTED, REPRODUCED, SAME_AT_HALF, Evidence, Row, Verdict, blind_scores, budget_of,
+from ..claims import AGREES, CANNOT_TELL, DISAGREES, REPRODUCED
+from .verdicts import (CHANGES_AT_HALF, FACTORS, NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, NOT_TESTED, SAME_AT_HALF, Evidence, Row, Verdict, blind_scores, budget_of,
                        half_budget, images_seen, reproduced, under_writeup, unobserved)
 
 __all__ = ["AGREES", "CANNOT_TELL", "CHANGES_AT_HALF", "DISAGREES", "FACTORS", "NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "REPRODUCED",

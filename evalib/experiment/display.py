@@ -12,6 +12,7 @@ import torch
 from IPython.display import Markdown, display
 from torchinfo import summary as layer_table
 
+from ..claims import AGREES, CANNOT_TELL, DISAGREES
 from ..models import create, receptive_field
 from ..plots import prediction_grid
 from ..predict import predict
@@ -19,7 +20,7 @@ from ..reproduce import record, record_claims
 from ..train.board import slug
 from ..widgets import compare as side_by_side
 from .runs import headless, maps_model
-from .verdicts import AGREES, CANNOT_TELL, CHANGES_AT_HALF, DISAGREES, Verdict
+from .verdicts import CHANGES_AT_HALF, Verdict
 
 
 def _cell(text) -> str:

@@ -33,6 +33,7 @@ from ..profiles import get_profile
 from ..reproduce import record_run
 from ..safeio import atomic_write_text
 from ..train import TrainConfig, checkpoint, fit, load_result
+from ..train.loop import history_images
 from ..train.board import slug
 from ..train.lr_find import LRFinderResult, capped_steps, lr_find
 from .speed import Speed, training_speed
@@ -349,7 +350,7 @@ def scores(results: dict) -> pd.DataFrame:
         last = r.history[-1]
         row = {"run": label, "model": r.config.model, "loss": r.config.loss,
                "params": r.params if r.params is not None else count_params(r.model),
-               "epochs": len(r.history), "images_seen": int(sum(h["train_samples"] for h in r.history)),
+               "epochs": len(r.history), "images_seen": history_images(r.history),
                "size": r.config.size, "train_s": round(sum(h["seconds"] for h in r.history), 1),
                # training images per second of epoch wall time (test scoring included)
                "images_per_s": sum(h["train_samples"] for h in r.history) / sum(h["seconds"] for h in r.history),

@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..claims import DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, Comparison, better_sign, compare, verdict
+from ..claims import (AGREES, CANNOT_TELL, DISAGREES, DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, Comparison,
+                      better_sign, compare, verdict)
 from ..evaluation import evaluate
+from ..train.loop import history_images
 from ..metrics import PooledScores
 from ..predict import Maps
 
-AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
-REPRODUCED = (AGREES, DISAGREES, CANNOT_TELL)
 SAME_AT_HALF, CHANGES_AT_HALF, NOT_TESTED = "same at half", "changes at half", "budget not tested"
 NOT_RUN = "none (never run)"  # the write-up's words for a plan it did not carry out
 NOT_IN_WRITEUP = "not in the write-up"  # a claim of ours that the write-up never made
@@ -236,7 +236,7 @@ def stored_on(run, test) -> bool:
 
 def images_seen(result) -> int:
     """Training images a run saw, over all its epochs."""
-    return int(sum(h["train_samples"] for h in result.history))
+    return history_images(result.history)
 
 
 def budget_of(results) -> str:

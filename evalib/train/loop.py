@@ -75,6 +75,11 @@ class FitResult:
         return self.history[-1] if self.history else {}
 
 
+def history_images(history: list[dict]) -> int:
+    """Training images a run saw, over the epochs of its history."""
+    return int(sum(h["train_samples"] for h in history))
+
+
 def ema_model(net: nn.Module, decay: float) -> AveragedModel:
     """An exponential moving average of `net`'s weights and buffers (torch's AveragedModel), with a warm-up.
 
