@@ -273,6 +273,76 @@ def _median(x: torch.Tensor) -> torch.Tensor:
     return (v[:, (n - 1) // 2] + v[:, n // 2]) / 2
 
 
+def _mask_sums(p: torch.Tensor, t: torch.Tensor, row: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Add each image's mask counts to `row`; its IoU and Dice (float64 predictions and targets, (N, 2, H, W))."""
+    pm, tm = foreground(p[:, 0]).flatten(1), foreground(t[:, 0]).flatten(1)  # (N, H*W)
+    inter, union = (pm & tm).sum(1).double(), (pm | tm).sum(1).double()
+    pp, tp = pm.sum(1).double(), tm.sum(1).double()
+    iou, dice = iou_of(inter, union), dice_of(inter, pp, tp)
+    row.update(mask_inter=inter, mask_union=union, mask_pred=pp, mask_true=tp, iou_sum=iou, dice_sum=dice)
+    return iou, dice
+
+
+def _depth_sums(p: torch.Tensor, t: torch.Tensor, row: dict, ssim_window: int) -> dict:
+    """Add each image's depth sums to `row` (errors in metres, delta hits, SSIM, checkerboard energy); returns what
+    the per-image scores need besides."""
+    n, h, wd = p.shape[0], p.shape[-2], p.shape[-1]
+    pixels = h * wd
+    # depth is scored only where it is true: a NaN target (no true depth, a photograph) counts nowhere
+    valid = torch.isfinite(t[:, 1]).flatten(1)  # (N, H*W)
+    whole = valid.all(1)  # images with true depth at every pixel: SSIM, median scaling, checkerboard
+    v = valid.double()
+    known = torch.isfinite(t[:, 1])
+    tc = torch.where(known, t[:, 1], torch.zeros_like(t[:, 1]))
+    pc = torch.where(known, p[:, 1], tc)  # whatever is predicted where nothing is true counts nowhere, NaN included
+    pd = decode_depth(pc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
+    td = decode_depth(tc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
+    near = (tc > 0).flatten(1).double() * v  # nearer than the far limit
+    err = pd - td
+    sq, ab, rel = err.pow(2) * v, err.abs() * v, err.abs() / td * v
+    ratio = depth_ratio(pd, td)
+    row.update(depth_pixels=v.sum(1), sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1),
+               near_pixels=near.sum(1), near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1),
+               near_rel_err=(rel * near).sum(1))
+    for k in (1, 2, 3):
+        hit = within_delta(ratio, k).double()
+        row[f"delta{k}"], row[f"near_delta{k}"] = (hit * v).sum(1), (hit * near).sum(1)
+    scaled = (pd * (_median(td) / _median(pd)).unsqueeze(1)).clamp(DEPTH_MIN_M, DEPTH_MAX_M)  # the range scored
+    w = whole.double()
+    row["depth_images"], row["median_pixels"] = w, w * pixels
+    row["median_delta1"] = within_delta(depth_ratio(scaled, td)).double().sum(1) * w
+    row["log_grad"] = log_gradient_error(pd.view(n, h, wd), td.view(n, h, wd)) * w
+
+    from pytorch_msssim import ssim as _ssim
+
+    pdc, tdc = pc[:, None], tc[:, None]
+    row["ssim_sum"] = _ssim(pdc, tdc, data_range=1.0, size_average=False,
+                            win_size=_fitting_window(pdc, ssim_window)) * w
+    if p.shape[-1] % 2 == 0 and p.shape[-2] % 2 == 0:
+        row.update(board_images=w, board_pred=nyquist_share(pdc) * w, board_true=nyquist_share(tdc) * w)
+    return {"sq": sq, "ab": ab, "rel": rel, "near": near, "whole": whole, "pc": pc}
+
+
+def _per_image_scores(row: dict, iou, dice, depth: dict, pixels: int) -> dict:
+    """Each image's scores (PER_IMAGE_KEYS) from its sums; NaN where an image has nothing to score."""
+    near_n, dn, whole, pc = depth["near"].sum(1), row["depth_pixels"], depth["whole"], depth["pc"]
+    nan = torch.full_like(dn, float("nan"))
+
+    def per(x, count):
+        return torch.where(count > 0, x / count.clamp_min(1), nan)
+
+    return {"iou": iou, "dice": dice, "rmse_m": per(depth["sq"].sum(1), dn).sqrt(), "mae_m": per(depth["ab"].sum(1), dn),
+            "abs_rel": per(depth["rel"].sum(1), dn), "delta1": per(row["delta1"], dn),
+            "delta1_near": per(row["near_delta1"], near_n),
+            "delta1_median_scaled": torch.where(whole, row["median_delta1"] / pixels, nan),
+            "ssim": torch.where(whole, row["ssim_sum"], nan),
+            "log_grad_err": torch.where(whole, row["log_grad"], nan),
+            # the predicted depth map's own texture and flatness (notebook 10 tells blur from collapse)
+            "depth_edges": torch.where(whole, _edge_energy(pc), nan),
+            "depth_flat": torch.where(whole, ((pc - _median(pc.flatten(1)).view(-1, 1, 1)).abs() < FLAT_TOL)
+                                      .flatten(1).double().mean(1), nan)}
+
+
 class PooledScores:
     """Additive float64 sums over images from which every score of a whole set follows, whatever the batching.
 
@@ -336,45 +406,8 @@ class PooledScores:
         row = {"images": torch.ones(n, dtype=torch.float64, device=p.device),
                "pixels": torch.full((n,), float(pixels), dtype=torch.float64, device=p.device)}
 
-        pm, tm = foreground(p[:, 0]).flatten(1), foreground(t[:, 0]).flatten(1)  # (N, H*W)
-        inter, union = (pm & tm).sum(1).double(), (pm | tm).sum(1).double()
-        pp, tp = pm.sum(1).double(), tm.sum(1).double()
-        iou, dice = iou_of(inter, union), dice_of(inter, pp, tp)
-        row.update(mask_inter=inter, mask_union=union, mask_pred=pp, mask_true=tp, iou_sum=iou, dice_sum=dice)
-
-        # depth is scored only where it is true: a NaN target (no true depth, a photograph) counts nowhere
-        valid = torch.isfinite(t[:, 1]).flatten(1)  # (N, H*W)
-        whole = valid.all(1)  # images with true depth at every pixel: SSIM, median scaling, checkerboard
-        v = valid.double()
-        known = torch.isfinite(t[:, 1])
-        tc = torch.where(known, t[:, 1], torch.zeros_like(t[:, 1]))
-        pc = torch.where(known, p[:, 1], tc)  # whatever is predicted where nothing is true counts nowhere, NaN included
-        pd = decode_depth(pc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)  # metres, (N, H*W)
-        td = decode_depth(tc.clamp(0, 1)).clamp_min(DEPTH_MIN_M).flatten(1)
-        near = (tc > 0).flatten(1).double() * v  # nearer than the far limit
-        err = pd - td
-        sq, ab, rel = err.pow(2) * v, err.abs() * v, err.abs() / td * v
-        ratio = depth_ratio(pd, td)
-        row.update(depth_pixels=v.sum(1), sq_err=sq.sum(1), abs_err=ab.sum(1), rel_err=rel.sum(1),
-                   near_pixels=near.sum(1), near_sq_err=(sq * near).sum(1), near_abs_err=(ab * near).sum(1),
-                   near_rel_err=(rel * near).sum(1))
-        for k in (1, 2, 3):
-            hit = within_delta(ratio, k).double()
-            row[f"delta{k}"], row[f"near_delta{k}"] = (hit * v).sum(1), (hit * near).sum(1)
-        scaled = (pd * (_median(td) / _median(pd)).unsqueeze(1)).clamp(DEPTH_MIN_M, DEPTH_MAX_M)  # the range scored
-        w = whole.double()
-        row["depth_images"], row["median_pixels"] = w, w * pixels
-        row["median_delta1"] = within_delta(depth_ratio(scaled, td)).double().sum(1) * w
-        h, wd = p.shape[-2], p.shape[-1]
-        row["log_grad"] = log_gradient_error(pd.view(n, h, wd), td.view(n, h, wd)) * w
-
-        from pytorch_msssim import ssim as _ssim
-
-        pdc, tdc = pc[:, None], tc[:, None]
-        row["ssim_sum"] = _ssim(pdc, tdc, data_range=1.0, size_average=False,
-                                win_size=_fitting_window(pdc, self.ssim_window)) * w
-        if p.shape[-1] % 2 == 0 and p.shape[-2] % 2 == 0:
-            row.update(board_images=w, board_pred=nyquist_share(pdc) * w, board_true=nyquist_share(tdc) * w)
+        iou, dice = _mask_sums(p, t, row)
+        depth = _depth_sums(p, t, row, self.ssim_window)
 
         names = list(row)
         values = torch.stack([row[k].double() for k in names], 1).cpu().tolist()  # (N, fields)
@@ -382,22 +415,7 @@ class PooledScores:
             for k, v in zip(names, image):
                 self.sums[k] += v
         if self._per_image is not None:
-            near_n, dn = near.sum(1), row["depth_pixels"]
-            nan = torch.full_like(dn, float("nan"))
-
-            def per(x, count):
-                return torch.where(count > 0, x / count.clamp_min(1), nan)
-
-            each = {"iou": iou, "dice": dice, "rmse_m": per(sq.sum(1), dn).sqrt(), "mae_m": per(ab.sum(1), dn),
-                    "abs_rel": per(rel.sum(1), dn), "delta1": per(row["delta1"], dn),
-                    "delta1_near": per(row["near_delta1"], near_n),
-                    "delta1_median_scaled": torch.where(whole, row["median_delta1"] / pixels, nan),
-                    "ssim": torch.where(whole, row["ssim_sum"], nan),
-                    "log_grad_err": torch.where(whole, row["log_grad"], nan),
-                    # the predicted depth map's own texture and flatness (notebook 10 tells blur from collapse)
-                    "depth_edges": torch.where(whole, _edge_energy(pc), nan),
-                    "depth_flat": torch.where(whole, ((pc - _median(pc.flatten(1)).view(-1, 1, 1)).abs() < FLAT_TOL)
-                                              .flatten(1).double().mean(1), nan)}
+            each = _per_image_scores(row, iou, dice, depth, pixels)
             for k in PER_IMAGE_KEYS:
                 self._per_image[k].extend(each[k].cpu().tolist())
 

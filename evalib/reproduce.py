@@ -11,6 +11,7 @@ written by `evalib.report`; this module orchestrates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -171,10 +172,28 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     run_dir = (Path(out) if out else root / "runs" / f"reproduce-{prof.name}-{stamp}").resolve()
     safeio.check_folder(run_dir, RUN_KIND, "--out", "choose another --out, or leave it out for a new "
                         f"runs/reproduce-{prof.name}-<time>/ folder")
-    with safeio.FolderLock(run_dir, RUN_KIND):
+    with safeio.FolderLock(run_dir, RUN_KIND), _environment_kept(RESULTS_ENV, *ABSOLUTE_ENV):
         safeio.claim_folder(run_dir, RUN_KIND)
         return _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
                           retrained, announce)
+
+
+ABSOLUTE_ENV = ("DEPTHMASK_RUNS", "DEPTHMASK_DATA", "DEPTHMASK_FOREGROUNDS")  # made absolute for the kernels
+
+
+@contextlib.contextmanager
+def _environment_kept(*names: str):
+    """Give back these environment variables as they were once the job ends: the results folder the notebooks'
+    kernels write to is set for the job only, and never left set in a caller's process."""
+    before = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _retrained(books: list[Path], nb_dir: Path, retrain: str | None) -> set[str]:
@@ -205,6 +224,40 @@ def check_dataset(data_path) -> None:
         raise DatasetFormatError(f"--data {data_path} holds no samples")
 
 
+def _run_one(src: Path, given: dict, run_dir: Path, nb_dir: Path, cell_timeout) -> dict:
+    """Run one notebook with its parameters `given` into `run_dir`: its status and wall time; a failure is reported
+    in the row, and the job goes on."""
+    t0 = time.perf_counter()
+    row = {"notebook": src.stem}
+    try:
+        run_notebook(src, run_dir / src.name, given, cwd=nb_dir, timeout=cell_timeout, progress=True)
+        row["status"] = "ok"
+    except Exception as err:  # report and go on with the next notebook
+        last = str(err).strip().splitlines()
+        row["status"] = "FAILED: " + (last[-1] if last else type(err).__name__)[:300]
+    row["wall_s"] = round(time.perf_counter() - t0, 1)
+    return row
+
+
+def _results_of(src: Path, run_dir: Path, results_dir: Path) -> dict:
+    """What a notebook that ran left behind: its figures, its recorded results and a count of its verdicts."""
+    name, out = src.stem, {}
+    if (run_dir / src.name).is_file():
+        out["figures"] = len(extract_figures(run_dir / src.name, run_dir / "figures" / name))
+    res = results_dir / f"{name}.json"
+    if res.is_file():
+        out.update(json.loads(res.read_text()))
+    claims_file = results_dir / f"{name}.claims.json"
+    if claims_file.is_file():
+        recorded = json.loads(claims_file.read_text())
+        words = [c["verdict"] for c in recorded]
+        out["claims"] = ", ".join(f"{words.count(w)} {w}" for w in VERDICTS if words.count(w))
+        seen = [c.get("reproduced", "") for c in recorded]
+        if any(seen):  # and how many of the write-up's observations they reproduce
+            out["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in REPRODUCED if seen.count(w))
+    return out
+
+
 def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_path, max_steps, cell_timeout,
                retrained=frozenset(), announce=None) -> int:
     """`reproduce` once its inputs are checked and `run_dir` is this process's."""
@@ -222,7 +275,7 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
     if announce is not None:
         print(announce(prof, books, data, retrained, max_steps), flush=True)
     os.environ[RESULTS_ENV] = str(results_dir)
-    for name in ("DEPTHMASK_RUNS", "DEPTHMASK_DATA", "DEPTHMASK_FOREGROUNDS"):  # the kernels start in notebooks/:
+    for name in ABSOLUTE_ENV:  # the kernels start in notebooks/:
         if os.environ.get(name) and not Path(os.environ[name]).is_absolute():  # a relative path meant from here
             os.environ[name] = str(Path(os.environ[name]).resolve())
     if max_steps is not None and reports is None:  # a check: keep the real reports as they are
@@ -238,43 +291,20 @@ def _reproduce(prof, books, nb_dir, run_dir, stamp, reports, parameters, data_pa
                            f"torch {torch.__version__}, CUDA {'yes' if torch.cuda.is_available() else 'no'}"}
     rows, logged = [], 0
     for src in books:
-        name = src.stem
-        print(f"[{name}] {prof.name} profile", flush=True)
-        t0 = time.perf_counter()
-        row = {"notebook": name}
-        try:
-            given = {"profile": prof.name, **(parameters or {})}
-            declared = _declared(src)
-            if max_steps is not None and "max_steps" in declared:  # 01 trains nothing and has no such parameter
-                given["max_steps"] = max_steps
-            if name in retrained and "retrain" in declared:
-                given["retrain"] = True
-            run_notebook(src, run_dir / src.name, given, cwd=nb_dir, timeout=cell_timeout, progress=True)
-            row["status"] = "ok"
-        except Exception as err:  # report and go on with the next notebook
-            last = str(err).strip().splitlines()
-            row["status"] = "FAILED: " + (last[-1] if last else type(err).__name__)[:300]
-        row["wall_s"] = round(time.perf_counter() - t0, 1)
+        given = {"profile": prof.name, **(parameters or {})}
+        declared = _declared(src)
+        if max_steps is not None and "max_steps" in declared:  # 01 trains nothing and has no such parameter
+            given["max_steps"] = max_steps
+        if src.stem in retrained and "retrain" in declared:
+            given["retrain"] = True
+        print(f"[{src.stem}] {prof.name} profile", flush=True)
+        row = _run_one(src, given, run_dir, nb_dir, cell_timeout)
         ran, logged = _runs_since(results_dir, logged)
         if ran:
             row["runs"] = ran
-        if (run_dir / src.name).is_file():
-            row["figures"] = len(extract_figures(run_dir / src.name, run_dir / "figures" / name))
-        res = results_dir / f"{name}.json"
-        if res.is_file():
-            row.update(json.loads(res.read_text()))
-        claims_file = results_dir / f"{name}.claims.json"
-        if claims_file.is_file():
-            recorded = json.loads(claims_file.read_text())
-            words = [c["verdict"] for c in recorded]
-            row["claims"] = ", ".join(f"{words.count(w)} {w}" for w in VERDICTS
-                                      if words.count(w))
-            seen = [c.get("reproduced", "") for c in recorded]
-            if any(seen):  # and how many of the write-up's observations they reproduce
-                row["claims"] += "; write-up " + ", ".join(f"{w} {seen.count(w)}" for w in REPRODUCED
-                                                           if seen.count(w))
+        row.update(_results_of(src, run_dir, results_dir))
         headline = headline_of(row)
-        print(f"[{name}] {row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else "")
+        print(f"[{src.stem}] {row['status']} in {row['wall_s']} s" + (f" · {headline}" if headline else "")
               + (f"\n  runs {ran}" if ran else ""), flush=True)
         rows.append(row)
         write_summary(rows, prof.name, stamp, run_dir, reports_dir, note)  # after every notebook: nothing lost

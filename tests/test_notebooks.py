@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,7 @@ import jupytext
 import nbformat
 import pytest
 
-from evalib.claims import VERDICTS
-from evalib.claims import REPRODUCED
+from evalib.claims import REPRODUCED, VERDICTS
 from evalib.report import summary_table
 from evalib.reproduce import RESULTS_ENV, find_notebooks, reproduce, run_notebook
 
@@ -198,8 +198,10 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
     nbformat.write(bad, books / "00_bad.ipynb")
     nbformat.write(good, books / "01_good.ipynb")
+    monkeypatch.delenv(RESULTS_ENV, raising=False)
     code = reproduce(profile="smoke", notebooks="notebooks", out="run", reports="reports", data_path=tiny)
     assert code == 1
+    assert RESULTS_ENV not in os.environ  # the kernels' results folder is set for the job only
     summary = (tmp_path / "reports" / "summary.md").read_text()
     assert "| 00_bad | FAILED" in summary and "deliberate failure" in summary
     assert "| 01_good | ok |" in summary and "holds" in summary

@@ -64,17 +64,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     bank = photos.load_photos(photo_dir) if photo_share > 0 else []
     n_fg = len(fgs)
     total = compose.BACKGROUNDS * n_fg * compose.FLIPS * compose.PLACEMENTS
-    if indices is None:
-        indices = choose_indices(count, total, seed)
-    else:
-        indices = np.asarray(indices)
-        if indices.ndim != 1 or not len(indices) or not np.issubdtype(indices.dtype, np.integer):
-            raise ValueError(f"indices must be a non-empty 1-D array of integers, got {indices.dtype} of shape "
-                             f"{indices.shape}")
-        if indices.min() < 0 or indices.max() >= total or np.any(np.diff(indices) <= 0):
-            raise ValueError(f"indices must be increasing global indices in [0, {total}) without repeats")
-        if count is not None and count != len(indices):
-            raise ValueError(f"count={count} but {len(indices)} indices were given; give count=None with indices")
+    indices = choose_indices(count, total, seed) if indices is None else _given_indices(indices, count, total)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if cache_dir == "auto":
         cache_dir = default_cache()
@@ -101,34 +91,54 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         np.save(tmp / "samples.npy", samples)
         np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=encode_depth(bgs["depth"]), camera=bgs["camera"])
         train = split_indices(samples, "train", test_fraction=0.2, mode="random", seed=0)
-        on_photo = samples["bg_kind"] == PHOTO
         mean, std = store.channel_stats(np.load(tmp / "images.npy", mmap_mode="r"), train)
         digest = store.content_digest(tmp)
-        manifest = {
-            "format_version": store.FORMAT_VERSION, "kind": "built-in", "size": size, "count": int(len(indices)),
-            "seed": seed, "total": total, "backgrounds": compose.BACKGROUNDS, "foregrounds": n_fg,
-            "flips": compose.FLIPS, "placements": compose.PLACEMENTS,
-            "index_layout": "g = ((background * foregrounds + foreground) * flips + flip) * placements + placement",
-            "depth_encoding": DEPTH_ENCODING, "mean": mean, "std": std,
-            "stats_over": "up to 2,000 images of the training part of the default split (random, test 0.2, seed 0)",
-            "foreground_names": [f.name for f in fgs],
-            "photo_share": photo_share, "empty_share": empty_share,
-            "photos": [p.name for p in bank], "photo_kinds": [p.kind for p in bank],
-            "photo_set": photos.digest(photo_dir) if bank else None,
-            "frame_photos": list(range(min(photos.FRAME_PHOTOS, len(bank)))),
-            "samples_on_photos": int(on_photo.sum()), "samples_without_object": int((samples["has_object"] == 0).sum()),
-            "depth_validity": ("per sample: samples.npy field depth_valid; 0 on photographs, whose depth was never "
-                               "measured, and the loaders give NaN depth targets there, which every depth loss and "
-                               "metric leaves out"),
-            "render_version": RENDER_VERSION,
-            # the dataset's identity by content (a run's key uses it, never the folder or the time of the build)
-            "content_digest": digest, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "seconds": {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)},
-            "composites_per_second": round(len(indices) / max(t_compose, 1e-9), 1),
-            **({"purpose": purpose} if purpose is not None else {}),
-        }
+        seconds = {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)}
+        manifest = _manifest(samples, size, seed, total, fgs, bank, photo_dir, (photo_share, empty_share), (mean, std),
+                             digest, seconds, purpose)
         store.write_manifest(tmp, manifest)
     return out
+
+
+def _given_indices(indices, count: int | None, total: int) -> np.ndarray:
+    """`build`'s explicit global indices, checked."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or not len(indices) or not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices must be a non-empty 1-D array of integers, got {indices.dtype} of shape "
+                         f"{indices.shape}")
+    if indices.min() < 0 or indices.max() >= total or np.any(np.diff(indices) <= 0):
+        raise ValueError(f"indices must be increasing global indices in [0, {total}) without repeats")
+    if count is not None and count != len(indices):
+        raise ValueError(f"count={count} but {len(indices)} indices were given; give count=None with indices")
+    return indices
+
+
+def _manifest(samples, size, seed, total, fgs, bank, photo_dir, shares, stats, digest, seconds, purpose) -> dict:
+    """What a built dataset's manifest.json says about it."""
+    (photo_share, empty_share), (mean, std) = shares, stats
+    on_photo = samples["bg_kind"] == PHOTO
+    return {
+        "format_version": store.FORMAT_VERSION, "kind": "built-in", "size": size, "count": int(len(samples)),
+        "seed": seed, "total": total, "backgrounds": compose.BACKGROUNDS, "foregrounds": len(fgs),
+        "flips": compose.FLIPS, "placements": compose.PLACEMENTS,
+        "index_layout": "g = ((background * foregrounds + foreground) * flips + flip) * placements + placement",
+        "depth_encoding": DEPTH_ENCODING, "mean": mean, "std": std,
+        "stats_over": "up to 2,000 images of the training part of the default split (random, test 0.2, seed 0)",
+        "foreground_names": [f.name for f in fgs],
+        "photo_share": photo_share, "empty_share": empty_share,
+        "photos": [p.name for p in bank], "photo_kinds": [p.kind for p in bank],
+        "photo_set": photos.digest(photo_dir) if bank else None,
+        "frame_photos": list(range(min(photos.FRAME_PHOTOS, len(bank)))),
+        "samples_on_photos": int(on_photo.sum()), "samples_without_object": int((samples["has_object"] == 0).sum()),
+        "depth_validity": ("per sample: samples.npy field depth_valid; 0 on photographs, whose depth was never "
+                           "measured, and the loaders give NaN depth targets there, which every depth loss and "
+                           "metric leaves out"),
+        "render_version": RENDER_VERSION,
+        # the dataset's identity by content (a run's key uses it, never the folder or the time of the build)
+        "content_digest": digest, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "seconds": seconds, "composites_per_second": round(len(samples) / max(seconds["compose"], 1e-9), 1),
+        **({"purpose": purpose} if purpose is not None else {}),
+    }
 
 
 def info(path: str | Path) -> str:
