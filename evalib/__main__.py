@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.cmd == "evidence":
         return _evidence(a)
-    from .experiment import job_plan
+    from .experiment.runs import job_plan
     from .reproduce import reproduce
     from .safeio import FolderBusy
 

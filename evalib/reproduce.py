@@ -149,7 +149,7 @@ def reproduce(profile: str = "cpu", only: str | None = None, out: str | Path | N
     Runs are read from the evidence store where it holds them (`evalib.evidence`); `retrain` ("all", or a comma
     list of notebook numbers) trains those notebooks' runs here instead (their `retrain` parameter).
     `announce(profile, notebooks, dataset, retrained, max_steps) -> str`, where given, says what the job will do
-    once the dataset is there, before any notebook runs (the command line passes `evalib.experiment.job_plan`).
+    once the dataset is there, before any notebook runs (the command line passes `evalib.experiment.runs.job_plan`).
     """
     from .profiles import get_profile
 

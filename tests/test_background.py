@@ -241,7 +241,7 @@ def test_input_pairs_shows_four_rows_and_refuses_mismatched_inputs(opaque):
 
 
 def test_a_band_reads_no_band_without_seeds():
-    from evalib.experiment import band
+    from evalib.experiment.display import band
 
     assert band(float("inf")) == "no band"
     assert band(0.02) == "±0.02"

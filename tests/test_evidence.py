@@ -11,6 +11,7 @@ import torch
 
 from evalib import evidence, plan
 from evalib import experiment as ex
+from evalib.experiment.runs import run_key, stored_predictions
 from evalib.experiment import runs as runs_module
 from evalib.experiment import store
 from evalib.experiment import verdicts
@@ -64,7 +65,7 @@ def test_a_built_store_is_replayed_without_training_and_checks_clean(tiny, shipp
     assert list(ref) == ["dnn2 (seed 0)"] and "from the evidence store" in capsys.readouterr().out
     stored = ref["dnn2 (seed 0)"]
     assert stored.provenance["images"] == ex.images_seen(stored) and stored.provenance["torch"] == torch.__version__
-    assert stored.key == ex.run_key(plan.config(s, "dnn2_custom", 0))
+    assert stored.key == run_key(plan.config(s, "dnn2_custom", 0))
     # the claims read the stored per-image scores, computed by the same `evaluate` as a fresh run's
     monkeypatch.setattr(verdicts, "evaluate", lambda *a, **k: pytest.fail("scores recomputed, not read"))
     test = ex.test_split(s)
@@ -173,7 +174,7 @@ def test_a_run_without_weights_keeps_scores_and_a_preview_the_notebooks_show(tin
     # the stored preview belongs to its own test images: another split is refused, not mislabelled
     other = ex.test_split(replace(s, split_mode="heldout"))
     with pytest.raises(ValueError, match="other test images"):
-        ex.stored_predictions(run, other)
+        stored_predictions(run, other)
     assert store.check("smoke", names="dnn2_residual_custom", data_path=tiny) == []  # no weights: nothing to recompute
 
 

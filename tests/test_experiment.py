@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 
 from evalib import experiment as ex
+from evalib.claims import AGREES, CANNOT_TELL, DISAGREES
+from evalib.experiment.display import band
+from evalib.experiment.runs import here_speed, job_plan, run_key, train_seeds
+from evalib.experiment.speed import Speed, training_speed
+from evalib.experiment.verdicts import CHANGES_AT_HALF, NOT_TESTED, SAME_AT_HALF, half_budget, reproduced
 from evalib.claims import DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE
 from evalib.train import TrainConfig
 
@@ -31,18 +36,18 @@ def test_run_key_follows_what_changes_the_numbers_and_nothing_else(tiny, tmp_pat
     # where it is written, how it reports, and what the machine picks (device, precision, layout) are provenance
     for same in ({"experiment": "other", "progress": True, "log_images": 4}, {"amp": "bf16"}, {"amp": False},
                  {"channels_last": "always"}, {"device": "cpu"}):
-        assert ex.run_key(cfg(tiny, **same).resolved()) == ex.run_key(a), same
+        assert run_key(cfg(tiny, **same).resolved()) == run_key(a), same
     for change in ({"seed": 1}, {"lr": 1e-3}, {"loss": "all:mse"}, {"epochs": 2}, {"split_mode": "heldout"},
                    {"model_options": {"width": 8}}, {"ema": 0.99}, {"max_steps": 1},
                    {"fast": True, "fast_augment": "torch"}, {"inputs": "fgbg+bg"}):
-        assert ex.run_key(cfg(tiny, **change).resolved()) != ex.run_key(a), change
+        assert run_key(cfg(tiny, **change).resolved()) != run_key(a), change
     # the dataset by content: a copy elsewhere, built at another time, is the same dataset; other bytes are not
     copy = tmp_path / "elsewhere" / "copy"
     shutil.copytree(tiny, copy)
     meta = json.loads((copy / "manifest.json").read_text())
     meta["created"] = "2001-01-01T00:00:00"
     (copy / "manifest.json").write_text(json.dumps(meta))
-    assert ex.run_key(cfg(copy).resolved()) == ex.run_key(a)
+    assert run_key(cfg(copy).resolved()) == run_key(a)
     changed = tmp_path / "changed"
     shutil.copytree(tiny, changed)
     images = np.load(changed / "images.npy", mmap_mode="r+")
@@ -52,9 +57,9 @@ def test_run_key_follows_what_changes_the_numbers_and_nothing_else(tiny, tmp_pat
     meta = json.loads((changed / "manifest.json").read_text())
     del meta["content_digest"]  # a manifest without the digest: it is computed from the arrays
     (changed / "manifest.json").write_text(json.dumps(meta))
-    assert ex.run_key(cfg(changed).resolved()) != ex.run_key(a)
+    assert run_key(cfg(changed).resolved()) != run_key(a)
     with pytest.raises(ValueError, match="resolved"):  # run_key trusts a resolved config, and says so otherwise
-        ex.run_key(cfg(tiny, epochs=None))
+        run_key(cfg(tiny, epochs=None))
 
 
 def test_a_configuration_trained_once_is_reused_and_an_interrupted_one_resumes(tiny, tmp_path, capsys):
@@ -110,7 +115,7 @@ def test_a_range_test_is_swept_once_and_read_back(tiny, tmp_path, monkeypatch):
 
 
 def test_seeds_share_one_split_and_give_a_band(tiny):
-    runs = ex.train_seeds("ref", cfg(tiny), (0, 1))
+    runs = train_seeds("ref", cfg(tiny), (0, 1))
     assert list(runs) == ["ref (seed 0)", "ref (seed 1)"]
     r0, r1 = runs.values()
     assert r0.final["test_samples"] == r1.final["test_samples"]  # the same test images
@@ -124,10 +129,10 @@ def test_seeds_share_one_split_and_give_a_band(tiny):
     assert same.verdict == WITHIN_NOISE and same.ours == 0 and same.seeds() == "2 vs 2"
     assert same.comparison.dof == 2 and same.band > 0  # each arm's two seeds pooled
     assert fixed.verdict == WITHIN_NOISE and fixed.band == float("inf")  # nothing varies: no band
-    assert fixed.reproduced == ex.CANNOT_TELL and fixed.budget == ""  # a row on values alone names no run
+    assert fixed.reproduced == CANNOT_TELL and fixed.budget == ""  # a row on values alone names no run
     assert seeded.verdict == HOLDS and seeded.seeds() == "2 vs fixed" and math.isfinite(seeded.band)
     assert same.budget == f"{ex.images_seen(r0):,} images at 32px"
-    assert same.half_budget == ex.NOT_TESTED  # One Cycle: its first half is not a shorter run
+    assert same.half_budget == NOT_TESTED  # One Cycle: its first half is not a shorter run
 
 
 def _fit(tiny, net, **kw):
@@ -202,8 +207,8 @@ def test_runs_that_learned_nothing_are_never_judged_apart(tiny):
         ex.Row("blind", "all-foreground beats empty", "more", "full", "empty", "iou", "h", "f", "w"),
         ex.Row("real", "oracle beats all-foreground", "more", "oracle", "full", "iou", "h", "f", "w")])
     assert blind.verdict == WITHIN_NOISE and "image-blind" in blind.note and "image-blind" in blind.sentence()
-    assert blind.reproduced == ex.CANNOT_TELL  # a comparison of image-blind outputs says nothing either way
-    assert real.verdict == HOLDS and "image-blind" not in real.note and real.reproduced == ex.AGREES
+    assert blind.reproduced == CANNOT_TELL  # a comparison of image-blind outputs says nothing either way
+    assert real.verdict == HOLDS and "image-blind" not in real.note and real.reproduced == AGREES
 
 
 def row(**kw):
@@ -223,14 +228,14 @@ def test_rows_are_checked_when_declared():
 
 def test_reproduced_reads_the_verdict_against_the_writeup():
     plain, no_gap = row(), row(agrees_on=(DOES_NOT_HOLD, WITHIN_NOISE), margin=0.1)
-    assert [ex.reproduced(plain, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
-        ex.AGREES, ex.DISAGREES, ex.CANNOT_TELL]
+    assert [reproduced(plain, v) for v in (HOLDS, DOES_NOT_HOLD, WITHIN_NOISE)] == [
+        AGREES, DISAGREES, CANNOT_TELL]
     # "test close to train": our comparison asks about overfitting, so its failing reproduces the write-up
-    assert [ex.reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD)] == [ex.DISAGREES, ex.AGREES]
-    assert ex.reproduced(row(writeup=ex.NOT_RUN), HOLDS) == ex.CANNOT_TELL  # the write-up's to-do
-    assert ex.reproduced(row(writeup=ex.NOT_IN_WRITEUP), DOES_NOT_HOLD) == ex.CANNOT_TELL  # a claim of ours
-    assert ex.reproduced(row(writeup="no figure (test loss only)"), HOLDS) == ex.CANNOT_TELL
-    assert ex.reproduced(plain, HOLDS, gated=True) == ex.CANNOT_TELL
+    assert [reproduced(no_gap, v) for v in (HOLDS, DOES_NOT_HOLD)] == [DISAGREES, AGREES]
+    assert reproduced(row(writeup=ex.NOT_RUN), HOLDS) == CANNOT_TELL  # the write-up's to-do
+    assert reproduced(row(writeup=ex.NOT_IN_WRITEUP), DOES_NOT_HOLD) == CANNOT_TELL  # a claim of ours
+    assert reproduced(row(writeup="no figure (test loss only)"), HOLDS) == CANNOT_TELL
+    assert reproduced(plain, HOLDS, gated=True) == CANNOT_TELL
 
 
 class _Run:  # what half_budget reads of a FitResult
@@ -243,12 +248,12 @@ def test_half_budget_judges_the_middle_epoch_of_constant_rate_runs():
     r = row(metric="iou")
     a = [_Run([0.5, 0.60, 0.7, 0.80]), _Run([0.52, 0.61, 0.72, 0.81]), _Run([0.51, 0.62, 0.71, 0.79])]
     b = [_Run([0.3, 0.40, 0.5, 0.60]), _Run([0.31, 0.41, 0.52, 0.62]), _Run([0.32, 0.39, 0.51, 0.61])]
-    assert ex.half_budget(r, {"A": a, "B": b}, HOLDS) == ex.SAME_AT_HALF  # epoch 2: A ahead already
+    assert half_budget(r, {"A": a, "B": b}, HOLDS) == SAME_AT_HALF  # epoch 2: A ahead already
     late = [_Run([0.3, 0.40, 0.7, 0.80]), _Run([0.3, 0.41, 0.72, 0.81]), _Run([0.3, 0.39, 0.71, 0.79])]
-    assert ex.half_budget(r, {"A": late, "B": b}, HOLDS) == ex.CHANGES_AT_HALF  # at half, a tie
+    assert half_budget(r, {"A": late, "B": b}, HOLDS) == CHANGES_AT_HALF  # at half, a tie
     cycled = [_Run([0.5, 0.6, 0.7, 0.8], schedule="onecycle")] * 3
-    assert ex.half_budget(r, {"A": cycled, "B": b}, HOLDS) == ex.NOT_TESTED
-    assert ex.half_budget(r, {}, HOLDS) == ""
+    assert half_budget(r, {"A": cycled, "B": b}, HOLDS) == NOT_TESTED
+    assert half_budget(r, {}, HOLDS) == ""
 
 
 def test_within_noise_agrees_only_inside_the_declared_margin():
@@ -259,9 +264,9 @@ def test_within_noise_agrees_only_inside_the_declared_margin():
     r = row(agrees_on=(HOLDS, WITHIN_NOISE), margin=0.1)
     tight = Comparison(1.01, 1.0, 0.01, 0.05, 3, 3, 0.05, 0.0, 4)  # |diff| + band = 0.06 <= 0.1 * 1.0
     loose = Comparison(1.01, 1.0, 0.01, 0.5, 3, 3, 0.5, 0.0, 4)  # within noise, but noise too wide to say "same"
-    assert ex.reproduced(r, WITHIN_NOISE, tight) == ex.AGREES
-    assert ex.reproduced(r, WITHIN_NOISE, loose) == ex.CANNOT_TELL
-    assert ex.reproduced(r, HOLDS, loose) == ex.AGREES
+    assert reproduced(r, WITHIN_NOISE, tight) == AGREES
+    assert reproduced(r, WITHIN_NOISE, loose) == CANNOT_TELL
+    assert reproduced(r, HOLDS, loose) == AGREES
 
 
 def test_a_verdict_fills_its_sentence_and_becomes_a_claims_csv_row():
@@ -271,8 +276,8 @@ def test_a_verdict_fills_its_sentence_and_becomes_a_claims_csv_row():
     tie = ex.Evidence({}, [], values={"A": 0.5, "B": 0.5}).judge_row(row())
     assert tie.sentence() == "A tie (+0, no band)"  # capitalized; one way to show a missing band
     c = v.claim("99_nb")
-    assert (c.id, c.reproduced, c.verdict, c.notebook) == ("a_beats_b", ex.AGREES, HOLDS, "99_nb")
-    assert ex.band(0.0123) == "±0.0123" and ex.band(float("inf")) == "no band"
+    assert (c.id, c.reproduced, c.verdict, c.notebook) == ("a_beats_b", AGREES, HOLDS, "99_nb")
+    assert band(0.0123) == "±0.0123" and band(float("inf")) == "no band"
 
 
 def test_conclude_shows_the_table_and_paragraph_and_records_the_rows(monkeypatch):
@@ -315,7 +320,7 @@ def test_the_settings_cell_says_which_runs_train_and_for_how_long(monkeypatch, c
 
     monkeypatch.setenv("DEPTHMASK_EVIDENCE", str(tmp_path / "shipped"))
     probed = []
-    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or ex.Speed(30.0, 0.05, 15, "cpu", 0.1))
+    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or Speed(30.0, 0.05, 15, "cpu", 0.1))
     ex.settings("cpu", data_path=tiny, notebook="08_residual")
     out = capsys.readouterr().out
     # nothing stored: all three runs of 08 train here, each for images / (speed x relative speed x FIT_SHARE)
@@ -339,20 +344,20 @@ def test_the_settings_cell_says_which_runs_train_and_for_how_long(monkeypatch, c
 def test_an_unsteady_probe_says_so_and_is_not_kept(monkeypatch, tmp_path):
     from evalib.experiment import runs
 
-    busy = ex.Speed(20.0, 0.6, 15, "cpu", 3.0)
+    busy = Speed(20.0, 0.6, 15, "cpu", 3.0)
     assert not busy.reliable and "unreliable" in busy.describe() and "load 3.0" in busy.describe()
-    assert ex.Speed(20.0, 0.05, 15, "cpu", 0.2).reliable
+    assert Speed(20.0, 0.05, 15, "cpu", 0.2).reliable
     monkeypatch.setattr(runs, "training_speed", lambda: busy)
-    assert ex.here_speed() is busy and not (tmp_path / "runs" / "speed.json").exists()
+    assert here_speed() is busy and not (tmp_path / "runs" / "speed.json").exists()
 
 
 def test_training_speed_times_steps_and_leaves_the_random_state_alone():
     torch.manual_seed(3)
     before = torch.random.get_rng_state()
-    speed = ex.training_speed(steps=3, batch=2, size=16)
+    speed = training_speed(steps=3, batch=2, size=16)
     assert speed.images_per_s > 0 and speed.steps == 3 and torch.equal(torch.random.get_rng_state(), before)
     with pytest.raises(ValueError, match="steps"):
-        ex.training_speed(steps=1)
+        training_speed(steps=1)
 
 
 def test_runs_scored_on_other_test_images_are_compared_unpaired(tiny):
@@ -386,9 +391,9 @@ def test_the_main_job_says_beforehand_what_trains_and_counts_a_shared_run_once(m
     from evalib.profiles import get_profile
 
     monkeypatch.setenv("DEPTHMASK_EVIDENCE", str(tmp_path / "shipped"))
-    monkeypatch.setattr(runs, "training_speed", lambda: ex.Speed(40.0, 0.05, 15, "cpu", 0.1))
+    monkeypatch.setattr(runs, "training_speed", lambda: Speed(40.0, 0.05, 15, "cpu", 0.1))
     books = [Path("04_losses.ipynb"), Path("06_onehot_classification.ipynb")]
-    said = ex.job_plan(get_profile("cpu"), books, tiny)
+    said = job_plan(get_profile("cpu"), books, tiny)
     # 06 reads the MSE run that 04 trains: listed as trained before it, and its minutes counted once
     assert "trained by a notebook before it: dnn2_mse seed 0" in said
     todo = [(e, k) for e in plan.PLAN.values() for nb in ("04_losses", "06_onehot_classification")
@@ -396,7 +401,7 @@ def test_the_main_job_says_beforehand_what_trains_and_counts_a_shared_run_once(m
     todo = list(dict.fromkeys((e.name, k) for e, k in todo))  # 04's and 06's runs, a shared one counted once
     minutes = sum(plan.minutes(plan.get(n), "cpu", 40.0) for n, _ in todo)
     assert f"{len(todo)} run(s) train here: about {runs._mins(minutes)} of training in all" in said
-    assert "cut short" in ex.job_plan(get_profile("cpu"), books, tiny, max_steps=2)
+    assert "cut short" in job_plan(get_profile("cpu"), books, tiny, max_steps=2)
 
 
 def test_a_row_says_when_a_run_of_an_arm_learned_no_mask(tiny):

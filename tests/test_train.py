@@ -330,7 +330,7 @@ def test_the_cli_has_a_flag_for_every_config_field():
 
 def test_max_steps_cuts_the_run_short_across_epochs(tiny, tmp_path):
     """4 batches of 8 per epoch: max_steps=6 trains all of epoch 1 and 2 steps of epoch 2, then stops."""
-    from evalib.experiment import lr_steps
+    from evalib.experiment.runs import lr_steps
 
     r = fit(config(tiny, tmp_path / "six", epochs=3, max_steps=6))
     assert [row["train_samples"] for row in r.history] == [29, 16]  # 29 = 3 x 8 + 5, then two batches of 8
