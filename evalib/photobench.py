@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data.dataset import held_out
+from .data.dataset import TEST_FRACTION, held_out
 from .metrics import MASK_THRESHOLD, foreground, iou_of
 from .paths import default_foregrounds
 from .synth import compose, photos
@@ -92,7 +92,7 @@ def check_training_photos(folder: str | Path | None = None, mate_dir: str | Path
     return len(entries)
 
 
-def heldout_objects(n_foregrounds: int, test_fraction: float = 0.2, split_seed: int = 0) -> np.ndarray:
+def heldout_objects(n_foregrounds: int, test_fraction: float = TEST_FRACTION, split_seed: int = 0) -> np.ndarray:
     """The foregrounds a heldout split with these settings keeps out of training, on a build that has them all.
 
     The built-in sets of 10,000 samples or more contain all 100 scenes and every foreground, so their

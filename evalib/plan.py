@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .profiles import TRAIN_SHARE, get_profile
+from .data.dataset import TEST_FRACTION
+from .profiles import get_profile
 
 L1SUM = "all:l1(reduction=sum)"  # the write-up's first loss, summed over every pixel of a batch
 CUSTOM = "mask:mse+depth:ssim"  # the write-up's custom loss
@@ -90,7 +91,7 @@ class Planned:
     def images(self, profile: str) -> int:
         """Training images one seed of the run sees at the profile's defaults (heldout splits see a little less)."""
         p = get_profile(profile)
-        return round(p.dataset_count * TRAIN_SHARE * p.fraction) * self.epochs(p.epochs)
+        return round(p.dataset_count * (1 - TEST_FRACTION) * p.fraction) * self.epochs(p.epochs)
 
 
 def _long_scale() -> float:

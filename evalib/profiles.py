@@ -86,5 +86,3 @@ def available_cpus() -> int:
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
-
-TRAIN_SHARE = 0.8  # share of a dataset in the training split (evalib.data)

@@ -208,7 +208,7 @@ run = seed_runs[0]
 display(run.frame())
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Loss curves and predictions

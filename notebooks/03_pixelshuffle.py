@@ -231,7 +231,7 @@ writeup = {net: ex.run_seeds(s, name, label=f"{net} (write-up)", retrain=retrain
            for net, name in PLANNED.items()}  # the same three under the write-up's optimisation
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ### Loss and checkerboard score per epoch

@@ -245,7 +245,7 @@ runs = {label: next(iter(arm.values())) for label, arm in arms.items()}  # seed 
 every_run = {k: r for arm in arms.values() for k, r in arm.items()}  # every seed, for the scores table
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Curves

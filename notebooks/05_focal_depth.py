@@ -195,7 +195,7 @@ runs = {label: arm[0] for label, arm in seeds.items()}  # seed 0 of each, for fi
 focal = runs[FOCAL]
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Curves

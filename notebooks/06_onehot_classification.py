@@ -196,7 +196,7 @@ table = ex.scores({k: r for arm in arms.values() for k, r in arm.items()})
 display(table)
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Curves

@@ -170,7 +170,7 @@ print(f"dsconv_deep trained {speedup:.1f} times as fast as DNN2 in these runs; t
       f"{plan.SPEEDS['dsconv_deep'] / plan.SPEEDS['dnn2']:.2f} (at most {plan.MAX_SPEEDUP}) gave it {longer} epochs")
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Loss curves

@@ -138,7 +138,7 @@ b, a = b_runs[0], a_runs[0]  # seed 0 of each, for figures
 b_label, a_label = next(iter(ref)), next(iter(residual))
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Loss curves

@@ -150,7 +150,7 @@ runs = {first[label]: arm[0] for label, arm in seeds.items()}  # seed 0 of each,
 b_label = first["custom"]
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Loss curves and scores per epoch

@@ -183,7 +183,7 @@ runs = {k: r for arm in arms.values() for k, r in arm.items()}  # every run, for
 shown = {v: arm[0] for v, arm in seeds.items()}  # seed 0 of each variant, for figures
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %% [markdown]
 # ## Loss curves

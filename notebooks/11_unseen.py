@@ -164,7 +164,7 @@ print(f"model {base.model}, loss {base.loss}, {base.optimizer} (weight decay {ba
       f"to {base.lr}")
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %%
 histories = {k: r.history for k, r in runs.items()}

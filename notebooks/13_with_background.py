@@ -200,7 +200,7 @@ runs = {k: r for arm in arms.values() for k, r in arm.items()}
 alone, both = seeds[ALONE][0], seeds[WITH][0]  # seed 0 of each: the networks the store keeps
 
 # %%
-ex.tensorboard(runs)  # inline in Jupyter and Colab; unattended runs print the command
+ex.tensorboard(runs)
 
 # %%
 histories = {k: r.history for k, r in runs.items()}

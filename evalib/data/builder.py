@@ -18,7 +18,7 @@ from ..synth import compose, photos
 from ..synth.generate import (PHOTO, RENDER_VERSION, SAMPLE_DTYPE, choose_indices, compose_chunk, init_worker,
                               release_workers, render_backgrounds, worker_pool)
 from . import store
-from .dataset import split_indices
+from .dataset import TEST_FRACTION, split_indices
 from .output import leftovers, prepare_destination
 
 
@@ -90,7 +90,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
         t_compose = time.perf_counter() - t1
         np.save(tmp / "samples.npy", samples)
         np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=encode_depth(bgs["depth"]), camera=bgs["camera"])
-        train = split_indices(samples, "train", test_fraction=0.2, mode="random", seed=0)
+        train = split_indices(samples, "train", test_fraction=TEST_FRACTION, mode="random", seed=0)
         mean, std = store.channel_stats(np.load(tmp / "images.npy", mmap_mode="r"), train)
         digest = store.content_digest(tmp)
         seconds = {"render_backgrounds": round(t_render, 2), "compose": round(t_compose, 2)}

@@ -16,6 +16,7 @@ from .background import INPUTS, Backgrounds, input_channels
 from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
 SPLITS = ("train", "test", "all")
+TEST_FRACTION = 0.2  # the share of a dataset its test split holds, as in the write-up
 SPLIT_MODES = ("random", "heldout")
 FINAL_TEST = "final test"  # a build's manifest["purpose"]["kind"] that no training may read (evalib.data.lineage)
 
@@ -30,7 +31,7 @@ def _groups(samples, n: int):
     return np.asarray(samples["background"]), np.asarray(samples["foreground"]), photo
 
 
-def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "random", seed: int = 0,
+def split_indices(samples, split: str, test_fraction: float = TEST_FRACTION, mode: str = "random", seed: int = 0,
                   fraction: float = 1.0, count: int | None = None, frame_photos=()) -> np.ndarray:
     """Sorted positions of `split` ("train", "test", or "all" samples) in a dataset; the same arguments give the
     same split.
@@ -74,7 +75,7 @@ def split_indices(samples, split: str, test_fraction: float = 0.2, mode: str = "
     return np.sort(chosen[:keep])
 
 
-def held_out(backgrounds, foregrounds, photos, test_fraction: float = 0.2, seed: int | np.random.Generator = 0,
+def held_out(backgrounds, foregrounds, photos, test_fraction: float = TEST_FRACTION, seed: int | np.random.Generator = 0,
              frame_photos=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The scenes, objects and photographs that split mode "heldout" keeps out of training (ids; -1 entries ignored).
 
@@ -189,7 +190,7 @@ class FgBgDataset(Dataset):
     """
 
     def __init__(self, root: str | Path, split: str = "train", size: int | None = None, fraction: float = 1.0,
-                 test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0,
+                 test_fraction: float = TEST_FRACTION, split_mode: str = "random", seed: int = 0,
                  augment: bool | str = False, split_seed: int | None = None, inputs: str = "fgbg"):
         self.channels = input_channels(inputs)
         self.inputs = inputs

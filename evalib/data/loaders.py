@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .dataset import FgBgDataset
+from .dataset import TEST_FRACTION, FgBgDataset
 from .fast import FastLoader
 
 
@@ -17,7 +17,7 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32, fraction: float = 1.0,
-                 test_fraction: float = 0.2, split_mode: str = "random", seed: int = 0, augment: bool = True,
+                 test_fraction: float = TEST_FRACTION, split_mode: str = "random", seed: int = 0, augment: bool = True,
                  num_workers: int = 0, pin_memory: bool | None = None, fast: bool = False,
                  device: str | torch.device | None = None, channels_last: bool = False, split_seed: int | None = None,
                  augment_backend: str | None = None, inputs: str = "fgbg"):

@@ -293,6 +293,11 @@ def run_key(cfg) -> str:
         raise ValueError(f"run_key needs a resolved config (TrainConfig.resolved()); {missing} are None")
     fields = {k: v for k, v in cfg.asdict().items() if k not in _NOT_IN_KEY}
     fields["data"] = dataset_identity(cfg.data)
+    return _digest(fields)
+
+
+def _digest(fields: dict) -> str:
+    """A run's or a range test's key: ten hex digits of the SHA-1 of its fields as sorted JSON."""
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
@@ -455,7 +460,7 @@ def _range_key(s: TrainConfig, name: str) -> str:
     model, loss = plan.RANGE_TESTS[name]
     fields = {"model": model, "loss": loss, "size": s.size, "batch_size": s.batch_size, "fraction": s.fraction,
               "steps": lr_steps(s), "data": dataset_identity(s.data)}
-    return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return _digest(fields)
 
 
 def _stored_range_test(s: TrainConfig, name: str, retrain: bool) -> dict | None:

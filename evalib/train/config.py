@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -24,9 +24,9 @@ FAST_AUGMENT = ("auto", "opencv", "torch")
 # Named starting points; `TrainConfig.recipe(name, **overrides)` and `python -m evalib.train --recipe NAME`.
 # "sound" is the default of every field below. On a 3,000-sample 64x64 set, 2 epochs, held-out split: mask IoU
 # 0.57 to 0.62 and delta<1.25 0.54 to 0.58 in about a minute on 2 cores (README, "Training").
+SOUND_FIELDS = ("model", "model_options", "loss", "optimizer", "weight_decay", "schedule", "lr")
 RECIPES = {
-    "sound": dict(model="unet_ed", model_options={}, loss="mask:bce+mask:dice+depth:l1", optimizer="adamw",
-                  weight_decay=1e-4, schedule="onecycle", lr=2e-3),
+    # "sound": TrainConfig's own defaults of SOUND_FIELDS, read off the class below (one place for them)
     # the best we found for unseen scenes, photographs and objects on a 2-core CPU within an hour (notebook 12, the
     # shipped weights evalib.models.pretrained("depthmask-best"), trained with --data on a 30,000-sample 64x64 build):
     # two decoders, the heldout split, the batch loader, 64x64, channels_last (1.26x faster than NCHW on a CPU)
@@ -241,6 +241,18 @@ def _native_bf16_cpu() -> bool:
     from .runtime import cpu_has_native_bf16
 
     return cpu_has_native_bf16()
+
+
+def _defaults(names) -> dict:
+    """TrainConfig's defaults of the fields `names`."""
+    out = {}
+    for f in fields(TrainConfig):
+        if f.name in names:
+            out[f.name] = f.default_factory() if f.default is MISSING else f.default
+    return out
+
+
+RECIPES = {"sound": _defaults(SOUND_FIELDS), **RECIPES}
 
 
 def preflight(net, loss_fn, cfg: TrainConfig, strict: bool) -> None:
