@@ -29,6 +29,16 @@
 # depth is **exact**, not a model's guess; a photograph has **no true depth**, and such samples say so
 # (below). The index layout is the original's (background-major), so "100 x 100 x 2 x 20" holds here too.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a packed folder, or the original layout (folder or .zip); None: the profile's dataset
+image_size = None  # side the networks will see; None: the profile's
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one checks that the project is installed, imports what the notebook uses, builds the
+# profile's dataset if it is missing and says what it holds.
+
 # %%
 # In Colab, the project must be installed first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -37,12 +47,6 @@ if importlib.util.find_spec("evalib") is None:
     raise ModuleNotFoundError("evalib is not installed: run `pip install -e .` in the repository (in Colab: "
                               "clone the repository, then `%pip install -e <folder>`), and restart the kernel")
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a packed folder, or the original layout (folder or .zip); None: the profile's dataset
-image_size = None  # side the networks will see; None: the profile's
-
-# %%
 import numpy as np
 import pandas as pd
 import torch

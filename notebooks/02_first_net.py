@@ -32,6 +32,21 @@
 # time on DNN1 trained under the write-up's own optimisation (Adam at its constant 2e-4, no weight
 # decay), so a verdict that differs from the write-up can be told apart from a verdict on another recipe.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -43,17 +58,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 from types import SimpleNamespace
 
 import pandas as pd
@@ -123,6 +127,7 @@ ROWS = [
                  "visible checkerboard, unlike the write-up",
            within="its checkerboard score ({A}) is within noise of the faintest visible pattern's ({B})"),
 ]
+
 WRITEUP_ARMS = {"dnn1": "dnn1 (write-up)", "last train loss": "last train loss (write-up)",
                 "first train loss": "first train loss (write-up)", "test per pixel": "test per pixel (write-up)",
                 "train per pixel": "train per pixel (write-up)"}
@@ -206,8 +211,6 @@ writeup_runs = ex.run_seeds(s, "dnn1_l1sum_writeup", label="dnn1 L1(sum), write-
 seed_runs, writeup_seeds = list(runs.values()), list(writeup_runs.values())
 run = seed_runs[0]
 display(run.frame())
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]
@@ -217,6 +220,9 @@ ex.tensorboard(runs)
 # %%
 history_curves({k: r.history for k, r in {**runs, **writeup_runs}.items()}, keys=("train_loss", "test_loss"));
 ex.prediction_figure(run, test, n=8);
+
+# %% [markdown]
+# Slide through the test images (and the mask threshold) yourself:
 
 # %%
 browse(ex.maps_model(run, test), test, n=32)

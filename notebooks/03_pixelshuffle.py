@@ -46,6 +46,21 @@
 #   depth codes (notebook 02 measures it).
 # - **Budget: the profile's**, the same images in the same order for every network.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -57,17 +72,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import numpy as np
 import torch
 from IPython.display import display
@@ -81,6 +85,9 @@ NB = "03_pixelshuffle"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
                 retrain=retrain)
 print(s)
+
+# %% [markdown]
+# Parameters, receptive field at the bottleneck and multiply-adds for one image, for each of the three networks:
 
 # %%
 display(summary(["dnn1", "dnn2", "dnn2_wide"], s.size))
@@ -100,7 +107,6 @@ display(summary(["dnn1", "dnn2", "dnn2_wide"], s.size))
 # %%
 dnn2_table = ex.show_net("dnn2", s.size, depth=3)
 
-# %%
 wide_table = ex.show_net("dnn2_wide", s.size, depth=2)
 
 # %% [markdown]
@@ -190,7 +196,6 @@ ROWS += [
            "(IoU {A} against {B})", fails="the wider net's masks are better than DNN2's (IoU {A} against {B})"),
 ]
 
-# %%
 WRITEUP_ARMS = {"dnn1": "dnn1 (write-up)", "dnn2": "dnn2 (write-up)", "dnn2_wide": "dnn2_wide (write-up)"}
 ROWS += [ex.under_writeup(r, **WRITEUP_ARMS) for r in list(ROWS)]
 
@@ -229,8 +234,6 @@ dnn1, dnn2, wide = (next(iter(r.values())) for r in (dnn1_runs, dnn2_runs, wide_
 PLANNED = {"dnn1": "dnn1_l1sum_writeup", "dnn2": "dnn2_l1sum_writeup", "dnn2_wide": "dnn2_wide_l1sum_writeup"}
 writeup = {net: ex.run_seeds(s, name, label=f"{net} (write-up)", retrain=retrain, notebook=NB)
            for net, name in PLANNED.items()}  # the same three under the write-up's optimisation
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]

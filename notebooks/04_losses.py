@@ -28,6 +28,21 @@
 #   0.1312 at epoch 20).
 # - **Dice on the mask** with SSIM on depth "did not work so well" for the mask.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -39,17 +54,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -222,7 +226,6 @@ ROWS += [
            within="Dice and MSE on the mask give masks within noise of each other (IoU {A} and {B}, {band})"),
 ]
 
-# %%
 WRITEUP_ARMS = {label: f"{label} (write-up)" for label in (REFERENCE, "L1 (sum)", "MSE (mean)", "SSIM", DICE)}
 ROWS += [ex.under_writeup(r, **WRITEUP_ARMS) for r in ROWS if r.factor != "seed"]
 
@@ -243,8 +246,6 @@ writeup = {label: arm for label, arm in every.items() if label.endswith("(write-
 ref_runs = list(arms[REFERENCE].values())
 runs = {label: next(iter(arm.values())) for label, arm in arms.items()}  # seed 0 of each loss, for figures
 every_run = {k: r for arm in arms.values() for k, r in arm.items()}  # every seed, for the scores table
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]

@@ -28,6 +28,21 @@
 # reproduce: every row of the claims table says **cannot tell** in its "write-up reproduced?" column,
 # by construction, whatever our comparison shows.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -39,17 +54,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -193,8 +197,6 @@ seeds = {label: list(arm.values()) for label, arm in arms.items()}
 assert seeds[FOCAL][0].config.loss == spec
 runs = {label: arm[0] for label, arm in seeds.items()}  # seed 0 of each, for figures
 focal = runs[FOCAL]
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]
@@ -252,7 +254,6 @@ class ArgmaxMaps(torch.nn.Module):
         return torch.cat([out[:, :2].softmax(1)[:, 1:], decode_bins(out[:, 2:], "argmax")], 1)
 
 
-# %%
 display(pd.DataFrame({"expected bin centre": depth_metrics(expected[:, 0], y[:, 1]),
                       "argmax bin centre": depth_metrics(decode_bins(logits, "argmax")[:, 0], y[:, 1])}).T)
 decoded = {"expected centre": evaluate(ex.maps_model(focal), test, per_image=True)[1]["abs_rel"],

@@ -34,6 +34,21 @@
 # depth codes (notebook 02 measures why). DNN2 here is the same run as the reference of notebooks 03,
 # 04, 08 and 09 (same configuration, trained once and read back from the cache).
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -45,17 +60,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import pandas as pd
 import torch
 from IPython.display import display
@@ -100,7 +104,6 @@ ROWS = [
            within="on the same images their depth is within noise (abs-rel {A} vs {B}, {ours} against {band})"),
 ]
 
-# %%
 ROWS += [
     ex.Row("dsconv_time_iou", "In DNN2's training time, dsconv_deep's masks beat DNN2's (IoU)", ex.NOT_RUN,
            LONG, "dnn2", "iou", factor="model, equal time",
@@ -140,6 +143,9 @@ arch = arch.set_index("model")
 print(f"dsconv_deep at width {width}: {arch.loc['dsconv_deep', 'params']:,} parameters against DNN2's "
       f"{arch.loc['dnn2', 'params']:,} ({arch.loc['dsconv_deep', 'params'] / arch.loc['dnn2', 'params'] - 1:+.1%})")
 
+# %% [markdown]
+# dsconv_deep at that width, layer by layer:
+
 # %%
 ds_table = ex.show_net("dsconv_deep", s.size, depth=2, **DS)
 
@@ -168,8 +174,6 @@ speedup = speed[list(same_images)].mean() / speed[list(reference)].mean()
 longer = ds_long.config.epochs
 print(f"dsconv_deep trained {speedup:.1f} times as fast as DNN2 in these runs; the plan's speed-up of "
       f"{plan.SPEEDS['dsconv_deep'] / plan.SPEEDS['dnn2']:.2f} (at most {plan.MAX_SPEEDUP}) gave it {longer} epochs")
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]

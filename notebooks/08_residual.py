@@ -24,6 +24,21 @@
 # connections in the dilated blocks gave a test loss of 0.1355 at epoch 10, against 0.1549 for
 # DNN2 with the same custom loss (MSE on the mask, SSIM on the depth): 12.5% lower.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -35,17 +50,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -85,7 +89,6 @@ ROWS = [
                   f"{WRITEUP_GAIN:.1%} gain does not show at this budget"),
 ]
 
-# %%
 ROWS += [
     ex.Row("residual_iou", "Residual blocks raise DNN2's mask IoU", "no figure (test loss only)",
            "dnn2_residual", "dnn2", "iou", factor="model",
@@ -98,6 +101,7 @@ ROWS += [
            fails="its depth maps are further off (abs-rel {A} vs {B})",
            within="its depth is within noise of DNN2's (abs-rel {A} vs {B}, {ours} against {band})"),
 ]
+
 ROWS += [ex.under_writeup(r, dnn2="dnn2 (write-up)", dnn2_residual="dnn2_residual (write-up)") for r in list(ROWS)]
 
 # %% [markdown]
@@ -136,8 +140,6 @@ runs = {**ref, **residual}
 b_runs, a_runs = list(ref.values()), list(residual.values())
 b, a = b_runs[0], a_runs[0]  # seed 0 of each, for figures
 b_label, a_label = next(iter(ref)), next(iter(residual))
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]

@@ -28,6 +28,21 @@
 # epoch 10, 0.1312 at epoch 20), and its earlier finding that SSIM alone gave good depth but
 # nearly blank masks.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -39,17 +54,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import pandas as pd
 from IPython.display import display
 
@@ -119,7 +123,6 @@ ROWS = [
            within="its depth is within noise of the custom loss's (abs-rel {A} vs {B}, {ours} against {band})"),
 ]
 
-# %%
 MAX_WEIGHT = 10  # the adaptive mask weight is clamped to [1, MAX_WEIGHT]
 ROWS += [
     ex.Row("adaptive_mask", "An adaptive weight on the mask loss raises mask IoU",
@@ -148,8 +151,6 @@ seeds = {label: list(arm.values()) for label, arm in arms.items()}
 first = {label: next(iter(arm)) for label, arm in arms.items()}  # the label of each loss's seed 0
 runs = {first[label]: arm[0] for label, arm in seeds.items()}  # seed 0 of each, for figures and tables
 b_label = first["custom"]
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]

@@ -26,6 +26,21 @@
 # channels and pixel-shuffle upsampling had 2.3M parameters (receptive field 108 to 314) and was
 # trained 10 epochs at 80x80 (batch 192, 1.42 it/s on a GPU), then at 160x160.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -37,17 +52,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +157,6 @@ ROWS = [
                   "{ours} against {band})"),
 ]
 
-# %%
 ROWS += [
     ex.Row("unet_ed", "UNet-ED reaches a lower test loss than ResNet18-ED at equal budget", ex.NOT_RUN,
            UNET, RESNET, "test_loss", factor="model",
@@ -174,6 +177,9 @@ ROWS += [
                   "{band})"),
 ]
 
+# %% [markdown]
+# The four networks, each at its seeds, read from the evidence store (or trained here with `retrain=True`):
+
 # %%
 PLANNED = {DNN2: "dnn2_custom", RESNET: "resnet18_ed_custom", NO_SKIPS: "resnet18_ed_noskips",
            UNET: "unet_ed_custom"}  # the plan's runs (evalib/plan.py)
@@ -181,8 +187,6 @@ arms = {v: ex.run_seeds(s, name, label=v, retrain=retrain, notebook=NB) for v, n
 seeds = {v: list(arm.values()) for v, arm in arms.items()}
 runs = {k: r for arm in arms.values() for k, r in arm.items()}  # every run, for the scores table
 shown = {v: arm[0] for v, arm in seeds.items()}  # seed 0 of each variant, for figures
-
-# %%
 ex.tensorboard(runs)
 
 # %% [markdown]
@@ -245,6 +249,9 @@ display(table[["params", "macs", "images_seen", "size", "images_per_s", "test_lo
 for v in variants:
     fig = ex.prediction_figure(shown[v], test, n=8)
     fig.suptitle(v, y=1.02)
+
+# %% [markdown]
+# The same test images through each network, side by side (slide through them):
 
 # %%
 compare({v: predict(ex.maps_model(shown[v], test), test, n=16) for v in variants}, test, n=16)

@@ -28,6 +28,21 @@
 # images could move from test to train between sessions. The write-up shows no image from
 # outside its dataset.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -39,17 +54,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -151,6 +155,9 @@ ROWS = [
                   "no measurable cost of unseen scenes and objects"),
 ]
 
+# %% [markdown]
+# The two splits' runs, each at its seeds, read from the evidence store (or trained here with `retrain=True`):
+
 # %%
 base = ex.planned(s, "unet_sound_random")  # model, loss, optimizer and schedule: the sound recipe
 # the plan's runs (evalib/plan.py)
@@ -162,9 +169,10 @@ a, b = seeds[HELDOUT][0], seeds[RANDOM][0]  # seed 0 of each: the networks the s
 first = {label: next(iter(arm)) for label, arm in arms.items()}  # each split's seed-0 label in the tables
 print(f"model {base.model}, loss {base.loss}, {base.optimizer} (weight decay {base.weight_decay}), {base.schedule} "
       f"to {base.lr}")
-
-# %%
 ex.tensorboard(runs)
+
+# %% [markdown]
+# Loss and test scores, epoch by epoch, of every seed of both splits:
 
 # %%
 histories = {k: r.history for k, r in runs.items()}
@@ -207,6 +215,9 @@ display(table.loc[list(arms[HELDOUT]), ["images_seen", "size", "iou", "delta1", 
 # %%
 ex.prediction_figure(a, test_h, n=8);
 
+# %% [markdown]
+# Slide through the held-out test images (and the mask threshold) yourself:
+
 # %%
 browse(ex.maps_model(a), test_h, n=32)
 
@@ -226,6 +237,9 @@ p_held = predict_photos(ex.maps_model(a), photos, test_h.mean, test_h.std)
 p_rand = predict_photos(ex.maps_model(b), photos, test_h.mean, test_h.std)
 image_grid([*p_held.images, *p_held.preds[:, 0], *p_held.preds[:, 1]], ncols=len(photos), cmap="gray",
            title="photographs; predicted mask; predicted depth (held-out run)", scale=1.6);
+
+# %% [markdown]
+# The predicted depth of each photograph, in metres, larger:
 
 # %%
 fig, axes = plt.subplots(-(-len(photos) // 3), 3, figsize=(10, 2.8 * -(-len(photos) // 3)), squeeze=False)

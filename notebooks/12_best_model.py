@@ -34,6 +34,21 @@
 # errors are, reads the ablation that was measured while building the recipe, and trains the recipe for the
 # profile's budget so you can change one thing and see it move.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's (the shipped weights are always scored at 64x64, their training size)
+epochs = None
+batch_size = None
+fraction = None  # share of each split used per epoch
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -45,17 +60,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's (the shipped weights are always scored at 64x64, their training size)
-epochs = None
-batch_size = None
-fraction = None  # share of each split used per epoch
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

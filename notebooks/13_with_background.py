@@ -32,6 +32,21 @@
 # Beside the networks stands a rule with no learning at all: foreground wherever the composite differs from
 # its background by more than a threshold.
 
+# %% tags=["parameters"]
+profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
+data_path = None  # a dataset folder; None: the profile's (built if missing)
+image_size = None  # None: the profile's
+epochs = None  # None: the profile's
+batch_size = None
+fraction = None  # share of each split used per epoch; None: the profile's
+max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
+retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
+
+# %% [markdown]
+# **Setup.** The cell above holds the notebook's knobs (the main job sets `profile`; `None` takes the
+# profile's value). The next one installs the project when it runs in Colab, imports what the notebook uses and
+# prints the settings this profile gives.
+
 # %%
 # In Colab: install the project first (elsewhere: `pip install -e .` once, see the README).
 import importlib.util
@@ -43,17 +58,6 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     repo = os.environ.get("DEPTHMASK_REPO", "https://github.com/depthmask/depthmask")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
-# %% tags=["parameters"]
-profile = "cpu"  # smoke (seconds), cpu (minutes on 2 cores) or full (GPU)
-data_path = None  # a dataset folder; None: the profile's (built if missing)
-image_size = None  # None: the profile's
-epochs = None  # None: the profile's
-batch_size = None
-fraction = None  # share of each split used per epoch; None: the profile's
-max_steps = None  # end every training run after this many steps: a quick check that the notebook runs, not results
-retrain = False  # True: train the runs here instead of reading them from the evidence store (evidence/)
-
-# %%
 from dataclasses import replace
 
 import numpy as np
@@ -116,7 +120,6 @@ ROWS = [
            within="after median scaling depth is alike with and without ({A} and {B}, band {band})"),
 ]
 
-# %%
 ROWS += [  # the network against the rule with no learning, per image
     ex.Row("net_beats_rule", "With the background, the network beats thresholding the difference (IoU)", ex.NOT_IN_WRITEUP,
            NET, RULE, "iou", runs=(WITH,),
@@ -126,7 +129,6 @@ ROWS += [  # the network against the rule with no learning, per image
            within="the network with the background and the rule with no learning are alike ({A} and {B} IoU)"),
 ]
 
-# %%
 PHOTO_ROWS = [  # the mask rows again, on the test images that stand on photographs
     ex.Row("bg_mask_photos", "... also on held-out photographs (mask IoU)",
            f"{ex.NO_FIGURE} (other solutions: photographs of the original data)", WITH, ALONE, "iou", factor="inputs",
@@ -198,9 +200,10 @@ arms = {ALONE: ex.run_seeds(s, "best_heldout", label=ALONE, retrain=retrain, not
 seeds = {label: list(arm.values()) for label, arm in arms.items()}
 runs = {k: r for arm in arms.values() for k, r in arm.items()}
 alone, both = seeds[ALONE][0], seeds[WITH][0]  # seed 0 of each: the networks the store keeps
-
-# %%
 ex.tensorboard(runs)
+
+# %% [markdown]
+# Loss and test scores, epoch by epoch, of every seed with and without the background:
 
 # %%
 histories = {k: r.history for k, r in runs.items()}

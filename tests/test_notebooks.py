@@ -72,6 +72,14 @@ def test_a_notebook_ends_in_a_short_cell_and_its_longest_cell_is_an_experiment(p
     assert longest is not last and "conclude(" not in longest, f"{py.name}: the longest cell is the ending"
 
 
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_a_sentence_stands_between_any_two_code_cells(py):
+    cells = [c for c in jupytext.read(py).cells if c.source.strip()]
+    together = [i for i, (a, b) in enumerate(zip(cells, cells[1:])) if a.cell_type == b.cell_type == "code"]
+    assert not together, (f"{py.name}: code cell(s) {together} are followed by another code cell with no sentence "
+                          "between them; say what the next cell shows, or make them one cell")
+
+
 def test_every_ipynb_has_a_script():
     for nb in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
         assert nb.with_suffix(".py").is_file(), f"{nb.name} has no paired .py"
