@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .data.dataset import TEST_FRACTION
-from .profiles import get_profile
+from .profiles import TEST_FRACTION, get_profile
 
 L1SUM = "all:l1(reduction=sum)"  # the write-up's first loss, summed over every pixel of a batch
 CUSTOM = "mask:mse+depth:ssim"  # the write-up's custom loss

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from .paths import default_dataset_path
 
+TEST_FRACTION = 0.2  # the share of a dataset its test split holds, as in the write-up (evalib.data)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Profile:
@@ -29,10 +31,14 @@ class Profile:
     cpu_bf16: bool = False
     # images of the final test set a notebook scores a finished model on (evalib.data.lineage.final_test_set)
     final_test_count: int = 2000
+    # the photograph benchmark's size (evalib.photobench.photo_benchmark): composites and bare crops per photograph
+    photo_crops: int = 24
+    photo_empty: int = 8
+    note: str = ""  # what a reader should know of this profile's numbers, said after them in the notebooks
 
     def __post_init__(self):
         for name in ("dataset_count", "dataset_size", "image_size", "batch_size", "epochs", "lr_test_steps",
-                     "final_test_count"):
+                     "final_test_count", "photo_crops", "photo_empty"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Profile {self.name!r}: {name} must be a positive integer; got {value!r}")
@@ -50,7 +56,11 @@ class Profile:
 PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
     "smoke": Profile(name="smoke", dataset="fgbg-smoke", dataset_count=400, dataset_size=96, image_size=32,
-                     batch_size=16, epochs=1, fraction=0.25, num_workers=0, lr_test_steps=8, final_test_count=48),
+                     batch_size=16, epochs=1, fraction=0.25, num_workers=0, lr_test_steps=8, final_test_count=48,
+                     photo_crops=8, photo_empty=4,
+                     note=" (Smoke profile: a few hundred small images and one short epoch; a 'held-out' split drawn "
+                          "among few scenes may hold some seen in training. The numbers only show that the code "
+                          "runs.)"),
     # 2 cores: 2,400 training images per epoch at 64x64 (and 600 test images), 10 epochs: 24,000 images a run, so
     # that the nets the claims compare have learned their masks (DNN2 under the custom loss: IoU 0.00 at 2,400
     # images, 0.31 at 24,000). The batch loader and, where the processor has it, bfloat16 keep a DNN2 run near

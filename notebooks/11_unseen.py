@@ -66,6 +66,7 @@ from evalib.baselines import shortcut_baselines
 from evalib.metrics import mask_iou
 from evalib.models import pretrained
 from evalib.plots import history_curves, image_grid, show_depth
+from evalib.profiles import get_profile
 from evalib.unseen import load_photos, map_stats, photo_stats, predict_photos
 from evalib.widgets import browse, predict
 
@@ -323,7 +324,7 @@ display(photo_table.rename(columns={"fg_share": "median fg share", "undecided": 
 from evalib import evaluate
 from evalib.photobench import by_background, motorcycle_depth, photo_benchmark, predict_masks, score_photos
 
-bench = photo_benchmark(size=64, crops=8 if s.profile == "smoke" else 24, empty=4 if s.profile == "smoke" else 8)
+bench = photo_benchmark(size=64, crops=get_profile(s.profile).photo_crops, empty=get_profile(s.profile).photo_empty)
 bench_ship = score_photos(best_net, bench)
 bench_held = score_photos(ex.maps_model(a), bench, test_h.mean, test_h.std)
 parts = by_background(test64)

@@ -73,6 +73,7 @@ from evalib.data.lineage import seen_by
 from evalib.evaluation import breakdown
 from evalib.models import pretrained
 from evalib.plots import history_curves, prediction_grid
+from evalib.profiles import get_profile
 from evalib.reproduce import record
 from evalib.widgets import browse, predict
 
@@ -182,8 +183,7 @@ display(Markdown(
     f"Mirroring adds {mirrored['iou'] - plain['iou']:+.3f} IoU and {mirrored['delta1'] - plain['delta1']:+.3f} "
     f"delta<1.25. A network that got every depth right but could not tell the camera height would score "
     f"{ceiling['delta1']:.3f}: the shipped weights' absolute depth is {ceiling['delta1'] - plain['delta1']:+.3f} "
-    "from that ceiling." + (" (Smoke profile: a small set whose 'held-out' backgrounds were drawn among fewer, some "
-                            "seen in training; its numbers only show that the code runs.)" if s.profile == "smoke" else "")))
+    "from that ceiling." + get_profile(s.profile).note))
 
 fig, ax = plt.subplots(figsize=(7, 3))
 shown = ["iou", "delta1", "delta1_median_scaled"]
@@ -211,7 +211,6 @@ plt.show()
 
 # %%
 from evalib.data.lineage import final_test_set, parts_seen
-from evalib.profiles import get_profile
 
 final = final_test_set(card, count=get_profile(s.profile).final_test_count, size=SIZE)
 final_seen = seen_by(card["data"], card["config"], final)
@@ -244,8 +243,7 @@ display(Markdown(
     f"{apart.iloc[0]['delta1_median_scaled']:.3f} on validation, {in_trained_room:.0%} of whose room images stand in "
     f"rooms the weights trained on (with a held-out object), and {fair_depth['delta1_median_scaled']:.3f} on its images of held-out rooms (only {rooms_held} "
     f"rooms, so a noisy figure). Mirroring moves the final IoU by {final_mirrored['iou'] - final_plain['iou']:+.3f}. "
-    "The claims below are judged on the final test."
-    + (" (Smoke profile: a few dozen images; the numbers only show that the code runs.)" if s.profile == "smoke" else "")))
+    "The claims below are judged on the final test." + get_profile(s.profile).note))
 
 # %% [markdown]
 # ## Where the errors are
@@ -309,7 +307,7 @@ if on_photo.any():
                                             labels=["nothing pasted", "small (< 5 %)", "medium (5-15 %)", "large (> 15 %)"])})
     display(per_kind.groupby("kind").agg(images=("iou", "size"), iou=("iou", "mean")).sort_values("iou").round(3).T)
     display(per_kind.groupby("size", observed=True).agg(images=("iou", "size"), iou=("iou", "mean")).round(3).T)
-bench = photo_benchmark(size=SIZE, crops=8 if s.profile == "smoke" else 24, empty=4 if s.profile == "smoke" else 8)
+bench = photo_benchmark(size=SIZE, crops=get_profile(s.profile).photo_crops, empty=get_profile(s.profile).photo_empty)
 on_bench = score_photos(net, bench)
 display(on_bench.summary.round(3))
 bench_sizes = on_bench.per_image[on_bench.per_image.has_object].assign(

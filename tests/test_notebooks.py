@@ -80,6 +80,16 @@ def test_a_sentence_stands_between_any_two_code_cells(py):
                           "between them; say what the next cell shows, or make them one cell")
 
 
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_no_notebook_branches_on_the_profiles_name(py):
+    """What differs between profiles is a field of the profile (evalib.profiles), read by name, never a test of
+    which profile runs."""
+    import re
+    code = [c.source for c in jupytext.read(py).cells if c.cell_type == "code"]
+    found = [line.strip() for text in code for line in text.splitlines() if re.search(r"profile\s*[!=]=", line)]
+    assert not found, f"{py.name} branches on the profile's name: {found}"
+
+
 def test_every_ipynb_has_a_script():
     for nb in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"):
         assert nb.with_suffix(".py").is_file(), f"{nb.name} has no paired .py"

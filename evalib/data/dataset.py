@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..profiles import TEST_FRACTION
 from .background import INPUTS, Backgrounds, input_channels
 from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
 SPLITS = ("train", "test", "all")
-TEST_FRACTION = 0.2  # the share of a dataset its test split holds, as in the write-up
 SPLIT_MODES = ("random", "heldout")
 FINAL_TEST = "final test"  # a build's manifest["purpose"]["kind"] that no training may read (evalib.data.lineage)
 
