@@ -94,7 +94,7 @@ def card_markdown(card: dict, name: str, size_mb: float) -> str:
     lines += ["", "**Validation and test.** The heldout test split is a *validation* set: the recipe's ingredients were "
                   "chosen by scores on held-out parts of seed-0 builds (the ablation below), so its figures may flatter."]
     if f:
-        r, compose_rooms = f["validation_rooms"], f.get("rooms", "100")
+        r, rooms = f["validation_rooms"], f["rooms"]
         lines[-1] += (
             f" The **final test** set (`{f['command']}`) was built and scored once, after the weights were final: "
             f"composites of data seed {f['seed']}, whose rendered rooms no training run, benchmark or recipe choice "
@@ -102,8 +102,8 @@ def card_markdown(card: dict, name: str, size_mb: float) -> str:
             "training). So every part of every image is new to the weights; `evalib.data.lineage.seen_by` recomputes "
             f"the training split from this card and counts {f['seen']['anything seen']} images with any part seen. "
             f"Its mask IoU is {f['scenes_iou']:.3f} on the {f['scenes_images']:,} images in rooms and "
-            f"{f['photographs_iou']:.3f} on the {f['photographs_images']:,} on photographs. Like for like, the validation images whose object is "
-            f"held out too ({f['validation_object_unseen']['images']:,} of them) score mask IoU "
+            f"{f['photographs_iou']:.3f} on the {f['photographs_images']:,} on photographs. Like for like, the "
+            f"validation images whose object is held out too ({f['validation_object_unseen']['images']:,} of them) score mask IoU "
             f"{f['validation_object_unseen']['iou']:.3f} and median-scaled delta<1.25 "
             f"{f['validation_object_unseen']['delta1_median_scaled']:.3f}. Depth is scored on rooms only, and most "
             f"of the validation's rooms were trained on: {r['trained']['images']:,} of its room images stand in "
@@ -111,7 +111,7 @@ def card_markdown(card: dict, name: str, size_mb: float) -> str:
             f"{r['trained']['delta1_median_scaled']:.3f}, delta<1.25 {r['trained']['delta1']:.3f}) and "
             f"{r['held_out']['images']:,} in only {r['held_out']['rooms']} held-out rooms "
             f"({r['held_out']['delta1_median_scaled']:.3f}, {r['held_out']['delta1']:.3f}); the final test's "
-            f"{f['scenes_images']:,} room images stand in {compose_rooms} new rooms. The final test is the figure "
+            f"{f['scenes_images']:,} room images stand in {rooms} new rooms. The final test is the figure "
             "to quote.")
     if card.get("photo_benchmark"):
         lines += ["", "## The photograph benchmark (`benchmarks/bench_photos.py`, `evalib.photobench`)", "",
