@@ -326,10 +326,58 @@ class Claim:
 
 
 def claims_frame(claims):
-    """The claims as a pandas DataFrame with columns COLUMNS."""
+    """The one record of judged claims: a pandas DataFrame with columns COLUMNS, one row per claim. claims.csv is
+    this frame at full precision; the notebook table, claims.md and the report page are views of it (`shown`)."""
     import pandas as pd
 
     return pd.DataFrame([asdict(c) for c in claims], columns=list(COLUMNS))
+
+
+# The views of the record: which columns each shows, in order, under which header.
+NOTEBOOK_VIEW = {"claim": "claim", "factor": "varies", "writeup": "write-up", "a": "A", "b": "B", "seeds": "seeds",
+                 "ours": "A - B", "noise": "band", "verdict": "verdict", "reproduced": "write-up reproduced?",
+                 "recipe": "recipe", "budget": "budget", "writeup_budget": "write-up's budget",
+                 "half_budget": "at half the images"}
+SUMMARY_VIEW = {"notebook": "notebook", "claim": "claim", "writeup": "write-up", "ours": "ours", "noise": "noise",
+                "verdict": "verdict", "reproduced": "write-up reproduced?", "budget": "budget",
+                "half_budget": "at half the images"}
+REPORT_VIEW = {"notebook": "notebook", "id": "id", "claim": "claim", "factor": "varies", "recipe": "recipe",
+               "writeup": "write-up", "a": "A", "b": "B", "ours": "A - B", "noise": "band", "seeds": "seeds",
+               "verdict": "verdict", "reproduced": "write-up reproduced?", "budget": "budget",
+               "half_budget": "at half the images"}
+
+
+def value_text(x: float) -> str:
+    """A measured value as every table and sentence shows it: 3 significant figures, or 'n/a'."""
+    return f"{x:.3g}" if math.isfinite(x) else "n/a"
+
+
+def band(noise: float) -> str:
+    """A noise band as every table and sentence shows it: '±0.012', or 'no band' (no noise estimate)."""
+    return f"±{noise:.3g}" if math.isfinite(noise) else "no band"
+
+
+_FORMATS = {"a": value_text, "b": value_text, "ours": lambda x: f"{x:+.3g}", "noise": band, "ratio": value_text}
+
+
+def shown(claims, view: dict):
+    """The record (`claims_frame`) as a view shows it: the view's columns under its headers, numbers as text
+    (A and B to 3 significant figures, the difference signed, the band as '±0.012' or 'no band').
+
+    >>> shown([Claim("nb", "c", "w", 0.0312, 0.012, "holds", a=0.5, b=0.4688)], {"a": "A", "ours": "A - B", "noise": "band"})
+         A    A - B    band
+    0  0.5  +0.0312  ±0.012
+    """
+    frame = claims_frame(claims)[list(view)]
+    for key, fmt in _FORMATS.items():
+        if key in view:
+            frame[key] = frame[key].map(fmt)
+    return frame.rename(columns=view)
+
+
+def markdown_cell(text) -> str:
+    """Text made safe for one cell of a Markdown table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 MIN_RATIO, MIN_SEEDS = 5.0, 3  # a row within MIN_RATIO bands of no difference needs MIN_SEEDS runs on each side
@@ -354,22 +402,18 @@ def underpowered(claims, min_ratio: float = MIN_RATIO, min_seeds: int = MIN_SEED
     return out
 
 
-def _number(x: float) -> str:
-    return f"{x:+.3g}" if isinstance(x, (int, float)) and math.isfinite(x) else str(x)
-
-
-def to_markdown(claims) -> str:
-    """A Markdown table of the claims (ours and noise as '+0.031' and '±0.012'), with whether the write-up is
-    reproduced, the budget and convergence where the claims carry them."""
-    cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    extra = [k for k in ("reproduced", "budget", "half_budget") if any(getattr(c, k) for c in claims)]
-    head = ["notebook", "claim", "write-up", "ours", "noise", "verdict"] + [
-        {"reproduced": "write-up reproduced?"}.get(k, k) for k in extra]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---|" + "---|" * len(extra)]
-    for c in claims:
-        noise = f"±{c.noise:.3g}" if math.isfinite(c.noise) else "no band"
-        row = [cell(c.notebook), cell(c.claim), cell(c.writeup), _number(c.ours), noise, c.verdict]
-        lines.append("| " + " | ".join(row + [cell(getattr(c, k)) for k in extra]) + " |")
+def to_markdown(claims, view: dict = SUMMARY_VIEW) -> str:
+    """A Markdown table of the claims in `view` (SUMMARY_VIEW for claims.md, NOTEBOOK_VIEW in a notebook), the
+    reproduction word in bold, and a line naming the rows more seeds could still move (`underpowered`)."""
+    claims = list(claims)
+    frame = shown(claims, view)
+    right = {view[k] for k in ("a", "b", "ours", "noise", "ratio") if k in view}
+    lines = ["| " + " | ".join(frame.columns) + " |",
+             "|" + "".join("---:|" if h in right else "---|" for h in frame.columns)]
+    bold = view.get("reproduced")
+    for _, row in frame.iterrows():
+        cells = [f"**{v}**" if h == bold and v else markdown_cell(v) for h, v in row.items()]
+        lines.append("| " + " | ".join(cells) + " |")
     weak = underpowered(claims)
     if weak:
         lines.append("")
@@ -395,7 +439,7 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
         atomic_write_text(md_path, to_markdown(claims))
 
 
-__all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "VERDICTS",
-           "WITHIN_NOISE", "better_sign", "claimed_sign", "claims_frame", "compare", "judge", "noise_band",
-           "paired_bootstrap", "pooled_spread", "seed_half_width", "seed_spread", "to_markdown", "underpowered",
-           "verdict", "write_claims"]
+__all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "NOTEBOOK_VIEW",
+           "REPORT_VIEW", "SUMMARY_VIEW", "VERDICTS", "WITHIN_NOISE", "band", "better_sign", "claimed_sign", "claims_frame",
+           "compare", "judge", "markdown_cell", "noise_band", "paired_bootstrap", "pooled_spread", "seed_half_width", "seed_spread",
+           "shown", "to_markdown", "underpowered", "value_text", "verdict", "write_claims"]

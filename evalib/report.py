@@ -90,8 +90,6 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
     Everything it links to is copied under `reports_dir` (notebooks/NAME.html, figures/NAME.png), with relative
     links, so the page opens from disk without a server.
     """
-    import pandas as pd
-
     reports_dir = Path(reports_dir)
     (reports_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     (reports_dir / "figures").mkdir(parents=True, exist_ok=True)
@@ -115,15 +113,12 @@ def write_index(rows: list[dict], claims: list, settings: dict, run_dir: Path, r
                       "verdict": row.get("verdict", ""), "runs": row.get("runs", "")})
     claims_html = ""
     if claims:
-        from dataclasses import asdict
-
         from markupsafe import Markup
 
-        shown = ["notebook", "id", "claim", "factor", "recipe", "writeup", "a", "b", "ours", "noise", "seeds", "verdict",
-                 "reproduced", "budget", "half_budget"]  # the page's columns; claims.csv has them all
-        frame = pd.DataFrame([asdict(c) for c in claims])[shown]  # pandas escapes the cells (escape=True)
-        claims_html = Markup(frame.to_html(index=False, escape=True, float_format=lambda v: f"{v:+.3g}",
-                                           classes="claims"))
+        from .claims import REPORT_VIEW, shown
+
+        # the record's report view (claims.csv has every column); pandas escapes the cells (escape=True)
+        claims_html = Markup(shown(claims, REPORT_VIEW).to_html(index=False, escape=True, classes="claims"))
     page = _template("report.html").render(notebooks=items, claims=claims_html,
                                            settings=[(str(k), str(v)) for k, v in settings.items()])
     return atomic_write_text(reports_dir / "index.html", page)

@@ -258,3 +258,27 @@ def test_claims_md_names_the_rows_more_seeds_could_still_move(tmp_path):
     claims.write_claims(rows, md_path=tmp_path / "claims.md")
     assert "fewer than 3 runs on a side (more seeds could still move them): 03/close2, 03/noband." in (
         tmp_path / "claims.md").read_text()
+
+
+def test_the_notebook_table_claims_md_and_the_report_page_are_views_of_one_record():
+    """One judged row is one record (`claims_frame`, written whole to claims.csv); the notebook's table, claims.md
+    and the report page show columns of it, formatted one way."""
+    from evalib.claims import NOTEBOOK_VIEW, REPORT_VIEW, SUMMARY_VIEW, shown
+
+    claims = [Claim("04_losses", "Dice | beats MSE", "0.82 vs 0.71", 0.0312, 0.012, HOLDS, id="dice", a=0.8312,
+                    b=0.8, seeds="2 vs 5", ratio=2.6, reproduced="agrees", recipe="sound", factor="loss"),
+              Claim("05_focal_depth", "focal lowers RMSE", "better", -0.4, math.inf, WITHIN_NOISE, a=1.1, b=1.5)]
+    record = claims_frame(claims)
+    for view in (NOTEBOOK_VIEW, SUMMARY_VIEW, REPORT_VIEW):
+        table = shown(claims, view)
+        assert list(table.columns) == list(view.values()) and set(view) <= set(COLUMNS)
+        for key, head in view.items():
+            want = {"a": ["0.831", "1.1"], "b": ["0.8", "1.5"], "ours": ["+0.0312", "-0.4"],
+                    "noise": ["±0.012", "no band"]}.get(key, record[key].tolist())
+            assert table[head].tolist() == want, (key, head)
+    notebook = to_markdown(claims, NOTEBOOK_VIEW).splitlines()
+    assert notebook[0].startswith("| claim | varies | write-up | A | B | seeds | A - B | band | verdict |")
+    assert notebook[2].startswith("| Dice \\| beats MSE | loss | 0.82 vs 0.71 | 0.831 | 0.8 | 2 vs 5 | +0.0312 | ±0.012 |")
+    assert "**agrees**" in notebook[2] and notebook[-1].endswith("seeds could still move them): 04/dice.")
+    html = shown(claims, REPORT_VIEW).to_html(index=False, escape=True)
+    assert "<td>0.831</td>" in html and "<td>±0.012</td>" in html and "Dice | beats MSE" in html

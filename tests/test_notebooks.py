@@ -226,7 +226,7 @@ def test_reproduce_reports_every_notebook_and_survives_a_failure(tiny, tmp_path,
     assert "1 holds, 1 within noise; write-up agrees 1, cannot tell 1" in summary  # the claims column
     for folder in ("reports", "run"):
         claims_md = (tmp_path / folder / "claims.md").read_text()
-        assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds | agrees |" in claims_md
+        assert "| 01_good | A beats B | much better | +0.2 | ±0.05 | holds | **agrees** |" in claims_md
         assert (tmp_path / folder / "claims.csv").read_text().splitlines()[0] == (
             "notebook,id,claim,factor,recipe,writeup,a,b,ours,noise,ratio,seeds,verdict,reproduced,budget,"
             "writeup_budget,half_budget")

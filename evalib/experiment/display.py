@@ -2,7 +2,6 @@
 closing paragraph (recorded for the main job's claims.csv)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from pathlib import Path
@@ -12,7 +11,7 @@ import torch
 from IPython.display import Markdown, display
 from torchinfo import summary as layer_table
 
-from ..claims import AGREES, CANNOT_TELL, DISAGREES
+from ..claims import AGREES, CANNOT_TELL, DISAGREES, NOTEBOOK_VIEW, band, markdown_cell, to_markdown
 from ..models import create, receptive_field
 from ..plots import prediction_grid
 from ..predict import predict
@@ -21,32 +20,6 @@ from ..train.board import slug
 from ..widgets import compare as side_by_side
 from .runs import headless, maps_model
 from .verdicts import CHANGES_AT_HALF, Verdict
-
-
-def _cell(text) -> str:
-    """Text made safe for one cell of a Markdown table."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def band(noise: float) -> str:
-    """A noise band as every table and sentence shows it: '±0.012', or 'no band' (no noise estimate)."""
-    return f"±{noise:.3g}" if math.isfinite(noise) else "no band"
-
-
-def claims_markdown(judged: list[Verdict]) -> str:
-    """The claims table: each row's comparison and the factor it varies, the write-up's words, A and B with the
-    runs behind each, the difference and its band, the verdict, whether the write-up is reproduced and under which
-    recipe, the budget beside the write-up's and whether the verdict is the same at half the images."""
-    lines = ["| claim | varies | write-up | A | B | seeds | A - B | verdict | write-up reproduced? | recipe | budget "
-             "| write-up's budget | at half the images |",
-             "|---|---|---|---:|---:|---|---:|---|---|---|---|---|---|"]
-    for v in judged:
-        vals = v.values()
-        claim = f"{v.row.claim} [{v.note}]" if v.note else v.row.claim
-        lines.append(f"| {_cell(claim)} | {v.row.factor} | {_cell(v.row.writeup)} | {vals['A']} | {vals['B']} | "
-                     f"{v.seeds()} | {vals['ours']} {band(v.band)} | {v.verdict} | **{v.reproduced}** | {v.recipe} | "
-                     f"{_cell(v.budget)} | {_cell(v.row.writeup_budget)} | {v.half_budget} |")
-    return "\n".join(lines) + "\n"
 
 
 def tally(judged: list[Verdict]) -> str:
@@ -64,8 +37,9 @@ def conclude(notebook: str, judged: list[Verdict], lead: str = "", after: str = 
     """Show a notebook's claims table and its closing paragraph, both from the judged rows, and record the rows
     for the main job's claims.csv. `lead` opens the paragraph and `after` ends it (observations beyond the
     claims). Returns the short verdict the main job's summary lists (each claim's id and reproduction)."""
-    record_claims(notebook, [v.claim(notebook) for v in judged])
-    display(Markdown(claims_markdown(judged)))
+    claims = [v.claim(notebook) for v in judged]
+    record_claims(notebook, claims)
+    display(Markdown(to_markdown(claims, NOTEBOOK_VIEW)))
     sentences = " ".join(f"{v.sentence().rstrip('.')}." for v in judged)
     display(Markdown(" ".join(p for p in ("**What we saw.**", lead, sentences, tally(judged), after) if p)))
     return "; ".join(f"{v.row.id}: {v.reproduced}" for v in judged)
@@ -88,7 +62,7 @@ def beside_writeup(rows: list[Scale]) -> pd.DataFrame:
             "our_budget": "our budget"}
     frame = pd.DataFrame([vars(r) for r in rows], columns=list(head)).rename(columns=head).set_index("figure")
     lines = ["| " + " | ".join(head.values()) + " |", "|---" * len(head) + "|"]
-    lines += ["| " + " | ".join(_cell(getattr(r, k)) for k in head) + " |" for r in rows]
+    lines += ["| " + " | ".join(markdown_cell(getattr(r, k)) for k in head) + " |" for r in rows]
     display(Markdown("\n".join(lines) + "\n"))
     return frame
 
@@ -158,5 +132,5 @@ def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict
                   delta1=float(row.get("delta1", float("nan"))), verdict=verdict)
 
 
-__all__ = ["Scale", "band", "beside_writeup", "claims_markdown", "conclude", "headline", "images_at",
+__all__ = ["Scale", "band", "beside_writeup", "conclude", "headline", "images_at",
            "prediction_figure", "show_net", "show_runs", "tally", "tensorboard"]

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..claims import (AGREES, CANNOT_TELL, DISAGREES, DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, Comparison,
-                      better_sign, compare, verdict)
+                      band, better_sign, compare, value_text, verdict)
 from ..evaluation import evaluate
 from ..train.loop import history_images
 from ..metrics import PooledScores
@@ -154,9 +154,8 @@ class Verdict:
 
     def values(self) -> dict:
         """The fields a sentence may use: {A}, {B}, {ours}, {band}."""
-        fmt = lambda v: f"{v:.3g}" if math.isfinite(v) else "n/a"  # noqa: E731
-        return {"A": fmt(self.a_value), "B": fmt(self.b_value), "ours": f"{self.ours:+.3g}",
-                "band": f"±{self.band:.3g}" if math.isfinite(self.band) else "no band"}
+        return {"A": value_text(self.a_value), "B": value_text(self.b_value), "ours": f"{self.ours:+.3g}",
+                "band": band(self.band)}
 
     def seeds(self) -> str:
         """The runs behind each side, e.g. "3 vs 5" ("fixed" for a value with no runs behind it)."""
