@@ -364,7 +364,8 @@ def shown(claims, view: dict):
     """The record (`claims_frame`) as a view shows it: the view's columns under its headers, numbers as text
     (A and B to 3 significant figures, the difference signed, the band as '±0.012' or 'no band').
 
-    >>> shown([Claim("nb", "c", "w", 0.0312, 0.012, "holds", a=0.5, b=0.4688)], {"a": "A", "ours": "A - B", "noise": "band"})
+    >>> claim = Claim("nb", "c", "w", 0.0312, 0.012, "holds", a=0.5, b=0.4688)
+    >>> shown([claim], {"a": "A", "ours": "A - B", "noise": "band"})
          A    A - B    band
     0  0.5  +0.0312  ±0.012
     """
@@ -440,6 +441,7 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
 
 
 __all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "NOTEBOOK_VIEW",
-           "REPORT_VIEW", "SUMMARY_VIEW", "VERDICTS", "WITHIN_NOISE", "band", "better_sign", "claimed_sign", "claims_frame",
-           "compare", "judge", "markdown_cell", "noise_band", "paired_bootstrap", "pooled_spread", "seed_half_width", "seed_spread",
-           "shown", "to_markdown", "underpowered", "value_text", "verdict", "write_claims"]
+           "REPORT_VIEW", "SUMMARY_VIEW", "VERDICTS", "WITHIN_NOISE", "band", "better_sign", "claimed_sign",
+           "claims_frame", "compare", "judge", "markdown_cell", "noise_band", "paired_bootstrap", "pooled_spread",
+           "seed_half_width", "seed_spread", "shown", "to_markdown", "underpowered", "value_text", "verdict",
+           "write_claims"]

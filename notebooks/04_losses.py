@@ -279,12 +279,11 @@ ex.show_runs(runs, test, n=6)  # then any two losses side by side: choose each s
 
 # %% [markdown]
 # ## Scores
-# The last epoch's test scores, pooled over the whole test set, with each run's budget (`images_seen`
-# training images at `size` pixels).
+# The last epoch's test scores the claims use, pooled over the whole test set, with each run's budget
+# (`images_seen` training images), then read arm by arm. The full table is `ex.scores(every_run)`.
 
 # %%
-table = ex.scores(every_run)
-display(table)
+table = ex.show_scores(every_run, ROWS)  # every column: ex.scores(every_run)
 
 # %% [markdown]
 # A mean over seeds hides how the seeds spread. Each run's mask IoU (mean per image), one dot per seed, under

@@ -268,12 +268,11 @@ ex.show_runs(runs, test, n=6)
 
 # %% [markdown]
 # ## Scores
-# The last epoch's test scores, pooled over the whole test set, with each run's budget (`images_seen`
-# training images at `size` pixels), every seed of every loss.
+# The last epoch's test scores the claims use, pooled over the whole test set, with each run's budget
+# (`images_seen` training images), every seed of every loss, then read arm by arm (the full table: `ex.scores`).
 
 # %%
-table = ex.scores({k: r for arm in arms.values() for k, r in arm.items()})
-display(table)
+table = ex.show_scores({k: r for arm in arms.values() for k, r in arm.items()}, ROWS)  # every column: ex.scores
 
 # %% [markdown]
 # ## The claims, judged

@@ -188,7 +188,8 @@ ROWS += [
 # ## The runs, read back
 # Both runs come from the cache: the regression run is notebook 04's `all:mse` run and the classifier
 # notebook 05's 16-bin cross-entropy run (same configurations, so the same keys). Run alone, without
-# those notebooks before it, this notebook trains them instead.
+# those notebooks before it, this notebook trains them instead. Their scores on the claims' metrics follow,
+# read arm by arm (the full table: `ex.scores`).
 
 # %%
 # both shared: the regression with notebook 04, the classifier with 05
@@ -196,8 +197,7 @@ arms = {REGRESSION: ex.run_seeds(s, "dnn2_mse", label=REGRESSION, retrain=retrai
         CLASSIFIER: ex.run_seeds(s, "dnn2_ce16", label=CLASSIFIER, retrain=retrain, notebook=NB)}
 seeds = {label: list(arm.values()) for label, arm in arms.items()}
 runs = {label: arm[0] for label, arm in seeds.items()}  # seed 0 of each, for figures
-table = ex.scores({k: r for arm in arms.values() for k, r in arm.items()})
-display(table)
+table = ex.show_scores({k: r for arm in arms.values() for k, r in arm.items()}, ROWS)  # every column: ex.scores
 ex.tensorboard(runs)
 
 # %% [markdown]

@@ -62,7 +62,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
 
 import pandas as pd
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex, plan
 from evalib.models import count_params, create, summary
@@ -206,7 +206,8 @@ ex.show_runs({"dnn2": dnn2, "dsconv_deep": ds, LONG: ds_long}, test)  # seed 0 o
 table = ex.scores(runs)
 table["macs"] = [arch.loc[r.config.model, "macs"] for r in runs.values()]
 table["receptive_field"] = [arch.loc[r.config.model, "receptive_field"] for r in runs.values()]
-display(table)
+display(table[["params", "macs", "receptive_field", "images_seen", "size", "images_per_s", "iou", "abs_rel"]])
+display(Markdown(ex.read_scores(table, ["images_per_s", "iou", "abs_rel"])))
 
 # %% [markdown]
 # ## The claims, judged

@@ -161,14 +161,13 @@ ex.show_runs({name: runs[name] for name in (b_label, a_label)}, test)
 
 # %% [markdown]
 # ## Scores, next to the write-up's
-# Each run's budget (`images_seen` at `size` pixels) stands beside its numbers. Our test losses are on
+# Each run's budget (`images_seen` training images) stands beside the scores the claims use. Our test losses are on
 # the same scale as the write-up's (both are mean MSE on the mask plus 1 - SSIM on the depth), but after
 # fewer images at a smaller size; the ratio of the two networks' losses is what can be compared. The
 # second table gives the test loss per epoch, the third the write-up's figures beside ours.
 
 # %%
-table = ex.scores(runs)
-display(table)
+table = ex.show_scores(runs, ROWS, first=("params", "images_seen"))  # every column: ex.scores(runs)
 per_epoch = pd.DataFrame({name: [h["test_loss"] for h in r.history] for name, r in runs.items()},
                          index=pd.Index([h["epoch"] for h in b.history], name="epoch"))
 per_epoch["ratio of means"] = per_epoch[list(residual)].mean(1) / per_epoch[list(ref)].mean(1)

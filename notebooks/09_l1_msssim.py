@@ -55,7 +55,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{repo}"], check=True)
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex
 from evalib.data import make_loaders
@@ -186,7 +186,8 @@ yard = {label: evaluate(ex.maps_model(r), test_loader, losses["custom"]) for lab
 table["custom_loss"] = [yard[k]["test_loss"] for k in table.index]
 table["mask_mse"] = [yard[k]["test_mask/mse"] for k in table.index]
 table["depth_1-ssim"] = [yard[k]["test_depth/ssim"] for k in table.index]
-display(table)
+display(table[["images_seen", "size", "iou", "abs_rel", "custom_loss", "mask_mse", "depth_1-ssim"]])
+display(Markdown(ex.read_scores(table, ["iou", "abs_rel", "custom_loss"])))
 
 # %% [markdown]
 # ## Predictions

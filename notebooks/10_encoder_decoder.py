@@ -240,6 +240,7 @@ table["flat_share"] = [flat[by_run[k][0]][by_run[k][1]][true_depth].mean() for k
 table["macs"] = [arch.loc[by_run[k][0], "macs"] for k in table.index]
 display(table[["params", "macs", "images_seen", "size", "images_per_s", "test_loss", "iou", "abs_rel", "delta1",
                "ssim", "edge_ratio", "flat_share", "checkerboard"]])
+display(Markdown(ex.read_scores(table, ["test_loss", "iou", "abs_rel"])))
 
 # %% [markdown]
 # ## Predictions

@@ -58,7 +58,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex
 from evalib.data import FgBgDataset
@@ -190,7 +190,8 @@ history_curves(histories, keys=("iou", "abs_rel", "delta1"));
 table = ex.scores(runs)
 table["train_loss"] = [r.history[-1]["train_loss"] for r in runs.values()]
 table["split"] = [r.config.split_mode for r in runs.values()]
-display(table)
+display(table[["split", "images_seen", "size", "train_loss", "test_loss", "iou", "delta1", "delta1_median_scaled"]])
+display(Markdown(ex.read_scores(table, ["iou", "delta1"])))
 cols = ["test_loss", "iou", "dice", "rmse_m", "mae_m", "delta1", "delta1_median_scaled", "ssim"]
 means = pd.DataFrame({label: table.loc[list(arm), cols].mean() for label, arm in arms.items()}).T
 means.index = [f"{label} (mean of {len(arms[label])} seeds)" for label in means.index]

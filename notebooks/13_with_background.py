@@ -62,7 +62,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 import evalib
 from evalib import experiment as ex
@@ -240,6 +240,7 @@ scored = pd.DataFrame(rows).T
 display(scored.style.format("{:.3f}", na_rep="-"))
 table = ex.scores(runs)
 display(table[["params", "images_seen", "size", "train_s", "iou", "delta1", "delta1_median_scaled"]])
+display(Markdown(ex.read_scores(table, ["iou", "delta1", "delta1_median_scaled"])))
 
 # %% [markdown]
 # ## The claims, judged

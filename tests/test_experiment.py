@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+import pandas as pd
 import pytest
 
 from evalib import experiment as ex
@@ -425,3 +426,21 @@ def test_a_reference_whose_runs_are_a_side_is_not_pooled_twice(tiny):
     ev = ex.Evidence({"ref": ref, "g1": ref[:2], "g2": ref[2:]}, test, reference="ref")
     v = ev.judge_row(row(a="g1", b="g2", metric="iou", factor="seed"))
     assert v.comparison.dof == 2  # the two groups' own degrees of freedom, not 2 + 3 from the reference again
+
+
+def test_read_scores_reads_each_arm_best_first_in_the_metrics_direction():
+    """The sentence under a scores table: arms averaged over their seeds, best first whichever way a column
+    improves (abs-rel and loss down, IoU and images/s up), and a column the table lacks named in the error."""
+    table = pd.DataFrame({"abs_rel": [0.30, 0.20, 0.25], "iou": [0.4, 0.5, 0.7], "images_per_s": [60.0, 70.0, 30.0]},
+                         index=["dnn1 (seed 0)", "dnn1 (seed 1)", "dnn2 (seed 0)"])
+    text = ex.read_scores(table, ["iou", "images_per_s"])
+    assert text.startswith("**Reading the table.** Mask IoU")
+    assert "Mask IoU, mean over seeds, best first: dnn2 0.7, dnn1 0.45 (0.4-0.5, 2 seeds); dnn2 leads by 0.25." in text
+    assert "Images/s, mean over seeds, best first: dnn1 65 (60-70, 2 seeds), dnn2 30; dnn1 leads by 35." in text
+    table.loc["dnn2 (seed 0)", "abs_rel"] = 0.1
+    assert "Abs-rel, mean over seeds, best first: dnn2 0.1, dnn1 0.25 (0.2-0.3, 2 seeds); dnn2 leads by 0.15." in (
+        ex.read_scores(table, ["abs_rel"]))
+    table.loc["dnn2 (seed 0)", "abs_rel"] = 0.25
+    assert "best first: dnn1 0.25 (0.2-0.3, 2 seeds), dnn2 0.25; dnn1 and dnn2 tie." in ex.read_scores(table, ["abs_rel"])
+    with pytest.raises(ValueError, match="no column 'rmse_m'"):
+        ex.read_scores(table, ["rmse_m"])

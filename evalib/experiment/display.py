@@ -2,8 +2,8 @@
 closing paragraph (recorded for the main job's claims.csv)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import pandas as pd
@@ -11,14 +11,15 @@ import torch
 from IPython.display import Markdown, display
 from torchinfo import summary as layer_table
 
-from ..claims import AGREES, CANNOT_TELL, DISAGREES, NOTEBOOK_VIEW, band, markdown_cell, to_markdown
+from ..claims import AGREES, CANNOT_TELL, DISAGREES, NOTEBOOK_VIEW, band, markdown_cell, to_markdown, value_text
+from ..metrics import higher_is_better
 from ..models import create, receptive_field
 from ..plots import prediction_grid
 from ..predict import predict
 from ..reproduce import record, record_claims
 from ..train.board import slug
 from ..widgets import compare as side_by_side
-from .runs import headless, maps_model
+from .runs import headless, maps_model, scores
 from .verdicts import CHANGES_AT_HALF, Verdict
 
 
@@ -43,6 +44,57 @@ def conclude(notebook: str, judged: list[Verdict], lead: str = "", after: str = 
     sentences = " ".join(f"{v.sentence().rstrip('.')}." for v in judged)
     display(Markdown(" ".join(p for p in ("**What we saw.**", lead, sentences, tally(judged), after) if p)))
     return "; ".join(f"{v.row.id}: {v.reproduced}" for v in judged)
+
+
+# how the reading of a scores table names its columns
+METRIC_NAMES = {"iou": "mask IoU", "iou_per_image": "mask IoU per image", "dice": "Dice", "rmse_m": "depth RMSE (m)",
+                "abs_rel": "abs-rel", "delta1": "delta<1.25", "delta1_median_scaled": "median-scaled delta<1.25",
+                "test_loss": "test loss", "checkerboard": "checkerboard score", "images_per_s": "images/s",
+                "ssim": "SSIM", "mae_m": "depth MAE (m)", "custom_loss": "custom loss"}
+NOT_JUDGED = "(A lead here is not yet weighed against noise: the claims table does that.)"
+READ_HIGHER = {"images_per_s"}  # columns of a scores table, beyond the metrics, where larger is better
+_SEED = re.compile(r" \(seed \d+\)$")
+
+
+def read_scores(table: pd.DataFrame, metrics) -> str:
+    """A paragraph that reads a scores table (`scores`): for each of `metrics`, each arm's mean over its seeds (runs
+    labelled "arm (seed k)"), best first, with the range where an arm has several seeds, and the lead of the best
+    over the next.
+    Shown with `display(Markdown(...))` under the table.
+
+    >>> t = pd.DataFrame({"iou": [0.6, 0.7, 0.5]}, index=["a (seed 0)", "a (seed 1)", "b (seed 0)"])
+    >>> print(read_scores(t, ["iou"]))  # doctest: +NORMALIZE_WHITESPACE
+    **Reading the table.** Mask IoU, mean over seeds, best first: a 0.65 (0.6-0.7, 2 seeds), b 0.5; a leads by
+    0.15. (A lead here is not yet weighed against noise: the claims table does that.)
+    """
+    arms = table.groupby(table.index.map(lambda label: _SEED.sub("", str(label))), sort=False)
+    sentences = []
+    for metric in metrics:
+        if metric not in table.columns:
+            raise ValueError(f"read_scores: the table has no column {metric!r}; it has {list(table.columns)}")
+        mean = arms[metric].mean().sort_values(ascending=not (higher_is_better(metric) or metric in READ_HIGHER),
+                                               kind="stable")  # ties keep the table's order
+        lo, hi, n = arms[metric].min(), arms[metric].max(), arms[metric].count()
+        parts = [f"{arm} {value_text(m)}" + (f" ({value_text(lo[arm])}-{value_text(hi[arm])}, {n[arm]} seeds)"
+                                              if n[arm] > 1 else "") for arm, m in mean.items()]
+        name = METRIC_NAMES.get(metric, metric)
+        text = f"{name[:1].upper()}{name[1:]}, mean over seeds, best first: " + ", ".join(parts)
+        if len(mean) > 1:
+            lead = abs(mean.iloc[0] - mean.iloc[1])
+            text += (f"; {mean.index[0]} leads by {value_text(lead)}" if lead > 0 else
+                     f"; {mean.index[0]} and {mean.index[1]} tie")
+        sentences.append(text + ".")
+    return " ".join(["**Reading the table.**"] + sentences + [NOT_JUDGED])
+
+
+def show_scores(results: dict, rows, first=("images_seen",)) -> pd.DataFrame:
+    """Show, for every run of `results`, the scores the claims `rows` are judged on (after the columns `first`),
+    then a paragraph reading them (`read_scores`). Returns the whole table (`scores`), every column."""
+    table = scores(results)
+    metrics = list(dict.fromkeys(row.metric for row in rows if row.metric in table.columns))
+    display(table[list(first) + metrics])
+    display(Markdown(read_scores(table, metrics)))
+    return table
 
 
 @dataclass(frozen=True)
@@ -132,5 +184,5 @@ def headline(notebook: str, table: pd.DataFrame, run: str, verdict: str) -> dict
                   delta1=float(row.get("delta1", float("nan"))), verdict=verdict)
 
 
-__all__ = ["Scale", "band", "beside_writeup", "conclude", "headline", "images_at",
-           "prediction_figure", "show_net", "show_runs", "tally", "tensorboard"]
+__all__ = ["METRIC_NAMES", "Scale", "band", "beside_writeup", "conclude", "headline", "images_at",
+           "prediction_figure", "read_scores", "show_net", "show_runs", "show_scores", "tally", "tensorboard"]
