@@ -61,7 +61,7 @@ import torch
 from IPython.display import display
 
 from evalib import experiment as ex
-from evalib.evaluation import evaluate
+from evalib import evaluate
 from evalib.losses import bin_centres, decode_bins, parse_loss, quantize
 from evalib.metrics import depth_metrics
 from evalib.plots import history_curves
