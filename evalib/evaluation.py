@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .depth import decode_depth
-from .losses import parse_loss
+from .losses import add_loss_values, loss_means, parse_loss
 from .metrics import MASK_THRESHOLD, PooledScores, depth_ratio, foreground, iou_of, within_delta
 from .predict import Maps, as_maps, floating_dtype, load_model, network_input
 
@@ -83,7 +83,9 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
     - `per_image=True`: return `(scores, arrays)`, arrays a dict of float64 numpy arrays with each image's
       iou, dice, rmse_m, mae_m, abs_rel, delta1, delta1_near, delta1_median_scaled and ssim, in dataset order
       (the inputs of `evalib.claims.paired_bootstrap`).
-    - `loss`: a loss spec or module whose `decode` turns the network's raw outputs into maps (for a
+    - `loss`: a loss spec or module. The scores then also hold its value, "test_loss", and each of its terms
+      ("test_<term>"), as means per image of its batch values on the network's raw outputs, as training reports
+      them (`evalib.losses.loss_means`); a loss with a `decode` also turns those outputs into the scored maps (a
       classification network that is not wrapped in `Maps`).
     - `flip=True`: test-time augmentation, each image's maps averaged with those of its mirror image.
 
@@ -98,6 +100,7 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
     else:  # the network's own head does
         net = as_maps(model, flip=flip)
     scores = PooledScores(per_image=per_image)
+    loss_sums: dict[str, float] = {}
     was_training = model.training
     dtype = floating_dtype(model)
     net.eval()
@@ -111,9 +114,11 @@ def evaluate(model_or_checkpoint, dataset, batch_size: int | None = None, device
             if y.dim() != 4 or y.shape[1] != 2:
                 raise ValueError(f"dataset targets must be (2, H, W) (mask, depth code); got batches of {tuple(y.shape)}")
             scores.update(_maps(net(x), x), y.float())
+            if loss_fn is not None:  # the loss sees the raw outputs, as in training (a second pass)
+                add_loss_values(loss_sums, loss_fn, model(x).float(), y.float())
     finally:
         model.train(was_training)
-    result = scores.result()
+    result = {**loss_means(loss_sums), **scores.result()}
     return (result, scores.per_image_arrays()) if per_image else result
 
 

@@ -467,6 +467,35 @@ def parse_loss(spec: str | nn.Module, adaptive_max: float | None = None) -> nn.M
     return ChannelLoss(terms, adaptive_max, spec)
 
 
-__all__ = ["BinnedCE", "ChannelLoss", "DiceLoss", "FocalLoss", "GradientLoss", "LOSSES", "MSSSIMLoss", "SSIMLoss",
-           "Term", "bin_centres", "decode_bins", "focal_ce", "loss_names", "make_loss", "ms_ssim", "msssim_plan",
-           "parse_loss", "quantize"]
+# ------------------------------------------------------------------------------------------ loss values over a set
+
+COUNT_PREFIX = "samples/"  # loss_sums' keys: how many samples each loss value was averaged over
+
+
+def add_loss_values(sums: dict, loss_fn: nn.Module, out: torch.Tensor, y: torch.Tensor) -> None:
+    """Add one batch's loss and each of its terms (`loss_fn.terms`, keyed "test_<term>") to `sums`, weighted by the
+    batch size. A term that is NaN for a batch (a depth term on a batch without true depth) counts no samples.
+    `loss_means` turns the sums, added up over batches and processes, into means per sample."""
+    values = {"test_loss": loss_fn(out, y).item()}
+    values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
+    for k, v in values.items():
+        if math.isfinite(v):
+            sums[k] = sums.get(k, 0.0) + v * len(y)
+            sums[COUNT_PREFIX + k] = sums.get(COUNT_PREFIX + k, 0.0) + len(y)
+
+
+def loss_means(sums: dict) -> dict[str, float]:
+    """The loss values of `add_loss_values` sums as means per sample (other keys of `sums` are ignored).
+
+    >>> sums = {}
+    >>> add_loss_values(sums, nn.L1Loss(), torch.zeros(2, 1), torch.ones(2, 1))
+    >>> add_loss_values(sums, nn.L1Loss(), torch.zeros(1, 1), torch.zeros(1, 1))
+    >>> loss_means({**sums, "other": 5.0})
+    {'test_loss': 0.6666666666666666}
+    """
+    return {k: v / max(sums[COUNT_PREFIX + k], 1) for k, v in sums.items() if COUNT_PREFIX + k in sums}
+
+
+__all__ = ["COUNT_PREFIX", "BinnedCE", "ChannelLoss", "DiceLoss", "FocalLoss", "GradientLoss", "LOSSES", "MSSSIMLoss",
+           "SSIMLoss", "Term", "add_loss_values", "bin_centres", "decode_bins", "focal_ce", "loss_means", "loss_names",
+           "make_loss", "ms_ssim", "msssim_plan", "parse_loss", "quantize"]

@@ -61,7 +61,7 @@ from evalib import experiment as ex
 from evalib.data import make_loaders
 from evalib.losses import msssim_plan
 from evalib.plots import history_curves
-from evalib.train import evaluate as loss_and_scores  # the training loop's scoring: the loss and its terms too
+from evalib import evaluate
 
 NB = "09_l1_msssim"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
@@ -182,7 +182,7 @@ display(pd.concat([adaptive[["test_mask/mse", "test_depth/ssim"]], weight], axis
 # %%
 _, test_loader = make_loaders(s.data, size=s.size, batch_size=s.batch_size, fraction=s.fraction)
 table = ex.scores(runs)
-yard = {label: loss_and_scores(ex.maps_model(r), test_loader, losses["custom"]) for label, r in runs.items()}
+yard = {label: evaluate(ex.maps_model(r), test_loader, loss=losses["custom"]) for label, r in runs.items()}
 table["custom_loss"] = [yard[k]["test_loss"] for k in table.index]
 table["mask_mse"] = [yard[k]["test_mask/mse"] for k in table.index]
 table["depth_1-ssim"] = [yard[k]["test_depth/ssim"] for k in table.index]

@@ -28,7 +28,6 @@ from evalib.losses import parse_loss, quantize
 from evalib.models import names, options
 from evalib.models.layers import ACTIVATIONS
 from evalib.train import TrainConfig, build_model
-from evalib.train import evaluate as fit_evaluate
 from evalib.train.config import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +235,7 @@ def assert_scores_perfectly(targets: torch.Tensor, spec: str, activation: str) -
     pre = oracle_pre_activation(loss, activation, targets)
     net, loss = oracle_model(spec, activation, pre)
     data = TensorDataset(index_images(len(targets), targets.shape[-1]), targets)
-    scores = fit_evaluate(net, DataLoader(data, batch_size=16), loss, device="cpu")  # what fit reports
+    scores = evalib.evaluate(net, DataLoader(data, batch_size=16), loss=loss, device="cpu")  # what fit reports
     assert math.isfinite(scores["test_loss"])
     loaded = evalib.evaluate(net, data, batch_size=16)  # decoded by the network's own head, as a checkpoint is
     required = ["iou", "iou_per_image", "delta1", "delta1_near"]
@@ -291,7 +290,7 @@ def test_a_wrong_output_does_not_score_perfectly(targets):
     pre = oracle_pre_activation(parse_loss(spec), "sigmoid", targets.roll(1, dims=0))
     net, loss = oracle_model(spec, "sigmoid", pre)
     data = TensorDataset(index_images(len(targets), targets.shape[-1]), targets)
-    scores = fit_evaluate(net, DataLoader(data, batch_size=16), loss, device="cpu")
+    scores = evalib.evaluate(net, DataLoader(data, batch_size=16), loss=loss, device="cpu")
     assert scores["iou"] < 0.5 and scores["delta1"] < 0.9
 
 

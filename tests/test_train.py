@@ -13,7 +13,8 @@ from torch import nn
 from evalib.data import FgBgDataset, make_loaders
 from evalib.losses import ChannelLoss, Term, parse_loss
 from evalib.models import create
-from evalib.train import (NonFiniteLossError, TrainConfig, evaluate, fit, grid_configs, load_checkpoint, lr_find,
+from evalib import evaluate
+from evalib.train import (NonFiniteLossError, TrainConfig, fit, grid_configs, load_checkpoint, lr_find,
                           make_schedule, run_grid)
 from evalib.train.__main__ import main as cli
 from evalib.train.board import new_run_dir, run_name
@@ -67,7 +68,7 @@ def test_fit_logs_everything_to_tensorboard(tiny, tmp_path):
     assert not list(result.run_dir.glob("*.tmp"))
 
     _, test_loader = make_loaders(tiny, size=32, batch_size=8, fraction=FRACTION, seed=0)
-    scores = evaluate(result.model, test_loader, "mask:mse+depth:ssim")
+    scores = evaluate(result.model, test_loader, loss="mask:mse+depth:ssim")
     assert scores["test_loss"] == pytest.approx(h[-1]["test_loss"]) and scores["iou"] == pytest.approx(h[-1]["iou"])
 
     acc = EventAccumulator(str(result.run_dir), size_guidance={"scalars": 0, "images": 0})

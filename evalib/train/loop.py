@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .. import safeio
-from ..losses import parse_loss
+from ..losses import add_loss_values, loss_means, parse_loss
 from ..metrics import PooledScores, is_better
 from . import checkpoint
 from .board import Board
@@ -210,15 +210,13 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, op
     return total, count, lr
 
 
-COUNT_PREFIX = "samples/"  # _score's sums: how many samples each loss value was averaged over
-
-
 @torch.no_grad()
 def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: DevicePlan) -> tuple[dict[str, float], int]:
-    """This process's test sums and sample count.
+    """This process's test sums and sample count, in the run's own precision and layout (`plan`).
 
-    The sums hold batch size x (loss, each term) and the additive sums of `PooledScores` (keys it
-    owns); add them up over processes, then `_scores` turns the total into the reported values.
+    The sums hold the loss values of `evalib.losses.add_loss_values` and the additive sums of `PooledScores`; add
+    them up over processes, then `_scores` turns the total into the reported values. `evalib.evaluate(...,
+    loss=...)` gives the same figures for any network and set, outside a run (the tests hold the two equal).
     """
     model.eval()
     decode = getattr(loss_fn, "decode", lambda out: out)
@@ -231,12 +229,7 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: Devic
             out = model(x)
         out = out.float()
         _check_outputs(out, "while scoring the test split")
-        values = {"test_loss": loss_fn(out, y).item()}
-        values.update({f"test_{k}": v for k, v in (getattr(loss_fn, "terms", None) or {}).items()})
-        for k, v in values.items():
-            if math.isfinite(v):  # a depth term is NaN for a batch without true depth: it counts no samples
-                sums[k] = sums.get(k, 0.0) + v * len(x)
-                sums[COUNT_PREFIX + k] = sums.get(COUNT_PREFIX + k, 0.0) + len(x)
+        add_loss_values(sums, loss_fn, out, y)
         pooled.update(decode(out), y)
         count += len(x)
     sums.update(pooled.state())
@@ -245,23 +238,8 @@ def _score(model: nn.Module, loader: DataLoader, loss_fn: nn.Module, plan: Devic
 
 def _scores(sums: dict[str, float], count: int) -> dict[str, float]:
     """Reported test values from (summed) `_score` sums: losses as means per sample, metrics pooled over the set."""
-    losses = {k: v / max(sums.get(COUNT_PREFIX + k, count), 1) for k, v in sums.items()
-              if not PooledScores.owns(k) and not k.startswith(COUNT_PREFIX)}
     metrics = PooledScores.from_state(sums).result() if count else {}
-    return {**losses, **metrics}
-
-
-def evaluate(model: nn.Module, loader: DataLoader, loss: nn.Module | str, device: str | torch.device | None = None
-             ) -> dict[str, float]:
-    """Test loss and each loss term (sample-weighted means of batch values), and every metric pooled over `loader`.
-
-    The metrics do not depend on the batch size (see `evalib.metrics.PooledScores`); `evalib.evaluate`
-    gives the same metrics without a loss.
-    """
-    loss_fn = parse_loss(loss)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    sums, n = _score(model, loader, loss_fn, DevicePlan(device))
-    return _scores(sums, n)
+    return {**loss_means(sums), **metrics}
 
 
 def _preview(dataset, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
