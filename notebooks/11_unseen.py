@@ -197,6 +197,10 @@ means = pd.DataFrame({label: table.loc[list(arm), cols].mean() for label, arm in
 means.index = [f"{label} (mean of {len(arms[label])} seeds)" for label in means.index]
 gap = (means.iloc[1] - means.iloc[0]).rename("heldout - random")
 display(pd.concat([means, gap.to_frame().T]))
+display(Markdown(f"**Reading the table.** Held-out minus random, over the seeds' means: mask IoU {gap['iou']:+.3f}, "
+                 f"delta<1.25 {gap['delta1']:+.3f}, median-scaled {gap['delta1_median_scaled']:+.3f}, test loss "
+                 f"{gap['test_loss']:+.3g}; a negative IoU gap is what unseen scenes and objects cost the mask (the "
+                 "claims below weigh these against noise)."))
 
 # %% [markdown]
 # ## The held-out run against the image-blind baselines
@@ -207,7 +211,13 @@ display(pd.concat([means, gap.to_frame().T]))
 test_r, test_h = splits["random"]["test"], splits["heldout"]["test"]
 blind = pd.DataFrame(shortcut_baselines(splits["heldout"]["train"], test_h, limit=500)).set_index("baseline")
 display(blind)
-display(table.loc[list(arms[HELDOUT]), ["images_seen", "size", "iou", "delta1", "delta1_median_scaled", "rmse_m"]])
+held = table.loc[list(arms[HELDOUT])]
+display(held[["images_seen", "size", "iou", "delta1", "delta1_median_scaled", "rmse_m"]])
+row_mean = blind.loc["per-row mean depth"]
+display(Markdown(f"**Reading the tables.** The held-out run's mask IoU is {held['iou'].mean():.3f} against 0 for the "
+                 f"all-background mask; its delta<1.25 {held['delta1'].mean():.3f} against {row_mean['delta1']:.3f} "
+                 f"for the per-row mean depth (median-scaled {held['delta1_median_scaled'].mean():.3f} against "
+                 f"{row_mean['delta1_median_scaled']:.3f}), means over its {len(held)} seed(s)."))
 
 # %% [markdown]
 # ## Predictions on the held-out test split
@@ -272,6 +282,11 @@ reference = pd.DataFrame({k: {"median fg share": v["fg_share"].median(), "larges
                               "median undecided": v["undecided"].median(), "fg nearer (share)": v["fg_nearer"].mean(),
                               "median depth (m)": v["depth_median_m"].median()} for k, v in sources.items()}).T
 display(reference)
+true_fg = reference.loc["held-out test, true", "median fg share"]
+photo_fg = reference.loc["photographs, predicted", "median fg share"]
+display(Markdown(f"**Reading the table.** On held-out composites the true masks cover {true_fg:.0%} of the median "
+                 f"image; on the photographs the held-out run marks {photo_fg:.0%} of the median picture foreground, "
+                 f"and leaves {reference.loc['photographs, predicted', 'median undecided']:.0%} of it undecided."))
 
 # %% [markdown]
 # ## The best model on the same photographs
@@ -339,6 +354,13 @@ display(pd.DataFrame({"images": {k: len(v) for k, v in parts.items()},
                       "delta<1.25 median-scaled": {k: v.get("delta1_median_scaled", float("nan"))
                                                    for k, v in held_parts.items()}}).round(3))
 display(bench_ship.per_photo.round(3))
+pooled, bare = bench_table.iloc[0], bench_table.loc["bare crops: share of pixels marked foreground"]
+worst = bench_ship.per_photo["iou"].idxmin()
+display(Markdown(f"**Reading the tables.** On photograph composites the best model's pooled mask IoU is "
+                 f"{pooled['best model']:.3f} ({pooled['low']:.3f}-{pooled['high']:.3f}), the held-out run's "
+                 f"{pooled['held-out run']:.3f}; on bare crops they mark {bare['best model']:.1%} and "
+                 f"{bare['held-out run']:.1%} of the pixels foreground. Its hardest photograph is {worst} "
+                 f"(IoU {bench_ship.per_photo.loc[worst, 'iou']:.3f})."))
 shown = np.flatnonzero(bench.has_object)[:: max(1, int(bench.has_object.sum()) // 8)][:8]
 shown = np.concatenate([shown, np.flatnonzero(~bench.has_object)[:4]])
 masks = predict_masks(best_net, bench.images[shown])
