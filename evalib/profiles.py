@@ -34,11 +34,12 @@ class Profile:
     # the photograph benchmark's size (evalib.photobench.photo_benchmark): composites and bare crops per photograph
     photo_crops: int = 24
     photo_empty: int = 8
+    timing_items: int = 400  # images 01_data loads to time the augmentation's cost
     note: str = ""  # what a reader should know of this profile's numbers, said after them in the notebooks
 
     def __post_init__(self):
         for name in ("dataset_count", "dataset_size", "image_size", "batch_size", "epochs", "lr_test_steps",
-                     "final_test_count", "photo_crops", "photo_empty"):
+                     "final_test_count", "photo_crops", "photo_empty", "timing_items"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Profile {self.name!r}: {name} must be a positive integer; got {value!r}")
@@ -57,7 +58,7 @@ PROFILES = {
     # seconds per notebook: a few dozen 32x32 images, one epoch
     "smoke": Profile(name="smoke", dataset="fgbg-smoke", dataset_count=400, dataset_size=96, image_size=32,
                      batch_size=16, epochs=1, fraction=0.25, num_workers=0, lr_test_steps=8, final_test_count=48,
-                     photo_crops=8, photo_empty=4,
+                     photo_crops=8, photo_empty=4, timing_items=64,
                      note=" (Smoke profile: a few hundred small images and one short epoch; a 'held-out' split drawn "
                           "among few scenes may hold some seen in training. The numbers only show that the code "
                           "runs.)"),
