@@ -347,10 +347,9 @@ def train_seeds(label: str, cfg, seed_list) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- reading runs
 
-def scores(results: dict, columns=None) -> pd.DataFrame:
+def scores(results: dict) -> pd.DataFrame:
     """One row per run: model, loss, parameters, epochs, training seconds and images per second, and the last
-    epoch's test scores (pooled over the test images). `columns` keeps those alone, in that order (for example the
-    metrics a notebook's claims use); without it, every column."""
+    epoch's test scores (pooled over the test images). `show_scores` shows the columns a notebook's claims use."""
     rows = []
     for label, r in results.items():
         last = r.history[-1]
@@ -363,14 +362,7 @@ def scores(results: dict, columns=None) -> pd.DataFrame:
                "test_loss": last["test_loss"]}
         row.update({k: last[k] for k in SCORE_COLUMNS if k in last})
         rows.append(row)
-    table = pd.DataFrame(rows).set_index("run")
-    if columns is None:
-        return table
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"scores: no column {missing} in the runs' scores; they have {list(table.columns)}")
-    return table[list(columns)]
-
+    return pd.DataFrame(rows).set_index("run")
 
 
 def maps_model(result, test=None):
