@@ -65,7 +65,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex
 from evalib.losses import bin_centres, parse_loss, quantize
@@ -108,6 +108,10 @@ floor = pd.DataFrame({K: p.result() for K, p in perfects.items()}).T[["rmse_m", 
 floor.index.name = "bins"
 floor.insert(0, "half-bin depth ratio", [200 ** (1 / (2 * K)) for K in bin_counts])
 display(floor)
+display(Markdown("**Reading the table.** A perfect classifier's abs-rel falls from " + ", ".join(
+    f"{floor.loc[K, 'abs_rel']:.3f} ({K} bins)" for K in bin_counts)
+    + f"; its delta<1.25 is {floor.loc[16, 'delta1']:.3f} at 16 bins and {floor.loc[32, 'delta1']:.3f} at 32"
+    + (", so delta<1.25 cannot tell the two apart." if floor.loc[16, "delta1"] == floor.loc[32, "delta1"] else ".")))
 
 # %% [markdown]
 # The delta<1.25 column is the one to read: a pixel passes when its depth is within a factor 1.25 of
