@@ -52,7 +52,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
 
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex
 from evalib.models import summary
@@ -172,6 +172,9 @@ per_epoch = pd.DataFrame({name: [h["test_loss"] for h in r.history] for name, r 
                          index=pd.Index([h["epoch"] for h in b.history], name="epoch"))
 per_epoch["ratio of means"] = per_epoch[list(residual)].mean(1) / per_epoch[list(ref)].mean(1)
 display(per_epoch)
+ratios = per_epoch["ratio of means"]
+display(Markdown("**Reading the table.** The residual network's test loss over DNN2's, epoch by epoch: "
+                 + ", ".join(f"{v:.3f}" for v in ratios) + " (below 1: the residual network is ahead)."))
 WRITEUP_BUDGET = "epoch 10: 320,000 images at 80px (32K an epoch)"
 ratio = np.mean([r.final["test_loss"] for r in a_runs]) / np.mean([r.final["test_loss"] for r in b_runs])
 ex.beside_writeup([

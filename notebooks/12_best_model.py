@@ -136,7 +136,12 @@ card = net.card
 cfg_rows = pd.Series({k: str(v) for k, v in card["config"].items()}, name="value")
 display(cfg_rows.to_frame())
 print(f"trained on {card['trained_images']:,} images in {card['train_seconds'] / 60:.1f} min of training")
-display(pd.DataFrame({k: card["heldout_test"][k] for k in ("plain", "mirrored")}).T)
+recorded = pd.DataFrame({k: card["heldout_test"][k] for k in ("plain", "mirrored")}).T
+display(recorded)
+display(Markdown(f"**Reading the table.** The card records mask IoU {recorded.loc['plain', 'iou']:.3f} and "
+                 f"delta<1.25 {recorded.loc['plain', 'delta1']:.3f} on the validation split when it was shipped "
+                 f"(mirrored: {recorded.loc['mirrored', 'iou']:.3f} and {recorded.loc['mirrored', 'delta1']:.3f}); "
+                 "the next section scores the weights again, here."))
 
 # %% [markdown]
 # ## Validation: the heldout split, scored here
@@ -293,7 +298,7 @@ prediction_grid(p.images[worst], p.targets[worst], p.preds[worst], n=len(worst))
 # trained or tuned on, with crops left bare to count false foreground.
 
 # %%
-from evalib.photobench import by_background, photo_benchmark, score_photos
+from evalib.photobench import photo_benchmark, score_photos
 
 kind = np.asarray(test.store.samples["bg_kind"])[test.indices] if "bg_kind" in test.store.samples.dtype.names \
     else np.zeros(len(test), int)
