@@ -4,6 +4,7 @@
     python benchmarks/bench_data.py load --count 4000 --size 96 --workers 0 2
     python benchmarks/bench_data.py memory data/fgbg data/small
     python benchmarks/bench_data.py inputs data/fgbg --size 64     # the composite alone vs with its background
+    python benchmarks/bench_data.py augment --size 96               # the augmentation implementations, loading aside
 """
 
 from __future__ import annotations
@@ -154,6 +155,79 @@ def bench_inputs(path: str, size: int, workers: list[int], batch: int, rounds: i
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
+def albumentations_pipeline():
+    """The standard augmentation written with albumentations 2.0 (the per-item path until issue 37), or None.
+
+    albumentations is a test-time reference now (`pip install -e .[dev]`): the benchmark keeps it to show what
+    the per-item path cost before it moved to the OpenCV implementation.
+    """
+    try:
+        import albumentations as A
+        import cv2
+    except ImportError:
+        return None
+    from evalib.data.augment import STANDARD as r
+    return A.Compose([
+        A.HorizontalFlip(p=r.flip_p),
+        A.Affine(rotate=r.rotate_deg, scale=r.scale, border_mode=cv2.BORDER_REFLECT_101, p=r.affine_p),
+        A.RandomBrightnessContrast(brightness_limit=r.brightness, contrast_limit=r.contrast, p=r.brightness_contrast_p),
+        A.GaussianBlur(blur_limit=r.blur_kernel, sigma_limit=r.blur_sigma, p=r.blur_p),
+        A.ToGray(p=r.gray_p),
+    ], additional_targets={"depth": "mask"}, seed=0)
+
+
+def bench_augment(count: int, size: int, batch: int, rounds: int) -> None:
+    """Microseconds per sample of each augmentation implementation on the same uint8 samples (no reading, no resize)."""
+    from evalib.data import augment as aug
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(build(Path(tmp) / "ds", count=count, size=size, progress=False))
+        rgb = np.stack([store.get(i)[0] for i in range(count)])
+        tgt = np.stack([np.stack(store.get(i)[1:], -1) for i in range(count)]).astype(np.uint8)
+    ways = {}
+    pipeline = albumentations_pipeline()
+    if pipeline is not None:
+        def per_item_albumentations():
+            for i in range(count):
+                pipeline(image=rgb[i], mask=tgt[i, ..., 0], depth=tgt[i, ..., 1])
+        ways["albumentations, per item (removed in issue 37)"] = per_item_albumentations
+
+    def per_item_opencv():
+        g = torch.Generator().manual_seed(0)
+        for i in range(count):
+            aug.augment_sample(rgb[i].copy(), tgt[i].copy(), g)
+    ways["OpenCV, per item (FgBgDataset: DataLoader, torchrun)"] = per_item_opencv
+
+    def batches(fn):
+        def run():
+            for k in range(0, count, batch):
+                fn(torch.from_numpy(rgb[k:k + batch].copy()).permute(0, 3, 1, 2),
+                   torch.from_numpy(tgt[k:k + batch].copy()).permute(0, 3, 1, 2), k)
+        return run
+    ways[f"OpenCV, a batch of {batch} (FastLoader on a CPU)"] = batches(lambda x, y, k: aug.augment_uint8_batch(x, y, k))
+
+    def torch_batch(x, y, k):
+        p = aug.draw_params(len(x), torch.Generator().manual_seed(k))
+        x, y = aug.flip(x, y, p)
+        image, target = x.float(), y.float()
+        image, target = aug.affine(image, target, p)
+        aug.photometric(image, p, scale=255.0)
+    ways[f"torch, a batch of {batch}, on this CPU (FastLoader's GPU code)"] = batches(torch_batch)
+    times = {name: [] for name in ways}
+    for _ in range(rounds):  # interleaved, so a change of load touches every way alike
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) / count * 1e6)
+    print(f"machine: {machine()}; torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{count} samples at {size}x{size}, standard augmentation; microseconds per sample, median of {rounds} rounds")
+    base = float(np.median(next(iter(times.values()))))
+    for name, t in times.items():
+        med = float(np.median(t))
+        print(f"  {name:62s} {med:8.1f} us (best {min(t):7.1f})  {base / med:5.2f}x the first")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
 def rss_mb() -> dict:
     """Resident memory of this process (Linux /proc), in MiB: total, anonymous, file-backed."""
     out = {}
@@ -224,6 +298,11 @@ def main() -> None:
     inp.add_argument("--rounds", type=int, default=3)
     inp.add_argument("--seconds", type=float, default=3.0)
     inp.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    au = sub.add_parser("augment")
+    au.add_argument("--count", type=int, default=1024)
+    au.add_argument("--size", type=int, default=96)
+    au.add_argument("--batch", type=int, default=64)
+    au.add_argument("--rounds", type=int, default=5)
     one = sub.add_parser("memory-one")
     one.add_argument("path")
     one.add_argument("--loader", default="simple", choices=["simple", "fast"])
@@ -236,6 +315,8 @@ def main() -> None:
         bench_load(a.count, a.size, a.stored, a.workers, a.batch, a.rounds, a.seconds, a.device, a.data)
     elif a.cmd == "inputs":
         bench_inputs(a.path, a.size, a.workers, a.batch, a.rounds, a.seconds, a.device)
+    elif a.cmd == "augment":
+        bench_augment(a.count, a.size, a.batch, a.rounds)
     elif a.cmd == "memory":
         bench_memory(a.paths, a.loader, a.size, a.batch)
     else:

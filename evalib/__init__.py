@@ -38,7 +38,8 @@ The modules inside the subpackages, one line each:
   (receptive fields), `stats` (parameters, multiply-adds, summaries), `pretrained` (the shipped weights).
 - `data`: `store` (packed arrays and the original layout behind one interface), `output` (atomic writes
   and what `--force` may replace), `builder` (`build`, `info`), `pack` (original layout <-> packed),
-  `dataset` (`FgBgDataset`, seeded splits, augmentation), `background` (each sample's empty background, the
+  `dataset` (`FgBgDataset`, seeded splits), `augment` (the standard augmentation: one draw, OpenCV on a CPU,
+  torch on a GPU), `background` (each sample's empty background, the
   second input of `inputs="fgbg+bg"`), `fast` (the batch loader), `loaders` (`make_loaders`), `lineage` (what a
   model's build and split held, recomputed from its card: `seen_by`; a final test set of images it never saw
   any part of: `final_test_set`), `__main__` (the `python -m evalib.data`

@@ -16,8 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from evalib.data import (DatasetFormatError, FgBgDataset, OriginalLayout, PackedStore, augmentations, build,
+from evalib.data import (DatasetFormatError, FgBgDataset, OriginalLayout, PackedStore, build,
                          decode_depth, encode_depth, export_original, make_loaders, open_store, pack, split_indices)
+from evalib.data.augment import augment_sample
 from evalib.synth.generate import choose_indices
 
 from .conftest import TINY_COUNT, TINY_SIZE, identical
@@ -160,26 +161,24 @@ def test_heldout_split_keeps_whole_backgrounds_and_foregrounds_out(tiny):
 
 
 def test_augmentation_moves_mask_and_depth_with_the_image():
-    rng = np.random.default_rng(0)
+    """The per-item path's augmentation (OpenCV on uint8): geometry moves all three; light touches the image only."""
     yy, xx = np.mgrid[:64, :64]
     blob = ((xx - 20) ** 2 / 80 + (yy - 30) ** 2 / 200 < 1)
     depth = np.where(blob, 240, (yy * 3).clip(0, 200)).astype(np.uint8)  # foreground plus a ramp
     image = np.repeat(depth[..., None], 3, axis=2)
-    t = augmentations("standard")
-    t.set_random_seed(1)
+    g = torch.Generator().manual_seed(1)
     moved = 0
     for _ in range(30):
-        out = t(image=image, mask=blob.astype(np.uint8), depth=depth)
-        m, d = out["mask"], out["depth"]
+        x, t = image.copy(), np.stack([blob.astype(np.uint8), depth], -1)
+        augment_sample(x, t, g)
+        m, d = t[..., 0], t[..., 1]
         assert set(np.unique(m)) <= {0, 1}
         assert np.isin(d, np.unique(depth)).all()  # depth is only moved, never recoloured or blurred
         np.testing.assert_array_equal(m == 1, d == 240)  # mask and depth moved together
-        gray = out["image"].astype(np.float32).mean(axis=2)
+        gray = x.astype(np.float32).mean(axis=2)
         assert np.corrcoef(gray.ravel(), d.ravel())[0, 1] > 0.8  # and the image went with them
         moved += not np.array_equal(m, blob)
     assert moved > 10
-    flip = augmentations("standard").transforms[0]
-    assert type(flip).__name__ == "HorizontalFlip"
 
 
 def test_loaders_are_reproducible(tiny):

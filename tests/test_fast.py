@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from evalib.data import FgBgDataset, PackedStore, augmentations, make_loaders
-from evalib.data.dataset import STANDARD, AugmentRanges, normalise, resize_batch, to_unit
-from evalib.data.fast import (GRAY_WEIGHTS, FastLoader, PackedReader, affine, augment_batch, augment_uint8, blur, draw_params,
-                              gaussian_kernels, photometric, prepare_batch, resize_packed, unit_normalised)
+from evalib.data import FgBgDataset, PackedStore, make_loaders
+from evalib.data.augment import (GRAY_WEIGHTS, STANDARD, AugmentRanges, affine, augment_batch, augment_uint8, blur,
+                                 draw_params, gaussian_kernels, photometric)
+from evalib.data.dataset import normalise, resize_batch, to_unit
+from evalib.data.fast import FastLoader, PackedReader, prepare_batch, resize_packed, unit_normalised
+from evalib.data.loaders import _seed_worker
 
 from .conftest import TINY_COUNT, TINY_SIZE, identical
 from .test_data import make_layout
@@ -122,21 +124,11 @@ def test_fast_path_needs_packed_arrays(tmp_path, tiny):
 
 # -- same kinds and ranges with augmentation --------------------------------------------------------
 
-def test_both_paths_draw_from_the_same_constants():
-    t = {type(x).__name__: x for x in augmentations().transforms}
+def test_the_draw_has_the_standard_kinds_ranges_and_probabilities():
+    """Both implementations take every random number from `draw_params`; it draws what `STANDARD` declares."""
     r = STANDARD
-    assert list(t) == ["HorizontalFlip", "Affine", "RandomBrightnessContrast", "GaussianBlur", "ToGray"]
-    assert t["HorizontalFlip"].p == r.flip_p
-    aff = t["Affine"]
-    assert aff.p == r.affine_p and tuple(aff.rotate) == r.rotate_deg and not aff.keep_ratio
-    assert tuple(aff.scale["x"]) == tuple(aff.scale["y"]) == r.scale and aff.border_mode == cv2.BORDER_REFLECT_101
-    bc = t["RandomBrightnessContrast"]
-    assert bc.p == r.brightness_contrast_p and bc.brightness_by_max
-    assert tuple(bc.brightness_limit) == (-r.brightness, r.brightness) and tuple(bc.contrast_limit) == (-r.contrast, r.contrast)
-    gb = t["GaussianBlur"]
-    assert gb.p == r.blur_p and tuple(gb.blur_limit) == r.blur_kernel and tuple(gb.sigma_limit) == r.blur_sigma
-    assert t["ToGray"].p == r.gray_p and t["ToGray"].method == "weighted_average"
-
+    assert (r.rotate_deg, r.scale, r.brightness, r.contrast, r.blur_kernel, r.blur_sigma) == (
+        (-10.0, 10.0), (0.9, 1.1), 0.2, 0.2, (3, 5), (0.5, 3.0))  # the write-up's augmentation, albumentations' limits
     p = draw_params(20_000, torch.Generator().manual_seed(0))
     for flag, prob in (("flip", r.flip_p), ("affine", r.affine_p), ("brightness_contrast", r.brightness_contrast_p),
                        ("blur", r.blur_p), ("gray", r.gray_p)):
@@ -147,8 +139,7 @@ def test_both_paths_draw_from_the_same_constants():
     assert set(p["ksize"].tolist()) == {3, 5} and abs((p["ksize"] == 3).double().mean().item() - 1 / 3) < 0.02
     assert abs(np.corrcoef(p["scale_x"], p["scale_y"])[0, 1]) < 0.05  # x and y scaled independently
 
-    custom = AugmentRanges(rotate_deg=(-30.0, 30.0), gray_p=0.7)  # a change of the constants reaches both paths
-    assert tuple(augmentations(ranges=custom).transforms[1].rotate) == (-30.0, 30.0)
+    custom = AugmentRanges(rotate_deg=(-30.0, 30.0), gray_p=0.7)  # a change of the constants reaches the draw
     q = draw_params(5000, torch.Generator().manual_seed(0), custom)
     assert q["angle"].abs().max() > 29 and abs(q["gray"].double().mean().item() - 0.7) < 0.03
 
@@ -292,3 +283,52 @@ def test_unit_normalised_is_to_unit_then_normalise_to_the_bit():
     x, y = unit_normalised(images, targets, mean, std)
     ux, uy = to_unit(images, targets)
     assert x.is_contiguous() and torch.equal(x, normalise(ux, mean, std)) and torch.equal(y, uy)
+
+
+def test_per_item_path_is_the_cpu_batch_path_on_a_batch_of_one(tiny):
+    """`FgBgDataset[i]` (DataLoader, torchrun) augments with the OpenCV code FastLoader runs on a CPU: a fresh
+    dataset's first item equals that sample prepared as a batch of one, with the dataset's seed, to the bit."""
+    for inputs in ("fgbg", "fgbg+bg"):
+        for seed in range(6):
+            ds = FgBgDataset(tiny, "train", size=32, augment=True, seed=seed, inputs=inputs)
+            s = ds.raw(3)
+            pixels = np.concatenate([s.rgb] + ([] if s.background is None else [s.background]), -1)
+            images = torch.from_numpy(pixels.copy())[None].permute(0, 3, 1, 2)
+            targets = torch.from_numpy(np.stack([s.mask, s.depth], -1))[None].permute(0, 3, 1, 2)
+            x, y = prepare_batch(images, targets, torch.from_numpy(ds.input_mean), torch.from_numpy(ds.input_std),
+                                 augment=True, seed=seed, backend="opencv")
+            if not s.depth_valid:  # a photograph: no true depth, NaN on both paths
+                y[:, 1] = float("nan")
+            item_x, item_y = ds[3]
+            assert torch.equal(item_x, x[0]) and identical(item_y, y[0]), (inputs, seed)
+    plain = FgBgDataset(tiny, "train", size=32, augment=False, seed=5, inputs="fgbg+bg")[3]
+    assert not torch.equal(plain[0], item_x)  # the comparison can tell an augmented item from a plain one
+    again = FgBgDataset(tiny, "train", size=32, augment=True, seed=5, inputs="fgbg+bg")
+    assert torch.equal(again[3][0], item_x) and not torch.equal(again[3][0], item_x)  # one stream: the next draw differs
+    with pytest.raises(ValueError, match="augment must be one of"):
+        FgBgDataset(tiny, "train", augment="strong")
+
+
+class _SeedProbe(torch.utils.data.Dataset):
+    """Reports the augmentation stream's first number in whichever worker loads the item."""
+
+    def __init__(self):
+        self.augment_generator = torch.Generator().manual_seed(0)
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return torch.utils.data.get_worker_info().id, torch.rand((), generator=self.augment_generator, dtype=torch.float64)
+
+
+def test_each_dataloader_worker_draws_its_own_reproducible_augmentation_stream():
+    def draws():
+        loader = torch.utils.data.DataLoader(_SeedProbe(), batch_size=None, num_workers=2, worker_init_fn=_seed_worker,
+                                             generator=torch.Generator().manual_seed(3))
+        return [(int(w), float(u)) for w, u in loader]
+    first = draws()
+    by_worker = {w: [u for v, u in first if v == w] for w in (0, 1)}
+    assert all(len(v) == 4 for v in by_worker.values())
+    assert by_worker[0][0] != by_worker[1][0]  # not two copies of one stream
+    assert draws() == first  # and the same again for the same loader seed

@@ -110,9 +110,27 @@ class KillAt(nn.Module):
         return self.inner(pred, target)
 
 
-def test_resume_equals_an_uninterrupted_run(tiny, tmp_path):
-    """Stopped after epoch 2, or killed mid-epoch 3, then resumed: the same weights and history as 4 epochs straight."""
-    kw = dict(epochs=4, schedule="onecycle", augment=True)
+def test_a_checkpoint_from_the_albumentations_era_cannot_resume_silently(tiny):
+    from evalib.data import make_loaders
+    from evalib.train.checkpoint import rng_state, set_rng_state
+
+    loader, _ = make_loaders(tiny, size=32, batch_size=8, augment=True)
+    state = rng_state(loader)
+    assert "augment_generator" in state
+    set_rng_state(state, loader)  # today's checkpoint: fine
+    old = {k: v for k, v in state.items() if k != "augment_generator"}
+    old["augment"] = [({"state": 1}, (3, (), None))]  # albumentations' per-transform streams
+    with pytest.raises(ValueError, match="albumentations.*start it again"):
+        set_rng_state(old, loader)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["batch-loader", "per-item"])
+def test_resume_equals_an_uninterrupted_run(tiny, tmp_path, fast):
+    """Stopped after epoch 2, or killed mid-epoch 3, then resumed: the same weights and history as 4 epochs straight.
+
+    With the batch loader each batch's augmentation comes from its own seed; per item (DataLoader), from the
+    dataset's stream, which the checkpoint carries."""
+    kw = dict(epochs=4, schedule="onecycle", augment=True, fast=fast)
     straight = fit(config(tiny, tmp_path / "straight", **kw))
 
     stopped = fit(config(tiny, tmp_path / "stopped", stop_after=2, **kw))

@@ -9,7 +9,7 @@
 
 from ..paths import default_dataset_path
 from .builder import build, info
-from .dataset import FgBgDataset, augmentations, split_indices
+from .dataset import FgBgDataset, split_indices
 from .loaders import make_loaders
 from ..depth import DEPTH_ENCODING, decode_depth, encode_depth
 from .store import (DatasetFormatError, OriginalLayout, PackedStore,
@@ -17,7 +17,7 @@ from .store import (DatasetFormatError, OriginalLayout, PackedStore,
 from .pack import pack
 from .fast import FastLoader, resize_packed
 
-__all__ = ["build", "default_dataset_path", "info", "FgBgDataset", "augmentations", "make_loaders", "split_indices",
+__all__ = ["build", "default_dataset_path", "info", "FgBgDataset", "make_loaders", "split_indices",
            "DEPTH_ENCODING", "DatasetFormatError", "OriginalLayout", "PackedStore", "decode_depth", "encode_depth",
            "export_original", "open_store", "pack", "ensure_dataset", "FastLoader", "resize_packed", "dataset_identity"]
 

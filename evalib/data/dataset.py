@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import albumentations as A
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..profiles import TEST_FRACTION
+from .augment import augment_sample
 from .background import INPUTS, Backgrounds, input_channels
 from .store import OriginalLayout, PackedStore, channel_stats, depth_valid, open_store
 
 SPLITS = ("train", "test", "all")
 SPLIT_MODES = ("random", "heldout")
+AUGMENT = ("standard", "none")  # evalib.data.augment's standard augmentation, or none
 FINAL_TEST = "final test"  # a build's manifest["purpose"]["kind"] that no training may read (evalib.data.lineage)
 
 
@@ -94,50 +94,6 @@ def held_out(backgrounds, foregrounds, photos, test_fraction: float = TEST_FRACT
     return np.sort(held_bg), np.sort(held_fg), np.sort(held_photo)
 
 
-@dataclass(frozen=True)
-class AugmentRanges:
-    """Kinds, ranges and probabilities of the standard augmentation; both loading paths read them from here."""
-
-    flip_p: float = 0.5  # horizontal flip
-    affine_p: float = 0.5  # rotation and scale about the centre, reflected borders (BORDER_REFLECT_101)
-    rotate_deg: tuple[float, float] = (-10.0, 10.0)
-    scale: tuple[float, float] = (0.9, 1.1)  # drawn for x and y independently (albumentations' keep_ratio=False)
-    brightness_contrast_p: float = 0.5  # x -> clip(x * (1 + c) + b), x in [0, 1]
-    brightness: float = 0.2  # b in (-0.2, 0.2), in units of the maximum value
-    contrast: float = 0.2  # c in (-0.2, 0.2)
-    blur_p: float = 0.2  # Gaussian blur
-    blur_kernel: tuple[int, int] = (3, 5)  # odd sizes; a drawn 4 becomes 5, as in albumentations
-    blur_sigma: tuple[float, float] = (0.5, 3.0)  # albumentations' GaussianBlur default sigma_limit
-    gray_p: float = 0.1  # grayscale, 0.299 R + 0.587 G + 0.114 B, three channels kept
-
-
-STANDARD = AugmentRanges()
-
-
-def augmentations(strength: str = "standard", ranges: AugmentRanges = STANDARD, background: bool = False) -> A.Compose:
-    """The write-up's augmentations; geometric ones move image, mask and depth together.
-
-    Photometric transforms (brightness/contrast, blur, grayscale) only ever touch the image:
-    albumentations applies them to `image` alone, and `depth` is declared a mask-like target.
-    With `background`, a second image target `bg` (the empty background) gets the same transforms, drawn
-    once for both: the two inputs stay aligned, and see the same light.
-    The batched equivalent on a device is `evalib.data.fast.augment_batch`, with the same `ranges`.
-    """
-    targets = {"depth": "mask", **({"bg": "image"} if background else {})}
-    if strength not in ("standard", "none"):
-        raise ValueError(f"augment must be 'standard', 'none', True or False, got {strength!r}")
-    if strength == "none":
-        return A.Compose([], additional_targets=targets)
-    r = ranges
-    return A.Compose([
-        A.HorizontalFlip(p=r.flip_p),
-        A.Affine(rotate=r.rotate_deg, scale=r.scale, border_mode=cv2.BORDER_REFLECT_101, p=r.affine_p),
-        A.RandomBrightnessContrast(brightness_limit=r.brightness, contrast_limit=r.contrast, p=r.brightness_contrast_p),
-        A.GaussianBlur(blur_limit=r.blur_kernel, sigma_limit=r.blur_sigma, p=r.blur_p),
-        A.ToGray(p=r.gray_p),
-    ], additional_targets=targets)
-
-
 def resize_batch(images: torch.Tensor, targets: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Resize uint8 batches to size x size with antialiased bilinear filtering; both loading paths call this.
 
@@ -210,9 +166,12 @@ class FgBgDataset(Dataset):
         self.store_depth_valid = depth_valid(self.store)  # per stored sample
         self.depth_valid = self.store_depth_valid[self.indices]  # per item of this split
         self.augment = "standard" if augment is True else "none" if augment is False else augment
+        if self.augment not in AUGMENT:
+            raise ValueError(f"augment must be one of {AUGMENT}, True or False; got {augment!r}")
+        # each item's augmentation is one draw from this stream (a DataLoader worker reseeds its copy;
+        # a checkpoint saves its state, evalib.train.checkpoint)
+        self.augment_generator = torch.Generator().manual_seed(seed)
         self.backgrounds = Backgrounds(self.store) if self.channels == 6 else None
-        self.transform = augmentations(self.augment, background=self.backgrounds is not None)
-        self.transform.set_random_seed(seed)
         mean, std = self.store.manifest.get("mean"), self.store.manifest.get("std")
         if mean is None:  # the original layout carries no statistics: measure a few hundred images
             train = split_indices(None, "train", test_fraction, "random", self.split_seed, count=len(self.store))
@@ -242,11 +201,13 @@ class FgBgDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.raw(i)
-        extra = {} if s.background is None else {"bg": np.ascontiguousarray(s.background)}
-        out = self.transform(image=s.rgb, mask=s.mask, depth=s.depth, **extra)
-        pixels = out["image"] if s.background is None else np.concatenate([out["image"], out["bg"]], axis=-1)
-        images = _tensor(np.ascontiguousarray(pixels))[None].permute(0, 3, 1, 2)
-        targets = torch.from_numpy(np.stack([out["mask"], out["depth"]]))[None]
+        # fresh uint8 arrays (the stored ones may be read-only): (H, W, 3 or 6) and (H, W, 2) [mask, depth]
+        pixels = np.concatenate([s.rgb] + ([] if s.background is None else [s.background]), axis=-1)
+        maps = np.stack([s.mask, s.depth], axis=-1)
+        if self.augment == "standard":
+            augment_sample(pixels, maps, self.augment_generator)
+        images = torch.from_numpy(pixels)[None].permute(0, 3, 1, 2)
+        targets = torch.from_numpy(maps)[None].permute(0, 3, 1, 2)
         image, target = to_unit(images, targets)
         if not s.depth_valid:
             target[:, 1] = float("nan")
@@ -284,5 +245,5 @@ def _stats_of(store, indices: np.ndarray, limit: int = 300):
     return channel_stats(images, np.arange(len(images)), limit)
 
 
-__all__ = ["FgBgDataset", "INPUTS", "held_out", "split_indices", "augmentations", "AugmentRanges", "STANDARD", "resize_batch",
+__all__ = ["FgBgDataset", "INPUTS", "held_out", "split_indices", "resize_batch",
            "to_unit", "normalise", "PackedStore", "OriginalLayout"]

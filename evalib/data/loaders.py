@@ -13,7 +13,7 @@ from .fast import FastLoader
 def _seed_worker(worker_id: int) -> None:
     """Give each DataLoader worker its own augmentation stream, derived from the loader's seed."""
     info = torch.utils.data.get_worker_info()
-    info.dataset.transform.set_random_seed(int(torch.initial_seed() % 2**31))
+    info.dataset.augment_generator.manual_seed(int(torch.initial_seed() % 2**63))
 
 
 def make_loaders(root: str | Path, size: int | None = None, batch_size: int = 32, fraction: float = 1.0,

@@ -1,7 +1,7 @@
 """Checkpoints written atomically, loaded safely, and the random states an exact resume needs.
 
 A checkpoint is a dict: model, optimizer, scheduler and gradient-scaler state, `rng` (torch,
-CUDA, NumPy, Python, the train loader's shuffling generator and its augmentation streams), the
+CUDA, NumPy, Python, the train loader's shuffling generator and its dataset's augmentation stream), the
 number of completed `epoch`s, the `history`, the `best` metric so far and the `config`.
 
 Everything in it is a tensor or plain data (dicts, lists, tuples, strings, numbers, None), so it is
@@ -109,30 +109,14 @@ def weights(ckpt: dict) -> dict:
     return ckpt.get("ema") or ckpt["model"]
 
 
-def _augmenter(dataset):
-    """The albumentations pipeline of a dataset (looking through Subset-like wrappers), or None."""
+def _augment_generator(dataset) -> torch.Generator | None:
+    """The per-item augmentation stream of a dataset (looking through Subset-like wrappers), or None."""
     while dataset is not None:
-        transform = getattr(dataset, "transform", None)
-        if transform is not None and hasattr(transform, "random_generator"):
-            return transform
+        generator = getattr(dataset, "augment_generator", None)
+        if isinstance(generator, torch.Generator):
+            return generator
         dataset = getattr(dataset, "dataset", None)
     return None
-
-
-def _streams(transform) -> list:
-    """Every (NumPy generator, Python Random) pair in an albumentations pipeline, each once, in a fixed order.
-
-    albumentations 2.0 gives every transform its own generators, seeded alike, so each is saved.
-    """
-    found, seen, todo = [], set(), [transform] if transform is not None else []
-    while todo:
-        t = todo.pop(0)
-        rng, py = getattr(t, "random_generator", None), getattr(t, "py_random", None)
-        if rng is not None and py is not None and (id(rng), id(py)) not in seen:
-            seen.add((id(rng), id(py)))
-            found.append((rng, py))
-        todo.extend(getattr(t, "transforms", None) or [])
-    return found
 
 
 def _numpy_state() -> dict:
@@ -157,9 +141,9 @@ def rng_state(loader: DataLoader | None = None) -> dict:
     if loader is not None:
         if getattr(loader, "generator", None) is not None:
             state["loader"] = loader.generator.get_state()
-        streams = _streams(_augmenter(getattr(loader, "dataset", None)))
-        if streams:
-            state["augment"] = [(rng.bit_generator.state, py.getstate()) for rng, py in streams]
+        generator = _augment_generator(getattr(loader, "dataset", None))
+        if generator is not None:
+            state["augment_generator"] = generator.get_state()
     return state
 
 
@@ -173,12 +157,11 @@ def set_rng_state(state: dict, loader: DataLoader | None = None) -> None:
     if loader is not None:
         if "loader" in state and getattr(loader, "generator", None) is not None:
             loader.generator.set_state(state["loader"])
-        streams = _streams(_augmenter(getattr(loader, "dataset", None)))
-        if streams and "augment" in state:
-            if len(streams) != len(state["augment"]):
-                raise ValueError(f"the checkpoint holds {len(state['augment'])} augmentation random streams, but this "
-                                 f"loader's pipeline has {len(streams)}: the augmentations changed since it was written")
-            for (rng, py), (rng_state_, py_state) in zip(streams, state["augment"]):
-                rng.bit_generator.state = rng_state_
-                py.setstate(py_state)
+        generator = _augment_generator(getattr(loader, "dataset", None))
+        if generator is not None and "augment" in state:
+            raise ValueError("this checkpoint was written when the per-item path augmented with albumentations "
+                             "(before issue 37); its augmentation streams cannot be carried over to evalib.data.augment, "
+                             "so the run cannot resume exactly: start it again")
+        if generator is not None and "augment_generator" in state:
+            generator.set_state(state["augment_generator"])
 
