@@ -50,12 +50,7 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     (`evalib.data.lineage.build_final_test`), and the training split of such a build cannot be opened.
     """
     out = Path(out) if out is not None else default_dataset_path()
-    if not isinstance(size, int) or not 16 <= size <= 1024:
-        raise ValueError(f"--size must be an integer between 16 and 1024, got {size!r}")
-    if count is not None and (not isinstance(count, (int, np.integer)) or count < 1):
-        raise ValueError(f"--count must be a positive integer, got {count!r}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+    _check_size_count_seed(size, count, seed)
     photo_share, empty_share = _share(photo_share, "--photo-share"), _share(empty_share, "--empty-share")
     prepare_destination(out, force)  # before any work: a refusal costs nothing
     fg_dir = Path(foregrounds) if foregrounds is not None else default_foregrounds()
@@ -72,21 +67,10 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
     bgs = render_backgrounds(size, seed, workers, cache_dir, progress)
     t_render = time.perf_counter() - t0
 
-    samples = np.zeros(len(indices), SAMPLE_DTYPE)
-    chunk = 64
-    jobs = [(s, indices[s : s + chunk]) for s in range(0, len(indices), chunk)]
     t1 = time.perf_counter()
     with store.atomic_output(out, force) as tmp:
-        images, targets = store.create_packed(tmp, len(indices), size)
-        del images, targets  # workers reopen the files themselves
         init = (str(tmp), bgs, str(fg_dir), seed, str(photo_dir), photo_share, empty_share)
-        with worker_pool(workers, init_worker, init) as pool:
-            results = pool.imap_unordered(compose_chunk, jobs) if pool else map(compose_chunk, jobs)
-            with tqdm(total=len(indices), desc=f"compose {out.name}", unit="img", disable=not progress) as bar:
-                for start, rows in results:
-                    samples[start : start + len(rows)] = rows
-                    bar.update(len(rows))
-        release_workers()
+        samples = _compose_all(tmp, indices, size, workers, init, f"compose {out.name}", progress)
         t_compose = time.perf_counter() - t1
         np.save(tmp / "samples.npy", samples)
         np.savez(tmp / "backgrounds.npz", rgb=bgs["rgb"], depth=encode_depth(bgs["depth"]), camera=bgs["camera"])
@@ -98,6 +82,34 @@ def build(out: str | Path | None = None, count: int | None = 10_000, size: int =
                              digest, seconds, purpose)
         store.write_manifest(tmp, manifest)
     return out
+
+
+def _check_size_count_seed(size, count, seed) -> None:
+    if not isinstance(size, int) or not 16 <= size <= 1024:
+        raise ValueError(f"--size must be an integer between 16 and 1024, got {size!r}")
+    if count is not None and (not isinstance(count, (int, np.integer)) or count < 1):
+        raise ValueError(f"--count must be a positive integer, got {count!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+
+
+def _compose_all(tmp: Path, indices: np.ndarray, size: int, workers: int, init: tuple, desc: str,
+                 progress: bool) -> np.ndarray:
+    """Composite every sample of `indices` into the packed arrays of `tmp` (chunks of 64, in `workers`
+    processes); returns the sample table, in the order of `indices` whichever chunk finishes first."""
+    samples = np.zeros(len(indices), SAMPLE_DTYPE)
+    chunk = 64
+    jobs = [(s, indices[s : s + chunk]) for s in range(0, len(indices), chunk)]
+    images, targets = store.create_packed(tmp, len(indices), size)
+    del images, targets  # workers reopen the files themselves
+    with worker_pool(workers, init_worker, init) as pool:
+        results = pool.imap_unordered(compose_chunk, jobs) if pool else map(compose_chunk, jobs)
+        with tqdm(total=len(indices), desc=desc, unit="img", disable=not progress) as bar:
+            for start, rows in results:
+                samples[start : start + len(rows)] = rows
+                bar.update(len(rows))
+    release_workers()
+    return samples
 
 
 def _given_indices(indices, count: int | None, total: int) -> np.ndarray:

@@ -128,7 +128,18 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     ss = SUPERSAMPLE
     cam = scene.camera
     d = cam.rays(size, ss).reshape(-1, 3)
-    o = cam.centre
+    t_best, surf, shaders = _nearest_hits(scene, cam.centre, d)
+    colour, kind = _shade_hits(scene, shaders, surf, t_best, d, cam.focal(size) * ss)
+    big = size * ss
+    rgb = cv2.resize(colour.reshape(big, big, 3), (size, size), interpolation=cv2.INTER_AREA)
+    mid = ss // 2
+    depth = np.where(surf < 0, SKY_DEPTH, t_best).reshape(big, big)[mid::ss, mid::ss]  # camera-z of the centre ray
+    kinds = kind.reshape(big, big)[mid::ss, mid::ss]
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), depth.astype(np.float32), kinds
+
+
+def _nearest_hits(scene: Scene, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """Each ray's nearest surface: its distance (inf: sky), the index of its shader (-1: sky), and the shaders."""
     n = d.shape[0]
     t_best = np.full(n, np.inf)
     surf = np.full(n, -1, np.int32)  # index into `shaders`
@@ -161,11 +172,17 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         with np.errstate(invalid="ignore"):
             t = (-b - np.sqrt(disc)) / a
         offer(np.where(disc > 0, t, np.inf), ("hill", centre, radius, mat))
+    return t_best, surf, shaders
 
+
+def _shade_hits(scene: Scene, shaders: list, surf: np.ndarray, t_best: np.ndarray, d: np.ndarray,
+                f_ss: float) -> tuple[np.ndarray, np.ndarray]:
+    """Colour (float, linear in [0, 1]) and surface kind of every ray from its hit, sky and fog included."""
+    o = scene.camera.centre
+    n = d.shape[0]
     colour = np.zeros((n, 3), np.float32)
     kind = np.full(n, SKY, np.int8)
     dlen = np.linalg.norm(d, axis=1)
-    f_ss = cam.focal(size) * ss
     for i, shader in enumerate(shaders):
         sel = np.nonzero(surf == i)[0]
         if sel.size == 0:
@@ -180,13 +197,7 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     if scene.fog_m > 0:
         fog = (1 - np.exp(-np.where(sky, np.inf, t_best) * dlen / scene.fog_m)).astype(np.float32)[:, None]
         colour = (1 - fog) * colour + fog * scene.fog_colour[None, :]
-
-    big = size * ss
-    rgb = cv2.resize(colour.reshape(big, big, 3), (size, size), interpolation=cv2.INTER_AREA)
-    mid = ss // 2
-    depth = np.where(sky, SKY_DEPTH, t_best).reshape(big, big)[mid::ss, mid::ss]  # camera-z of the centre ray
-    kinds = kind.reshape(big, big)[mid::ss, mid::ss]
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), depth.astype(np.float32), kinds
+    return colour, kind
 
 
 def _footprint(t, dlen, cos_incidence, f_ss, texels_per_m):
