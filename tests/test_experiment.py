@@ -42,6 +42,17 @@ def test_run_key_follows_what_changes_the_numbers_and_nothing_else(tiny, tmp_pat
                    {"model_options": {"width": 8}}, {"ema": 0.99}, {"max_steps": 1},
                    {"fast": True, "fast_augment": "torch"}, {"inputs": "fgbg+bg"}):
         assert run_key(cfg(tiny, **change).resolved()) != run_key(a), change
+    # issue 37 moved the per-item path's augmentation from albumentations to evalib.data.augment: its runs drew
+    # other images, so their keys changed; the batch loader's draws did not change, and neither did its keys
+    from evalib.data import dataset_identity
+    from evalib.experiment.runs import _NOT_IN_KEY, _digest
+
+    def earlier_key(c):
+        return _digest({**{k: v for k, v in c.asdict().items() if k not in _NOT_IN_KEY}, "data": dataset_identity(c.data)})
+    per_item, plain, batch = (cfg(tiny, **kw).resolved() for kw in ({"fast": False}, {"fast": False, "augment": False},
+                                                                     {"fast": True}))
+    assert run_key(per_item) != earlier_key(per_item)
+    assert run_key(plain) == earlier_key(plain) and run_key(batch) == earlier_key(batch)
     # the dataset by content: a copy elsewhere, built at another time, is the same dataset; other bytes are not
     copy = tmp_path / "elsewhere" / "copy"
     shutil.copytree(tiny, copy)

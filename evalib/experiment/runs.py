@@ -293,6 +293,10 @@ def run_key(cfg) -> str:
         raise ValueError(f"run_key needs a resolved config (TrainConfig.resolved()); {missing} are None")
     fields = {k: v for k, v in cfg.asdict().items() if k not in _NOT_IN_KEY}
     fields["data"] = dataset_identity(cfg.data)
+    if cfg.augment and not cfg.fast:
+        # the per-item path draws its augmentation with evalib.data.augment's OpenCV code since issue 37 (with
+        # albumentations before): runs it trained earlier drew other images, so they must not be found again
+        fields["item_augment"] = "opencv"
     return _digest(fields)
 
 
