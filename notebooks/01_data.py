@@ -110,6 +110,12 @@ if store.samples is not None and "bg_kind" in store.samples.dtype.names:
     table["true depth"] = [int(s_all["depth_valid"][kinds == k].sum()) if k != "All" else int(s_all["depth_valid"].sum())
                            for k in table.index]
     display(table)
+    total = int(table.loc["All", "All"])
+    on_photos = int(table.loc["photograph", "All"]) if "photograph" in table.index else 0
+    nothing = int(table.loc["All", "nothing pasted"]) if "nothing pasted" in table.columns else 0
+    display(Markdown(f"**Reading the table.** {on_photos:,} of the {total:,} samples ({on_photos / total:.0%}) stand on "
+                     f"a photograph and {total - on_photos:,} on a rendered scene; {int(table.loc['All', 'true depth']):,} "
+                     f"have true depth (the rendered ones), and {nothing:,} ({nothing / total:.1%}) have nothing pasted."))
     on_photo = [i for i in range(len(train)) if not train.depth_valid[i]][:12]
     empty = [i for i in range(len(train)) if s_all["has_object"][train.indices[i]] == 0][:6]
     if on_photo:

@@ -210,7 +210,15 @@ writeup_runs = ex.run_seeds(s, "dnn1_l1sum_writeup", label="dnn1 L1(sum), write-
                             notebook=NOTEBOOK)
 seed_runs, writeup_seeds = list(runs.values()), list(writeup_runs.values())
 run = seed_runs[0]
-display(run.frame())
+history = run.frame()
+display(history)
+first, last = history.iloc[0], history.iloc[-1]
+display(Markdown(
+    f"**Reading the table.** Seed 0 trained one epoch: test loss {last['test_loss']:,.4g}, train loss "
+    f"{last['train_loss']:,.4g}, mask IoU {last['iou']:.3f}." if len(history) == 1 else
+    f"**Reading the table.** Seed 0, epoch by epoch: the test loss went from {first['test_loss']:,.4g} after "
+    f"epoch {history.index[0]} to {last['test_loss']:,.4g} after epoch {history.index[-1]}, the train loss "
+    f"from {first['train_loss']:,.4g} to {last['train_loss']:,.4g}; mask IoU ended at {last['iou']:.3f}."))
 ex.tensorboard(runs)
 
 # %% [markdown]

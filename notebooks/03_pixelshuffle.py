@@ -74,7 +74,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("evalib") is None:
 
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from evalib import experiment as ex
 from evalib.metrics import checkerboard_score
@@ -90,14 +90,15 @@ print(s)
 # Parameters, receptive field at the bottleneck and multiply-adds for one image, for each of the three networks:
 
 # %%
-display(summary(["dnn1", "dnn2", "dnn2_wide"], s.size))
+nets = summary(["dnn1", "dnn2", "dnn2_wide"], s.size)
+display(nets)
+display(Markdown(nets.reading()))
 
 # %% [markdown]
-# The three networks at this notebook's image size. DNN2 has slightly fewer parameters than DNN1 (the
-# 1x1 convolution to 256 channels before the shuffle costs less than the 3x3 transposed convolution),
-# and its receptive field at the bottleneck is 79 pixels against DNN1's 119 (the write-up's 80 and 120):
-# smaller dilations see less context. Doubling the channels multiplies parameters and multiply-adds by
-# about four.
+# Why the numbers come out so: DNN2's 1x1 convolution to 256 channels before the shuffle costs less
+# than DNN1's 3x3 transposed convolution, and its smaller dilations see less context (the write-up gives
+# receptive fields of 80 and 120 pixels). Doubling every channel count multiplies the parameters and the
+# multiply-adds of a convolution by four.
 #
 # ## The networks, layer by layer
 # DNN2 differs from DNN1 (printed in notebook 02) in its dilations and in the first layer of its

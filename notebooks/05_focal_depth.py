@@ -257,11 +257,14 @@ class ArgmaxMaps(torch.nn.Module):
         return torch.cat([out[:, :2].softmax(1)[:, 1:], decode_bins(out[:, 2:], "argmax")], 1)
 
 
-display(pd.DataFrame({"expected bin centre": depth_metrics(expected[:, 0], y[:, 1]),
-                      "argmax bin centre": depth_metrics(decode_bins(logits, "argmax")[:, 0], y[:, 1])}).T)
+decodings = pd.DataFrame({"expected bin centre": depth_metrics(expected[:, 0], y[:, 1]),
+                          "argmax bin centre": depth_metrics(decode_bins(logits, "argmax")[:, 0], y[:, 1])}).T
+display(decodings)
 decoded = {"expected centre": evaluate(ex.maps_model(focal), test, per_image=True)[1]["abs_rel"],
            "argmax bin": evaluate(ArgmaxMaps(focal.model).eval(), test, per_image=True)[1]["abs_rel"]}
-print({k: f"mean per-image abs-rel {np.nanmean(v):.3f}" for k, v in decoded.items()})
+display(Markdown("**Reading the table.** On this batch, abs-rel " + " and ".join(
+    f"{decodings.loc[k, 'abs_rel']:.3f} decoding by the {k}" for k in decodings.index) + "; over the whole test split, "
+    "mean per-image abs-rel " + " against ".join(f"{np.nanmean(v):.3f} ({k})" for k, v in decoded.items()) + "."))
 
 # %% [markdown]
 # ## Predictions

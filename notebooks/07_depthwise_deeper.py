@@ -137,6 +137,7 @@ with torch.random.fork_rng():  # building networks draws random weights; leave t
 DS = {"width": width}
 nets = summary(["dnn2", ("dsconv_deep", DS)], s.size)
 display(nets)
+display(Markdown(nets.reading()))
 arch = pd.DataFrame(nets)
 arch["model"] = ["dnn2", "dsconv_deep"]
 arch = arch.set_index("model")

@@ -62,7 +62,9 @@ NB = "08_residual"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
                 retrain=retrain)
 print(s)
-display(summary(["dnn2", "dnn2_residual"], s.size))
+nets = summary(["dnn2", "dnn2_residual"], s.size)
+display(nets)
+display(Markdown(nets.reading()))
 
 # %% [markdown]
 # ## The claims

@@ -172,6 +172,10 @@ history_curves(histories, keys=("iou", "abs_rel", "ssim"));
 adaptive = seeds["adaptive"][0].frame()
 weight = (adaptive["test_depth/ssim"] / adaptive["test_mask/mse"]).clip(1, MAX_WEIGHT).rename("mask weight")
 display(pd.concat([adaptive[["test_mask/mse", "test_depth/ssim"]], weight], axis=1))
+span = (f"was {weight.iloc[0]:.2f} after its one epoch" if len(weight) == 1 else
+        f"was {weight.iloc[0]:.2f} after epoch {weight.index[0]} and {weight.iloc[-1]:.2f} after epoch {weight.index[-1]}")
+display(Markdown(f"**Reading the table.** The mask weight {span}; it sat at the clamp of {MAX_WEIGHT:g} in "
+                 f"{int((weight >= MAX_WEIGHT).sum())} of {len(weight)} epochs."))
 
 # %% [markdown]
 # ## One yardstick for all

@@ -84,6 +84,7 @@ variants = {"dnn2": ("dnn2", {}), "resnet18_ed": ("resnet18_ed", {}),
             "resnet18_ed (no skips)": ("resnet18_ed", {"skips": False}), "unet_ed": ("unet_ed", {})}
 nets = summary(list(variants.values()), s.size)
 display(nets)
+display(Markdown(nets.reading()))
 arch = pd.DataFrame(nets)
 arch.index = list(variants)
 

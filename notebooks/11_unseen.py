@@ -74,6 +74,7 @@ NB = "11_unseen"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
                 retrain=retrain)
 print(s)
+prof = get_profile(s.profile)  # the profile's budget for the photograph benchmark
 
 # %% [markdown]
 # ## Two splits of the same data
@@ -96,6 +97,10 @@ for mode, part in splits.items():
                   "both unseen": (new_bg & new_fg).mean()}
 split_table = pd.DataFrame(rows).T
 display(split_table)
+display(Markdown("**Reading the table.** " + " ".join(
+    f"In the {mode} split, {r['unseen background']:.0%} of the test images show a background and "
+    f"{r['unseen object']:.0%} an object that no training image shows ({r['both unseen']:.0%} both)."
+    for mode, r in split_table.iterrows())))
 
 # %% [markdown]
 # ## One configuration on each split
@@ -324,6 +329,9 @@ ship_stats["bottom_nearer"] = p_ship.preds[:, 1, -third:].mean(axis=(1, 2)) > p_
 display(ship_stats)
 display(photo_table.rename(columns={"fg_share": "median fg share", "undecided": "median undecided",
                                     "fg_nearer": "fg nearer (share)", "depth_median_m": "median depth (m)"}))
+display(Markdown("**Reading the tables.** Median foreground share: " + ", ".join(
+    f"{name} {r['fg_share']:.0%}" for name, r in photo_table.iterrows()) + f"; the best model puts the bottom third "
+    f"of the picture nearer than the top third in {ship_stats['bottom_nearer'].mean():.0%} of the photographs."))
 
 # %% [markdown]
 # ## The photograph benchmark: held-out objects on photographs nothing was trained on
@@ -340,7 +348,7 @@ display(photo_table.rename(columns={"fg_share": "median fg share", "undecided": 
 from evalib import evaluate
 from evalib.photobench import by_background, motorcycle_depth, photo_benchmark, predict_masks, score_photos
 
-bench = photo_benchmark(size=64, crops=get_profile(s.profile).photo_crops, empty=get_profile(s.profile).photo_empty)
+bench = photo_benchmark(size=64, crops=prof.photo_crops, empty=prof.photo_empty)
 bench_ship = score_photos(best_net, bench)
 bench_held = score_photos(ex.maps_model(a), bench, test_h.mean, test_h.std)
 parts = by_background(test64)

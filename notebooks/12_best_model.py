@@ -81,6 +81,7 @@ NB = "12_best_model"
 s = ex.settings(profile, data_path, image_size, epochs, batch_size, fraction, max_steps, notebook=NB,
                 retrain=retrain)
 print(s)
+prof = get_profile(s.profile)  # the profile's budgets for the photograph benchmark and the final test
 
 # %% [markdown]
 # ## The claims
@@ -188,7 +189,7 @@ display(Markdown(
     f"Mirroring adds {mirrored['iou'] - plain['iou']:+.3f} IoU and {mirrored['delta1'] - plain['delta1']:+.3f} "
     f"delta<1.25. A network that got every depth right but could not tell the camera height would score "
     f"{ceiling['delta1']:.3f}: the shipped weights' absolute depth is {ceiling['delta1'] - plain['delta1']:+.3f} "
-    "from that ceiling." + get_profile(s.profile).note))
+    "from that ceiling." + prof.note))
 
 fig, ax = plt.subplots(figsize=(7, 3))
 shown = ["iou", "delta1", "delta1_median_scaled"]
@@ -217,7 +218,7 @@ plt.show()
 # %%
 from evalib.data.lineage import final_test_set, parts_seen
 
-final = final_test_set(card, count=get_profile(s.profile).final_test_count, size=SIZE)
+final = final_test_set(card, count=prof.final_test_count, size=SIZE)
 final_seen = seen_by(card["data"], card["config"], final)
 final_plain, final_each = evalib.evaluate(net, final, batch_size=64, per_image=True)
 final_mirrored = evalib.evaluate(net, final, batch_size=64, flip=True)
@@ -248,7 +249,7 @@ display(Markdown(
     f"{apart.iloc[0]['delta1_median_scaled']:.3f} on validation, {in_trained_room:.0%} of whose room images stand in "
     f"rooms the weights trained on (with a held-out object), and {fair_depth['delta1_median_scaled']:.3f} on its images of held-out rooms (only {rooms_held} "
     f"rooms, so a noisy figure). Mirroring moves the final IoU by {final_mirrored['iou'] - final_plain['iou']:+.3f}. "
-    "The claims below are judged on the final test." + get_profile(s.profile).note))
+    "The claims below are judged on the final test." + prof.note))
 
 # %% [markdown]
 # ## Where the errors are
@@ -260,6 +261,10 @@ p = predict(net, test, n=len(test), label="depthmask-best")
 parts = breakdown(p)
 display(parts["mask"].style.format({"iou": "{:.3f}"}))
 display(parts["depth"].style.format("{:.3f}", subset=["pixel_share", "delta1", "median_ratio"]))
+by_size, by_depth = parts["mask"]["iou"].dropna(), parts["depth"]["delta1"].dropna()
+display(Markdown(f"**Reading the tables.** Mask IoU is lowest for {by_size.idxmin()} objects ({by_size.min():.3f}) and "
+                 f"highest for {by_size.idxmax()} ones ({by_size.max():.3f}); delta<1.25 is lowest at true depth "
+                 f"{by_depth.idxmin()} ({by_depth.min():.3f}) and highest at {by_depth.idxmax()} ({by_depth.max():.3f})."))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 parts["mask"]["iou"].plot.bar(ax=axes[0], rot=0, title="mask IoU by object size", ylim=(0, 1))
 parts["depth"]["delta1"].plot.bar(ax=axes[1], rot=10, title="delta<1.25 by true depth", ylim=(0, 1))
@@ -312,7 +317,7 @@ if on_photo.any():
                                             labels=["nothing pasted", "small (< 5 %)", "medium (5-15 %)", "large (> 15 %)"])})
     display(per_kind.groupby("kind").agg(images=("iou", "size"), iou=("iou", "mean")).sort_values("iou").round(3).T)
     display(per_kind.groupby("size", observed=True).agg(images=("iou", "size"), iou=("iou", "mean")).round(3).T)
-bench = photo_benchmark(size=SIZE, crops=get_profile(s.profile).photo_crops, empty=get_profile(s.profile).photo_empty)
+bench = photo_benchmark(size=SIZE, crops=prof.photo_crops, empty=prof.photo_empty)
 on_bench = score_photos(net, bench)
 display(on_bench.summary.round(3))
 bench_sizes = on_bench.per_image[on_bench.per_image.has_object].assign(
@@ -350,6 +355,14 @@ browse(net, test, n=64)
 ablation = pd.DataFrame(card.get("ablation", []))
 display(ablation.style.format({c: "{:.3f}" for c in ("photo_iou", "bare_marked", "heldout_photo_iou", "iou", "delta1",
                                                      "delta1_median_scaled", "rmse_m") if c in ablation}))
+if len(ablation) > 1:
+    base = ablation.iloc[0]
+    lo, hi = base["photo_iou_band"]
+    display(Markdown(f"**Reading the table.** Photograph-benchmark IoU of the base recipe {base['photo_iou']:.3f} "
+                     f"({lo:.3f}-{hi:.3f}); " + "; ".join(
+                         f"{r['ingredient']} {r['photo_iou']:.3f} ({r['photo_iou'] - base['photo_iou']:+.3f}, "
+                         + ("inside" if lo <= r["photo_iou"] <= hi else "outside") + " the base's interval)"
+                         for _, r in ablation.iloc[1:].iterrows()) + "."))
 
 # %% [markdown]
 # ## Time to quality
@@ -378,6 +391,11 @@ run = runs[TRAINED]
 history_curves({k: r.history for k, r in runs.items()}, keys=("iou", "delta1", "rmse_m"));
 short = ex.scores(runs)
 display(short[["images_seen", "size", "iou", "delta1", "delta1_median_scaled", "rmse_m"]])
+display(Markdown(f"**Reading the table.** At this profile's budget ({int(short['images_seen'].iloc[0]):,} images at "
+                 f"{int(short['size'].iloc[0])} px) the recipe reaches mask IoU {short['iou'].iloc[0]:.3f} and median-scaled "
+                 f"delta<1.25 {short['delta1_median_scaled'].iloc[0]:.3f}; the shipped weights, trained on "
+                 f"{card['trained_images']:,} images, score {recorded.loc['plain', 'iou']:.3f} and "
+                 f"{recorded.loc['plain', 'delta1_median_scaled']:.3f} on their validation split."))
 
 # %% [markdown]
 # ## The claims, judged

@@ -58,6 +58,25 @@ class Summary(list):
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def reading(self) -> str:
+        """A sentence that reads the table against its first row: each other network's parameters and
+        multiply-adds as multiples of the first's, and its receptive field in pixels.
+
+        >>> rows = Summary([{"name": "a", "params": 1000, "receptive_field": 40, "macs": 2_000_000},
+        ...                 {"name": "b", "params": 4000, "receptive_field": 80, "macs": 5_000_000}])
+        >>> print(rows.reading())  # doctest: +NORMALIZE_WHITESPACE
+        **Reading the table.** Against a (1.00K parameters, receptive field 40 px, 2.00M multiply-adds an image):
+        b has 4.00x the parameters, a receptive field of 80 px and 2.50x the multiply-adds.
+        """
+        if not self:
+            raise ValueError("an empty summary has nothing to read")
+        ref = self[0]
+        text = (f"**Reading the table.** Against {ref['name']} ({_si(ref['params'])} parameters, receptive field "
+                f"{ref['receptive_field']} px, {_si(ref['macs'])} multiply-adds an image)")
+        others = [f"{r['name']} has {r['params'] / ref['params']:.2f}x the parameters, a receptive field of "
+                  f"{r['receptive_field']} px and {r['macs'] / ref['macs']:.2f}x the multiply-adds" for r in self[1:]]
+        return text + (": " + "; ".join(others) if others else "") + "."
+
 
 def summary(names: str | Iterable[str | tuple[str, dict]] | None = None, size: int = 80,
             at: str = "bottleneck") -> Summary:
