@@ -327,6 +327,21 @@ def test_torchrun_two_processes_train_reduce_and_write_one_checkpoint(tiny, tmp_
     assert not (tmp_path / "runs").exists()  # no other folder was written by either rank
 
 
+def test_each_torchrun_rank_draws_its_own_augmentation(tiny):
+    """Ranks hold copies of one dataset; rank 0 keeps the single-process stream, the others get their own."""
+    from evalib.data import make_loaders
+    from evalib.train.runtime import Distributed, shard_loaders
+
+    first = []
+    for rank in range(3):
+        train, test = make_loaders(tiny, size=32, batch_size=8, seed=4, augment=True)
+        shard_loaders(train, test, Distributed(rank=rank, world_size=3), seed=4)
+        first.append(torch.rand(4, generator=train.dataset.augment_generator).tolist())
+    alone, _ = make_loaders(tiny, size=32, batch_size=8, seed=4, augment=True)
+    assert first[0] == torch.rand(4, generator=alone.dataset.augment_generator).tolist()
+    assert first[0] != first[1] and first[1] != first[2] and first[0] != first[2]
+
+
 def test_the_cli_has_a_flag_for_every_config_field():
     """Flags are generated from TrainConfig's fields: a new field is a new flag, with its help text."""
     from dataclasses import fields

@@ -265,4 +265,9 @@ def shard_loaders(train: DataLoader, test: DataLoader, ctx: Distributed, seed: i
         raise ValueError(f"under torchrun, fit needs torch DataLoaders to shard; got {type(train).__name__} "
                          "(use fast=False)")
     train_sampler = DistributedSampler(train.dataset, ctx.world_size, ctx.rank, shuffle=True, seed=seed)
+    augment = getattr(train.dataset, "augment_generator", None)
+    if augment is not None and ctx.rank > 0:
+        # each rank holds its own copy of the dataset, and so of its augmentation stream: seeded alike, rank k's i-th
+        # image would get rank 0's i-th flip, warp and light. Rank 0 keeps the stream a single process draws.
+        augment.manual_seed(int(np.random.SeedSequence([seed, ctx.rank]).generate_state(1, np.uint64)[0] % 2**63))
     return rebuild(train, train_sampler), rebuild(test, ShardSampler(len(test.dataset), ctx.rank, ctx.world_size))
