@@ -255,6 +255,7 @@ def augment_uint8_batch(images: torch.Tensor, targets: torch.Tensor, seed: int,
     augment_uint8(rgb.numpy(), tgt.numpy(), p)
     return rgb.permute(0, 3, 1, 2), tgt.permute(0, 3, 1, 2)
 
+
 def augment_sample(image: np.ndarray, target: np.ndarray, generator: torch.Generator,
                    ranges: AugmentRanges = STANDARD) -> None:
     """One sample, in place: uint8 (H, W, 3 or 6) image and (H, W, 2) [mask, depth] target, one draw from `generator`.
