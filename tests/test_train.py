@@ -122,6 +122,13 @@ def test_a_checkpoint_from_the_albumentations_era_cannot_resume_silently(tiny):
     old["augment"] = [({"state": 1}, (3, (), None))]  # albumentations' per-transform streams
     with pytest.raises(ValueError, match="albumentations.*start it again"):
         set_rng_state(old, loader)
+    # the batch loader never drew from the dataset's per-item streams, so its old checkpoints resume exactly
+    fast, _ = make_loaders(tiny, size=32, batch_size=8, augment=True, fast=True)
+    state = rng_state(fast)
+    assert "augment_generator" not in state and "loader" in state
+    old = dict(state, augment=[({"state": 1}, (3, (), None))])
+    set_rng_state(old, fast)
+    assert torch.equal(fast.generator.get_state(), state["loader"])
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["batch-loader", "per-item"])

@@ -109,8 +109,15 @@ def weights(ckpt: dict) -> dict:
     return ckpt.get("ema") or ckpt["model"]
 
 
-def _augment_generator(dataset) -> torch.Generator | None:
-    """The per-item augmentation stream of a dataset (looking through Subset-like wrappers), or None."""
+def _augment_generator(loader) -> torch.Generator | None:
+    """The per-item augmentation stream behind a DataLoader (looking through Subset-like wrappers), or None.
+
+    Only a torch DataLoader calls the dataset's `__getitem__`, which draws from that stream; `FastLoader` reads
+    whole batches and draws from its own generator, so the dataset's stream is not part of its state.
+    """
+    if not isinstance(loader, DataLoader):
+        return None
+    dataset = loader.dataset
     while dataset is not None:
         generator = getattr(dataset, "augment_generator", None)
         if isinstance(generator, torch.Generator):
@@ -141,7 +148,7 @@ def rng_state(loader: DataLoader | None = None) -> dict:
     if loader is not None:
         if getattr(loader, "generator", None) is not None:
             state["loader"] = loader.generator.get_state()
-        generator = _augment_generator(getattr(loader, "dataset", None))
+        generator = _augment_generator(loader)
         if generator is not None:
             state["augment_generator"] = generator.get_state()
     return state
@@ -157,7 +164,7 @@ def set_rng_state(state: dict, loader: DataLoader | None = None) -> None:
     if loader is not None:
         if "loader" in state and getattr(loader, "generator", None) is not None:
             loader.generator.set_state(state["loader"])
-        generator = _augment_generator(getattr(loader, "dataset", None))
+        generator = _augment_generator(loader)
         if generator is not None and "augment" in state:
             raise ValueError("this checkpoint was written when the per-item path augmented with albumentations "
                              "(before issue 37); its augmentation streams cannot be carried over to evalib.data.augment, "
