@@ -363,6 +363,29 @@ def test_an_unsteady_probe_says_so_and_is_not_kept(monkeypatch, tmp_path):
     assert here_speed() is busy and not (tmp_path / "runs" / "speed.json").exists()
 
 
+def test_reading_a_stored_run_back_never_probes_the_speed(monkeypatch, capsys, tiny, tmp_path):
+    # a replay reads every run back; its "about N min to train it here" comes from a kept probe, else the plan's speed
+    from evalib import evidence, plan
+    from evalib.experiment import runs
+    from evalib.train import TrainConfig
+
+    probed = []
+    monkeypatch.setattr(runs, "training_speed", lambda: probed.append(1) or Speed(30.0, 0.05, 15, "cpu", 0.1))
+    entry = tmp_path / "shipped" / "cpu" / "dnn2_custom" / "seed-0"
+    monkeypatch.setattr(evidence, "store_root", lambda: tmp_path / "shipped")
+    monkeypatch.setattr(runs, "_stored", lambda *a, **k: (entry, []))
+    monkeypatch.setattr(evidence, "read_entry", lambda path, data=None: "stored run")
+    monkeypatch.setattr(evidence, "describe", lambda result: "trained elsewhere")
+    monkeypatch.setattr(runs, "record_run", lambda *a: None)
+    cfg = plan.config(TrainConfig(profile="cpu", data=str(tiny)), "dnn2_custom", 0)
+    at = lambda speed: f"about {plan.minutes(plan.get('dnn2_custom'), 'cpu', speed):.0f} min"  # noqa: E731
+    assert runs.obtain(cfg, "dnn2_custom") == "stored run" and probed == []
+    assert f"{at(plan.SPEEDS['dnn2'])} on the plan's 2-core Zen 4" in capsys.readouterr().out
+    here_speed()  # a probe kept lately (the settings cell's, when something trains) is this machine's figure
+    runs.obtain(cfg, "dnn2_custom")
+    assert probed == [1] and f"{at(30.0)}\n" in capsys.readouterr().out
+
+
 def test_training_speed_times_steps_and_leaves_the_random_state_alone():
     torch.manual_seed(3)
     before = torch.random.get_rng_state()

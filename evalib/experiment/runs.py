@@ -179,20 +179,33 @@ def _mins(m: float) -> str:
     return "under a minute" if m < 1 else f"{m:.0f} min" if m < 120 else f"{m / 60:.1f} hours"
 
 
-def here_speed(max_age_s: float = 3600) -> Speed:
-    """This machine's DNN2 training speed (`training_speed`), measured once and kept for `max_age_s` in
-    runs/speed.json for this processor and torch version; an unreliable measurement is used but not kept."""
-    path = runs_root() / "speed.json"
-    who = {"machine": evidence.machine(), "torch": torch.__version__}
+def _speed_owner() -> dict:
+    return {"machine": evidence.machine(), "torch": torch.__version__}
+
+
+def kept_speed(max_age_s: float = 3600) -> Speed | None:
+    """The DNN2 training speed `here_speed` kept in runs/speed.json for this processor and torch version, if it is
+    younger than `max_age_s`; None otherwise. Never measures: reading a run back must not cost a probe."""
+    who = _speed_owner()
     try:
-        kept = json.loads(path.read_text())
+        kept = json.loads((runs_root() / "speed.json").read_text())
         if {k: kept.get(k) for k in who} == who and time.time() - kept["time"] < max_age_s:
             return Speed(**kept["speed"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    return None
+
+
+def here_speed(max_age_s: float = 3600) -> Speed:
+    """This machine's DNN2 training speed (`training_speed`), measured once and kept for `max_age_s` in
+    runs/speed.json for this processor and torch version; an unreliable measurement is used but not kept."""
+    kept = kept_speed(max_age_s)
+    if kept is not None:
+        return kept
     speed = training_speed()
     if speed.reliable:
-        atomic_write_text(path, json.dumps({**who, "time": time.time(), "speed": asdict(speed)}))
+        atomic_write_text(runs_root() / "speed.json",
+                          json.dumps({**_speed_owner(), "time": time.time(), "speed": asdict(speed)}))
     return speed
 
 
@@ -255,8 +268,12 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
                 where = "the evidence store" if shipped else "this machine's store"
                 here = ""
                 if not retrain and cfg.profile != "smoke" and not torch.cuda.is_available():
-                    minutes = plan.minutes(plan.get(name), cfg.profile, here_speed().images_per_s, cfg.size)
-                    here = f", about {_mins(minutes)}"
+                    # at this machine's kept speed if a probe ran lately, else at the plan's: never a probe here,
+                    # which would cost a replay seconds per run (a minute on a busy machine)
+                    speed = kept_speed()
+                    minutes = plan.minutes(plan.get(name), cfg.profile,
+                                           speed.images_per_s if speed else plan.SPEEDS["dnn2"], cfg.size)
+                    here = f", about {_mins(minutes)}" + ("" if speed else " on the plan's 2-core Zen 4")
                 print(f"{name} seed {cfg.seed}: from {where} ({_short(path)}), {evidence.describe(result)}"
                       + ("" if retrain else f"; set retrain = True to train it here{here}"))
             return result
