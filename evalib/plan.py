@@ -140,12 +140,14 @@ _ENTRIES = [
             needs_weights=("13_with_background",), about="the same with the empty background as a second input"),
 ]
 
-# The write-up's observations judged under its own optimisation too: each arm of 02, 03, 04 and 08 again with Adam at
+# The write-up's observations judged under its own optimisation too: each arm of 02, 03, 04 and 08, and of the rows
+# of 09 (the adaptive weight) and 10 (ResNet18-ED against DNN2) that read a write-up observation, again with Adam at
 # its constant rate (the same for both arms of every row), as `WRITEUP` says.
 _WRITEUP_OF = {"dnn1_l1sum": ("02_first_net", "03_pixelshuffle"), "dnn2_l1sum": ("03_pixelshuffle", "04_losses"),
                "dnn2_wide_l1sum": ("03_pixelshuffle",), "dnn2_mse": ("04_losses",), "dnn2_ssim": ("04_losses",),
-               "dnn2_custom": ("04_losses", "08_residual"), "dnn2_dice": ("04_losses",),
-               "dnn2_residual_custom": ("08_residual",)}
+               "dnn2_custom": ("04_losses", "08_residual", "09_l1_msssim", "10_encoder_decoder"),
+               "dnn2_dice": ("04_losses",), "dnn2_residual_custom": ("08_residual",),
+               "dnn2_adaptive": ("09_l1_msssim",), "resnet18_ed_custom": ("10_encoder_decoder",)}
 
 
 def _writeup_arm(entry: Planned, notebooks: tuple[str, ...]) -> Planned:
