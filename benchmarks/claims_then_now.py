@@ -63,13 +63,16 @@ def _text(value) -> str:
 
 
 def side_by_side(then: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
-    """One line per claim now that judges a claim of then, with both verdicts and what changed."""
+    """One line per claim now that judges a claim of then, with both verdicts and what changed. A notebook that
+    `now` does not hold (a main job run with --only) is left out; one it holds must have every row."""
     missing = [nb for nb in NOW if (then["notebook"] == nb).sum() != len(NOW[nb])]
     if missing:
         raise ValueError(f"the table of then has other rows than expected for {missing}")
     by_id = now.set_index("id")
     rows = []
     for nb, groups in NOW.items():
+        if nb not in set(now["notebook"]):
+            continue
         for (_, old), ids in zip(then[then["notebook"] == nb].iterrows(), groups):
             for base in ids:
                 for rid in (base, f"{base}_writeup"):
@@ -98,10 +101,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("claims", help="a main job's claims.csv (reports/claims.csv)")
     a = p.parse_args()
-    table = side_by_side(then_table(), pd.read_csv(a.claims))
+    now = pd.read_csv(a.claims)
+    table = side_by_side(then_table(), now)
     print(markdown(table))
     sound = table[table["recipe"] != "writeup"]
-    print(f"\n{len(then_table())} claims then; {len(table)} rows now ({len(sound)} under the sound recipe or on values); "
+    left = [nb for nb in NOW if nb not in set(now["notebook"])]
+    if left:
+        print(f"\nnot in {a.claims}: {', '.join(left)}")
+    then = then_table()
+    print(f"\n{then['notebook'].isin(set(now['notebook'])).sum()} of {len(then)} claims then; {len(table)} rows now ({len(sound)} under the sound recipe or on values); "
           f"{(sound['side changed'] == 'yes').sum()} of the sound rows changed side")
 
 
