@@ -9,8 +9,9 @@ An arm is a configuration trained at one or more seeds. `compare` sets the mean 
 and gives the half-width of a `level` interval of that difference from two sources of noise, added in quadrature:
 
 - **seeds** (what retraining alone moves a mean by): the standard deviation of one run's score over seeds, pooled
-  over the two arms and any `pool` groups (a family's reference run at more seeds), with their degrees of freedom;
-  the half-width is Student's t at those degrees of freedom times sd * sqrt(1/k_A + 1/k_B);
+  over the two arms and any `pool` groups (a family's reference run at more seeds) whose spread agrees with the
+  arms' (`spread_compatible`, an F test), with their degrees of freedom; the half-width is Student's t at those
+  degrees of freedom times sd * sqrt(1/k_A + 1/k_B);
 - **images** (what the choice of test images moves it by): a paired bootstrap of the seed-averaged per-image
   differences (`paired_bootstrap`; `unpaired_bootstrap` when the arms were scored on different images).
 
@@ -181,6 +182,30 @@ def pooled_spread(groups) -> tuple[float, int]:
     return (float(np.sqrt(ss / dof)) if dof else float("nan")), dof
 
 
+def spread_compatible(group, own, level: float = 0.995) -> bool:
+    """Whether `group`'s spread over seeds may join the spread pooled over `own` (the groups of a row's arms): False
+    when its variance is larger than theirs beyond a one-sided F test at `level`. So one configuration's failures
+    (a seed that collapsed, as one of DNN2's five under the custom loss did) do not widen the band of arms that show
+    none. Only the larger side is tested, and at 99.5 %: dropping a group narrows the band, so under no true difference
+    that must be rare (the false-alarm simulation in tests/test_claims.py holds it to 5 %). With fewer than two runs
+    on either side there is nothing to test, and the group is taken as it is.
+
+    >>> spread_compatible([0.43, 0.45, 0.44, 0.05, 0.44], [[0.60, 0.61, 0.60], [0.66, 0.67, 0.665]])
+    False
+    >>> spread_compatible([0.43, 0.45, 0.44, 0.42, 0.44], [[0.60, 0.61, 0.62], [0.66, 0.67, 0.65]])
+    True
+    """
+    g = np.asarray(group, dtype=np.float64).ravel()
+    g = g[np.isfinite(g)]
+    sd_own, dof_own = pooled_spread(own)
+    if g.size < 2 or dof_own < 1:
+        return True
+    var_g, var_own = float(g.var(ddof=1)), sd_own ** 2
+    if var_own == 0:
+        return var_g == 0
+    return bool(var_g / var_own <= stats.f.ppf(level, g.size - 1, dof_own))
+
+
 def seed_half_width(sd: float, dof: int, counts, level: float = 0.95) -> float:
     """Half-width of a `level` t interval of a difference of means over seeds: t(dof) * sd * sqrt(sum 1/k) over the
     seed counts of the sides that vary (a fixed side, such as a target's value, contributes nothing)."""
@@ -202,6 +227,7 @@ class Comparison:
     seed_part: float  # the seeds' share of the band (nan: unknown, no spread to pool)
     image_part: float  # the test images' share (0 where a side is not per image)
     dof: int  # degrees of freedom of the pooled seed spread
+    dropped: int = 0  # `pool` groups left out because their spread disagrees with the arms' (`spread_compatible`)
 
     @property
     def seeds_known(self) -> bool:
@@ -244,7 +270,9 @@ def compare(a, b, pool=(), paired: bool = True, level: float = 0.95, n: int = 10
     if ra is None and rb is None:  # two fixed values: nothing to tell their difference from noise by
         return Comparison(va, vb, va - vb, float("inf"), 0, 0, float("nan"), 0.0, 0)
     counts = [r.size for r in (ra, rb) if r is not None]
-    sd, dof = pooled_spread([r for r in (ra, rb) if r is not None] + list(pool))
+    own = [r for r in (ra, rb) if r is not None]
+    kept = [g for g in pool if spread_compatible(g, own)]
+    sd, dof = pooled_spread(own + kept)
     seed_part = seed_half_width(sd, dof, counts, level) if dof >= 1 else float("nan")
     image_part, by_image = 0.0, ia is not None and ib is not None
     if by_image:
@@ -256,7 +284,7 @@ def compare(a, b, pool=(), paired: bool = True, level: float = 0.95, n: int = 10
         band = image_part if by_image else float("inf")
     diff = float(np.nanmean(ia - ib)) if (ia is not None and ib is not None and paired) else va - vb
     return Comparison(va, vb, diff, band, ra.size if ra is not None else 0, rb.size if rb is not None else 0,
-                      seed_part, image_part, dof)
+                      seed_part, image_part, dof, len(pool) - len(kept))
 
 
 def noise_band(seeds=None, a=None, b=None, n: int = 1000, seed: int = 0, level: float = 0.95) -> float:
@@ -443,5 +471,5 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
 __all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "NOTEBOOK_VIEW",
            "REPORT_VIEW", "SUMMARY_VIEW", "VERDICTS", "WITHIN_NOISE", "band", "better_sign", "claimed_sign",
            "claims_frame", "compare", "judge", "markdown_cell", "noise_band", "paired_bootstrap", "pooled_spread",
-           "seed_half_width", "seed_spread", "shown", "to_markdown", "underpowered", "value_text", "verdict",
+           "seed_half_width", "seed_spread", "shown", "spread_compatible", "to_markdown", "underpowered", "value_text", "verdict",
            "write_claims"]

@@ -462,6 +462,25 @@ def test_a_reference_whose_runs_are_a_side_is_not_pooled_twice(tiny):
     assert v.comparison.dof == 2  # the two groups' own degrees of freedom, not 2 + 3 from the reference again
 
 
+def test_a_reference_whose_spread_disagrees_with_the_arms_is_left_out_and_the_row_says_so(tiny):
+    """One seed of five that collapsed widens the reference's spread; arms that vary little keep their own band."""
+    from evalib.train import FitResult
+
+    test = ex.test_split(ex.settings("smoke", data_path=tiny, image_size=32, fraction=0.5))
+
+    def runs(losses, loss):
+        return [FitResult(Constant(0.5, 0.5), [{"test_loss": v, "iou": 0.0, "train_samples": 0}], None, "test_loss", v,
+                          1, cfg(tiny, seed=k, loss=loss)) for k, v in enumerate(losses)]
+
+    a, b = runs([0.300, 0.302, 0.301], "all:mse"), runs([0.320, 0.322, 0.321], "all:l1")
+    for ref, dropped in (([0.40, 0.402, 0.401, 0.403, 0.60], True), ([0.40, 0.402, 0.401, 0.403, 0.400], False)):
+        ev = ex.Evidence({"A": a, "B": b, "ref": runs(ref, "mask:mse+depth:ssim")}, test, reference="ref")
+        v = ev.judge_row(row(direction="a < b", factor="loss"))
+        assert v.comparison.dropped == dropped and ("left out" in v.note) == dropped, v.note
+        assert v.comparison.dof == (4 if dropped else 8)
+        assert v.verdict == "holds"  # 0.02 apart, each arm within 0.002: only a collapsed seed pooled in hides it
+
+
 def test_read_scores_reads_each_arm_best_first_in_the_metrics_direction():
     """The sentence under a scores table: arms averaged over their seeds, best first whichever way a column
     improves (abs-rel and loss down, IoU and images/s up), and a column the table lacks named in the error."""

@@ -449,6 +449,8 @@ class Evidence:
                 blank = int(np.sum(runs <= float(np.nanmean(self.blind(label)[row.metric])) + BLANK_MARGIN))
                 if blank:
                     note.append(f"{blank} of {len(runs)} runs of {label} drew no mask better than a blind one")
+        if c.dropped:
+            note.append(f"{self.reference}'s seed spread left out of the band: it disagrees with these arms' (F test)")
         if not c.seeds_known and math.isfinite(c.band) and (c.seeds_a or c.seeds_b):
             note.append("one run a side: the band holds the test images' noise alone")
         recipes = {recipe_of(r) for r in compared}
