@@ -82,12 +82,15 @@ def side_by_side(then: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
                         continue
                     r = by_id.loc[rid]
                     changed = SIDE.get(old["verdict"]) != SIDE.get(r["verdict"])
-                    claim_now = re.sub(r", under the write-up's recipe$", "", str(r["claim"]))
+                    notes = re.search(r" \[(.*)\]$", str(r["claim"]))  # the judging's notes, after the claim
+                    claim_now = re.sub(r", under the write-up's recipe$", "", str(r["claim"])[:notes.start()] if notes
+                                       else str(r["claim"]))
                     rows.append({"notebook": nb, "claim then": old["claim"], "then": old["verdict"], "id now": rid,
                                  "recipe": _text(r.get("recipe")), "seeds": _text(r.get("seeds")), "now": r["verdict"],
                                  "write-up reproduced?": _text(r.get("reproduced")),
                                  "side changed": "yes" if changed else "",
-                                 "claim now, where it was reworded": "" if claim_now == old["claim"] else claim_now})
+                                 "claim now, where it was reworded": "" if claim_now == old["claim"] else claim_now,
+                                 "notes": notes.group(1) if notes else ""})
     return pd.DataFrame(rows)
 
 
