@@ -5,8 +5,10 @@
                       precision, images, wall time) and the SHA-256 of the files below; written last
         scores.npz    per-image test scores (iou, dice, rmse_m, ...): what every table and claim reads
         preview.npz   the first 32 test predictions as uint8, with the sample ids they belong to
-        weights.pt    the network's weights in float16: seed 0 of networks under WEIGHTS_LIMIT parameters (every
-                      network but ResNet18-ED); the other seeds keep their scores, preview and history
+        weights.pt    the network's weights in float16: seed 0 of networks under WEIGHTS_LIMIT parameters (DNN1,
+                      DNN2 and its variants but the doubled one, dsconv_deep), and seed 0 of a run whose network a
+                      notebook needs (`Planned.needs_weights`: the UNets of 11 to 13); the other runs keep their
+                      scores, preview and history
     evidence/<profile>/range-tests/<name>.json    an LR range test, keyed the same way
 
 The repository ships `evidence/` (`store_root()`); runs a notebook trains here go to a local store under runs/
@@ -37,7 +39,9 @@ from .paths import repo_root, runs_root
 from .safeio import atomic_write_text, fsync_dir
 
 FORMAT = 1
-WEIGHTS_LIMIT = 3_000_000  # seed 0 of networks with fewer parameters keeps its weights (float16) in the store
+# seed 0 of networks with fewer parameters keeps its weights (float16) in the store: the small nets, 0.5 MB each; a
+# UNet's 2.2M parameters take 4.4 MB, so it keeps them only where a notebook needs the network (the store's budget)
+WEIGHTS_LIMIT = 500_000
 PREVIEW = 32  # test images whose predictions an entry keeps
 ENTRY_FILES = ("scores.npz", "preview.npz", "weights.pt")
 

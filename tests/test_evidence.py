@@ -157,7 +157,7 @@ def test_a_failed_write_leaves_the_old_entry_whole(tiny, shipped, monkeypatch):
 
 def test_a_run_without_weights_keeps_scores_and_a_preview_the_notebooks_show(tiny, shipped, monkeypatch):
     monkeypatch.setattr(evidence, "WEIGHTS_LIMIT", 0)  # as for the big encoder-decoders
-    store.build("smoke", names="dnn2_residual_custom", data_path=tiny)
+    store.build("smoke", names="dnn2_residual_custom,unet_sound_heldout", data_path=tiny)
     _no_training(monkeypatch)
     s = ex.settings("smoke", data_path=tiny)
     run = ex.run(s, "dnn2_residual_custom")
@@ -176,6 +176,11 @@ def test_a_run_without_weights_keeps_scores_and_a_preview_the_notebooks_show(tin
     with pytest.raises(ValueError, match="other test images"):
         stored_predictions(run, other)
     assert store.check("smoke", names="dnn2_residual_custom", data_path=tiny) == []  # no weights: nothing to recompute
+    # a run whose network a notebook needs (11's photographs) keeps seed 0's weights whatever the limit says, in the
+    # shipped entry itself (a fresh clone has no run of its own to fall back on)
+    assert (evidence.entry_dir(shipped, "smoke", "unet_sound_heldout", 0) / "weights.pt").is_file()
+    needed = ex.run(s, "unet_sound_heldout", notebook="11_unseen")
+    assert needed.model is not None and needed.run_dir == evidence.entry_dir(shipped, "smoke", "unet_sound_heldout", 0)
 
 
 def test_a_cut_run_is_never_stored(tiny, shipped):

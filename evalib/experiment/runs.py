@@ -247,7 +247,8 @@ def planned(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False) -> 
 def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path | None = None,
            announce: bool = True, weights: bool = False):
     """Run `name` of the plan at `cfg` (its seed in `cfg.seed`): read from a store when an entry's key matches, else
-    trained here and written to `store` (default: the local store, runs/evidence) and read back from it.
+    trained here and written to `store` (default: the local store, runs/evidence) and read back from it. `weights`:
+    the caller needs the network, so only an entry that keeps it is read, and one written to `store` keeps it.
 
     A run cut short (`max_steps`) is a check, not evidence: it is never read from nor written to a store."""
     cfg = cfg.resolved()
@@ -281,7 +282,7 @@ def obtain(cfg: TrainConfig, name: str, retrain: bool = False, store: str | Path
     dest = evidence.entry_dir(store or evidence.local_root(), cfg.profile, name, cfg.seed)
     wall = sum(h["seconds"] for h in result.history)
     evidence.write_entry(dest, result, name, run_key(cfg), test_split(cfg), evidence.provenance(result, wall),
-                         weights=None if store else True)  # this machine's store keeps every run's weights
+                         weights=(True if weights else None) if store else True)  # a local store keeps them all
     record_run(name, cfg.seed, "trained here")
     return evidence.read_entry(dest, data=cfg.data)
 

@@ -75,7 +75,8 @@ def build(profile: str = "cpu", notebooks: str | None = None, names: str | None 
             continue
         print(f"[{i}/{len(todo)}] {entry.name} seed {seed}: training", flush=True)
         t0 = time.perf_counter()
-        obtain(cfg, entry.name, store=root, announce=False)
+        # seed 0 keeps its network where a notebook needs it, whatever its size (else `evidence.WEIGHTS_LIMIT` rules)
+        obtain(cfg, entry.name, store=root, announce=False, weights=seed == 0 and bool(entry.needs_weights))
         trained += 1
         print(f"[{i}/{len(todo)}] {entry.name} seed {seed}: stored in {time.perf_counter() - t0:.0f} s -> {dest}",
               flush=True)
