@@ -112,8 +112,9 @@ def main() -> None:
     if left:
         print(f"\nnot in {a.claims}: {', '.join(left)}")
     then = then_table()
-    print(f"\n{then['notebook'].isin(set(now['notebook'])).sum()} of {len(then)} claims then; {len(table)} rows now ({len(sound)} under the sound recipe or on values); "
-          f"{(sound['side changed'] == 'yes').sum()} of the sound rows changed side")
+    print(f"\n{then['notebook'].isin(set(now['notebook'])).sum()} of {len(then)} claims then; {len(table)} rows now "
+          f"({len(sound)} under the sound recipe or on values); {(sound['side changed'] == 'yes').sum()} of the sound "
+          "rows changed side")
 
 
 if __name__ == "__main__":

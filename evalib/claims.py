@@ -471,5 +471,5 @@ def write_claims(claims, csv_path=None, md_path=None) -> None:
 __all__ = ["COLUMNS", "Claim", "Comparison", "DOES_NOT_HOLD", "HOLDS", "MIN_RATIO", "MIN_SEEDS", "NOTEBOOK_VIEW",
            "REPORT_VIEW", "SUMMARY_VIEW", "VERDICTS", "WITHIN_NOISE", "band", "better_sign", "claimed_sign",
            "claims_frame", "compare", "judge", "markdown_cell", "noise_band", "paired_bootstrap", "pooled_spread",
-           "seed_half_width", "seed_spread", "shown", "spread_compatible", "to_markdown", "underpowered", "value_text", "verdict",
-           "write_claims"]
+           "seed_half_width", "seed_spread", "shown", "spread_compatible", "to_markdown", "underpowered", "value_text",
+           "verdict", "write_claims"]
