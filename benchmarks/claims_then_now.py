@@ -105,6 +105,9 @@ def main() -> None:
     p.add_argument("claims", help="a main job's claims.csv (reports/claims.csv)")
     a = p.parse_args()
     now = pd.read_csv(a.claims)
+    if not set(NOW) & set(now["notebook"]):
+        raise SystemExit(f"{a.claims} holds none of the notebooks issue 24 judged ({', '.join(NOW)}): nothing to put "
+                         "beside them")
     table = side_by_side(then_table(), now)
     print(markdown(table))
     sound = table[table["recipe"] != "writeup"]
