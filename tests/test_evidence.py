@@ -183,6 +183,23 @@ def test_a_run_without_weights_keeps_scores_and_a_preview_the_notebooks_show(tin
     assert needed.model is not None and needed.run_dir == evidence.entry_dir(shipped, "smoke", "unet_sound_heldout", 0)
 
 
+def test_only_seed_0_of_a_run_whose_network_a_notebook_needs_must_keep_weights(tiny, shipped, monkeypatch):
+    """The store keeps weights for seed 0 of such a run alone; a notebook reading all its seeds reads the others' scores
+    back, and says so before anything starts, instead of announcing minutes of training it will not do."""
+    monkeypatch.setattr(plan.Planned, "seeds", lambda self, profile: (0, 1))
+    monkeypatch.setattr(evidence, "WEIGHTS_LIMIT", 0)
+    store.build("smoke", names="unet_sound_heldout", data_path=tiny)
+    assert not (evidence.entry_dir(shipped, "smoke", "unet_sound_heldout", 1) / "weights.pt").exists()
+    _no_training(monkeypatch)
+    s = ex.settings("smoke", data_path=tiny)
+    read, todo = runs_module.planned_work(s, "11_unseen")
+    assert [(e.name, k) for e, k in read] == [("unet_sound_heldout", 0), ("unet_sound_heldout", 1)]
+    assert [e.name for e, _ in todo] == ["unet_sound_random"] * 2
+    got = ex.run_seeds(s, "unet_sound_heldout", notebook="11_unseen")
+    assert [r.model is not None for r in got.values()] == [True, False]
+    assert ex.run(s, "unet_sound_heldout", seed=1, notebook="11_unseen").per_image is not None
+
+
 def test_a_cut_run_is_never_stored(tiny, shipped):
     s = ex.settings("smoke", data_path=tiny, max_steps=1)
     run = ex.run(s, "dnn2_residual_custom")

@@ -87,6 +87,12 @@ def _stored(cfg: TrainConfig, name: str, retrain: bool, weights: bool = False) -
     return None, notes
 
 
+def _needs_network(entry, notebook: str | None, seed: int) -> bool:
+    """Whether `notebook` needs this seed's network itself, not only its stored scores: seed 0 of a run it names in
+    `Planned.needs_weights` (the one its figures and photographs use; the store keeps weights for that seed alone)."""
+    return seed == 0 and notebook in entry.needs_weights
+
+
 def _wanted(s: TrainConfig, notebook: str, retrain: bool) -> list:
     """(entry, seed, stored entry or None) for every run `notebook` asks of the plan; None: it trains here. A run whose
     rate comes from a range test that is not stored yet counts as training."""
@@ -99,7 +105,7 @@ def _wanted(s: TrainConfig, notebook: str, retrain: bool) -> list:
         for seed in entry.seeds_for(notebook, s.profile):
             ready = entry.lr_from is None or lr is not None
             found = _stored(plan.config(s, entry, seed, lr), entry.name, retrain,
-                            notebook in entry.needs_weights)[0] if ready else None
+                            _needs_network(entry, notebook, seed))[0] if ready else None
             out.append((entry, seed, found))
     return out
 
@@ -223,9 +229,8 @@ def run_seeds(s: TrainConfig, name: str, label: str | None = None, seeds=None, r
     wanted = tuple(seeds) if seeds is not None else (
         entry.seeds_for(notebook, s.profile) if notebook else entry.seeds(s.profile))
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
-    weights = notebook in entry.needs_weights  # the network itself: of seed 0, the one figures and photographs use
-    return {f"{label} (seed {k})": obtain(plan.config(s, entry, k, lr), name, retrain, weights=weights and k == 0)
-            for k in wanted}
+    return {f"{label} (seed {k})": obtain(plan.config(s, entry, k, lr), name, retrain,
+                                          weights=_needs_network(entry, notebook, k)) for k in wanted}
 
 
 def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False, notebook: str | None = None):
@@ -233,7 +238,7 @@ def run(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False, noteboo
     notebook asking, which may need the run's network (`Planned.needs_weights`)."""
     entry = plan.get(name)
     lr = range_test(s, entry.lr_from, retrain=retrain)[1] if entry.lr_from else None
-    return obtain(plan.config(s, entry, seed, lr), name, retrain, weights=notebook in entry.needs_weights)
+    return obtain(plan.config(s, entry, seed, lr), name, retrain, weights=_needs_network(entry, notebook, seed))
 
 
 def planned(s: TrainConfig, name: str, seed: int = 0, retrain: bool = False) -> TrainConfig:
