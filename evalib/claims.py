@@ -241,8 +241,27 @@ class Comparison:
         return 0.0 if self.diff == 0 else float("inf")
 
 
+@dataclass(frozen=True, eq=False)
+class Fixed:
+    """Per-image scores of something no seed varies (a rule with no learning, an image-blind mask, a perfect oracle,
+    one shipped network): as a side of `compare` it brings its test images to the bootstrap and no run to the seed
+    spread, so a row against it is as wide as the other side's seeds and the images make it, no wider."""
+
+    per_image: np.ndarray
+
+    def __post_init__(self):
+        arr = np.asarray(self.per_image, dtype=np.float64)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"Fixed takes one score per test image (a non-empty 1-D array); got shape {arr.shape}")
+        object.__setattr__(self, "per_image", arr)
+
+
 def _side(x):
     """(per-run means or None for a fixed value, per-image seed means or None, value) of one side of `compare`."""
+    if isinstance(x, Fixed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return None, x.per_image, float(np.nanmean(x.per_image))
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 0:
         return None, None, float(arr)
@@ -263,11 +282,18 @@ def _side(x):
 def compare(a, b, pool=(), paired: bool = True, level: float = 0.95, n: int = 1000, seed: int = 0) -> Comparison:
     """Arm A against arm B (see the module's docstring).
 
-    Each side is a single number (a fixed value, no noise), a 1-D array (the score of each seed's run) or a 2-D
-    array (seeds, images) of per-image scores. `pool`: more groups of per-seed scores of the same kind (a family's
-    reference) for the seed spread. `paired`: both 2-D sides hold the same test images in the same order."""
+    Each side is a single number (a fixed value, no noise), a 1-D array (the score of each seed's run), a 2-D
+    array (seeds, images) of per-image scores, or `Fixed` per-image scores (no seed varies them). `pool`: more groups
+    of per-seed scores of the same kind (a family's reference) for the seed spread. `paired`: both per-image sides
+    hold the same test images in the same order."""
     (ra, ia, va), (rb, ib, vb) = _side(a), _side(b)
-    if ra is None and rb is None:  # two fixed values: nothing to tell their difference from noise by
+    if ra is None and rb is None:
+        if ia is not None and ib is not None:  # two fixed per-image sides: the test images' noise alone
+            part = (paired_bootstrap(ia, ib, n=n, seed=seed, level=level) if paired
+                    else unpaired_bootstrap(ia, ib, n=n, seed=seed, level=level))
+            diff = float(np.nanmean(ia - ib)) if paired else va - vb
+            return Comparison(va, vb, diff, part, 0, 0, float("nan"), part, 0)
+        # two fixed values: nothing to tell their difference from noise by
         return Comparison(va, vb, va - vb, float("inf"), 0, 0, float("nan"), 0.0, 0)
     counts = [r.size for r in (ra, rb) if r is not None]
     own = [r for r in (ra, rb) if r is not None]

@@ -259,13 +259,13 @@ display(Markdown(ex.read_scores(table, ["iou", "delta1", "delta1_median_scaled"]
 photos = parts["photographs"]
 main = ex.Evidence(seeds, test)
 iou = {label: main.per_image_arm(label, "iou") for label in seeds}  # (seeds, test images)
-main.values.update({NET: iou[WITH], RULE: np.asarray(rule["all"]["per_image"], np.float64)[None, :]})
+main.values.update({NET: iou[WITH], RULE: ex.Fixed(rule["all"]["per_image"])})  # the rule: no seed to vary
 judged = main.judge(ROWS)
 if len(photos):
     on_photos = np.asarray(photos.indices)  # the photographs' places in the test split
     photo_ev = ex.Evidence(seeds, photos, values={
         WITH: iou[WITH][:, on_photos], ALONE: iou[ALONE][:, on_photos], NET: iou[WITH][:, on_photos],
-        RULE: np.asarray(rule["photographs"]["per_image"], np.float64)[None, :]})
+        RULE: ex.Fixed(rule["photographs"]["per_image"])})
     judged += photo_ev.judge(PHOTO_ROWS)
 
 # %% [markdown]

@@ -245,6 +245,46 @@ def test_compare_pools_the_seed_spread_and_adds_the_images_in_quadrature():
     assert not lone.seeds_known and lone.band == lone.image_part > 0
 
 
+def test_a_fixed_side_brings_its_images_and_no_seed_noise():
+    """A rule, a blind mask or one shipped network varies with no seed: against it a row is as wide as the other side's
+    seeds and the paired images make it. Counted as one run it would add t * sd * (sqrt(1/k + 1) - sqrt(1/k)) too."""
+    from evalib.claims import Fixed, compare, pooled_spread, seed_half_width
+
+    arm = _arm_maker(rng_seed=2)
+    trained, rule = arm(3), arm(1)[0]
+    c = compare(Fixed(rule), trained, n=500)
+    sd, dof = pooled_spread([trained.mean(1)])
+    assert (c.seeds_a, c.seeds_b, c.dof) == (0, 3, 2)
+    assert c.seed_part == pytest.approx(seed_half_width(sd, dof, [3]))
+    assert c.image_part == pytest.approx(paired_bootstrap(rule, trained.mean(0), n=500, seed=0))
+    assert c.band < compare(rule[None, :], trained, n=500).band  # the same scores read as one run's: wider
+    both = compare(Fixed(rule), Fixed(np.full(rule.size, 0.5)), n=500)  # two fixed sides: the images alone
+    assert both.band > 0 and both.band == pytest.approx(paired_bootstrap(rule, np.full(rule.size, 0.5), n=500, seed=0))
+    assert (both.seeds_a, both.seeds_b) == (0, 0)
+    # under no true difference (the rule is what the arm's runs score on average) the false alarms stay near 5 %
+    trials, alarms = 600, 0
+    for t in range(trials):
+        mean_arm = _arm_maker(rng_seed=100 + t)
+        centre = mean_arm(200).mean(0)  # the configuration's expected score per image
+        alarms += verdict((c := compare(Fixed(centre), mean_arm(3), n=200, seed=t)).diff, c.band, "a > b") != WITHIN_NOISE
+    assert alarms / trials <= 0.07
+    with pytest.raises(ValueError, match="one score per test image"):
+        Fixed(np.ones((2, 3)))
+
+
+def test_an_evidence_value_may_be_fixed_and_its_row_says_so(tiny):
+    from evalib import experiment as ex
+
+    test = ex.test_split(ex.settings("smoke", data_path=tiny))
+    n = len(test)
+    rule, net = np.linspace(0.2, 0.8, n), np.linspace(0.2, 0.8, n)[None, :] + np.array([[0.01], [0.02], [0.03]])
+    row = ex.Row("net_rule", "net beats rule", ex.NOT_IN_WRITEUP, "net", "rule", "iou", holds="h", fails="f",
+                 within="w")
+    judged = ex.Evidence({}, test, values={"net": net, "rule": ex.Fixed(rule)}).judge([row])[0]
+    assert judged.seeds() == "3 vs fixed"
+    assert judged.comparison.diff == pytest.approx(0.02)
+
+
 def test_claims_md_names_the_rows_more_seeds_could_still_move(tmp_path):
     from evalib.claims import underpowered
 

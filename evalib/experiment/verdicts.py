@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..claims import (AGREES, CANNOT_TELL, DISAGREES, DOES_NOT_HOLD, HOLDS, VERDICTS, WITHIN_NOISE, Claim, Comparison,
-                      band, better_sign, compare, value_text, verdict)
+                      Fixed, band, better_sign, compare, value_text, verdict)
 from ..evaluation import evaluate
 from ..train.loop import history_images
 from ..metrics import PooledScores
@@ -312,8 +312,8 @@ class Evidence:
 
     `runs`: {label: FitResult, or a list of FitResults (the arm at each seed)}. `test`: the (unaugmented) dataset
     every run is scored on. `values`: {name: a number (fixed), a list of one number per seed, or an array of one
-    value per test image (a 1-D numpy array; a 2-D one is (seeds, images))} for claims about something other than a
-    run's score. `tests`: {label: dataset} for runs scored on test images of their own (another split): their
+    value per test image (a 1-D numpy array: one run's; a 2-D one is (seeds, images); `evalib.claims.Fixed`: of
+    something no seed varies, such as a rule)} for claims about something other than a run's score. `tests`: {label: dataset} for runs scored on test images of their own (another split): their
     per-image comparisons resample each side on its own. `reference`: the label of the notebook's family reference
     (trained at the most seeds): its seed spread joins the pool of every row whose arms share its family and
     recipe. Per-image scores are computed once per run and kept on this object."""
@@ -411,6 +411,8 @@ class Evidence:
         """One side of a comparison as `evalib.claims.compare` takes it."""
         if label in self.values:
             v = self.values[label]
+            if isinstance(v, Fixed):
+                return v
             arr = np.asarray(v, dtype=np.float64)
             if isinstance(v, np.ndarray) and arr.ndim == 1 and arr.size == len(self.test):
                 return arr[None, :]  # one value per test image, from one run
