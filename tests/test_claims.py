@@ -266,8 +266,9 @@ def test_a_fixed_side_brings_its_images_and_no_seed_noise():
     for t in range(trials):
         mean_arm = _arm_maker(rng_seed=100 + t)
         centre = mean_arm(200).mean(0)  # the configuration's expected score per image
-        alarms += verdict((c := compare(Fixed(centre), mean_arm(3), n=200, seed=t)).diff, c.band, "a > b") != WITHIN_NOISE
-    assert alarms / trials <= 0.07
+        c = compare(Fixed(centre), mean_arm(3), n=200, seed=t)
+        alarms += verdict(c.diff, c.band, "a > b") != WITHIN_NOISE
+    assert alarms / trials <= 0.07  # 3.8 % seen
     with pytest.raises(ValueError, match="one score per test image"):
         Fixed(np.ones((2, 3)))
 

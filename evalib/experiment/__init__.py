@@ -22,7 +22,7 @@ from .runs import (config, maps_model, planned, range_test, run, run_seeds, scor
 from .verdicts import (NO_FIGURE, NOT_IN_WRITEUP, NOT_RUN, Evidence, Fixed, Row, blind_scores, images_seen,
                        under_writeup)
 
-__all__ = ["NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "Evidence", "Fixed", "Row", "Scale", "beside_writeup", "blind_scores",
-           "conclude", "config", "headline", "images_at", "images_seen", "maps_model", "planned",
+__all__ = ["NO_FIGURE", "NOT_IN_WRITEUP", "NOT_RUN", "Evidence", "Fixed", "Row", "Scale", "beside_writeup",
+           "blind_scores", "conclude", "config", "headline", "images_at", "images_seen", "maps_model", "planned",
            "prediction_figure", "range_test", "read_scores", "run", "run_seeds", "scores", "settings", "show_net",
            "show_runs", "show_scores", "tensorboard", "test_split", "train", "train_split", "under_writeup"]

@@ -313,9 +313,10 @@ class Evidence:
     `runs`: {label: FitResult, or a list of FitResults (the arm at each seed)}. `test`: the (unaugmented) dataset
     every run is scored on. `values`: {name: a number (fixed), a list of one number per seed, or an array of one
     value per test image (a 1-D numpy array: one run's; a 2-D one is (seeds, images); `evalib.claims.Fixed`: of
-    something no seed varies, such as a rule)} for claims about something other than a run's score. `tests`: {label: dataset} for runs scored on test images of their own (another split): their
-    per-image comparisons resample each side on its own. `reference`: the label of the notebook's family reference
-    (trained at the most seeds): its seed spread joins the pool of every row whose arms share its family and
+    something no seed varies, such as a rule)} for claims about something other than a run's score. `tests`:
+    {label: dataset} for runs scored on test images of their own (another split): their per-image comparisons
+    resample each side on its own. `reference`: the label of the notebook's family reference (trained at the most
+    seeds): its seed spread joins the pool of every row whose arms share its family and
     recipe. Per-image scores are computed once per run and kept on this object."""
 
     runs: dict
